@@ -1,0 +1,1 @@
+"""jitwarm: no DeepGEMM JIT compile on the serving path."""
