@@ -1,0 +1,57 @@
+"""The ``jitwarm`` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from jitwarm.errors import JitwarmError
+
+app = typer.Typer(
+    name="jitwarm",
+    help="Plan, pre-compile, verify and ship every DeepGEMM JIT kernel a server can reach.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so `import jitwarm.cli` stays cheap and modules can import `app`.
+    from jitwarm.cli import kernels_cmd, plan_cmd  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one line on stderr and exit code 2 for a user mistake, never a traceback
+    unless JITWARM_DEBUG=1."""
+    logging.basicConfig(
+        level=os.environ.get("JITWARM_LOG_LEVEL", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except JitwarmError as exc:
+        if os.environ.get("JITWARM_DEBUG"):
+            raise
+        print(f"jitwarm: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            code = getattr(exc, "code", 0)
+        sys.exit(code or 0)
+    except typer.Abort:
+        print("jitwarm: aborted", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show(file=sys.stderr)
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,84 @@
+"""``jitwarm kernels``: explain one shape - which M values share which kernel, and why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jitwarm.cli import app
+from jitwarm.cli._output import print_json, stdout
+from jitwarm.errors import UsageError
+from jitwarm.mset import MSet
+from jitwarm.plan.schema import Conventions, Family, Selection
+from jitwarm.plan.select import select_kernels
+from jitwarm.serving import DEFAULT_NUM_SMS, Arch
+
+_MODELLED = {
+    Family.FP8_GEMM_NT: "Normal",
+    Family.M_GROUPED_CONTIGUOUS: "MGroupedContiguous",
+    Family.M_GROUPED_MASKED: "MGroupedMasked",
+    Family.FP8_EINSUM: "Batched",
+    Family.PAGED_MQA_METADATA: "",
+}
+
+
+@app.command("kernels")
+def kernels_command(
+    family: Annotated[Family, typer.Option("--family", help="Kernel family with a selection model.")],
+    m_max: Annotated[int, typer.Option("--m-max", min=1, help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="N (output columns; d for einsum).")] = 1,
+    k: Annotated[int, typer.Option("--k", min=1, help="K (reduction; r for einsum).")] = 1,
+    groups: Annotated[int, typer.Option("--groups", min=1, help="Groups on this rank (experts, or heads h for einsum).")] = 1,
+    arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,
+    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1)] = None,
+    alignment: Annotated[int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")] = 128,
+    out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
+    if family not in _MODELLED:
+        raise UsageError(
+            f"family {family.value} has no selection model (modelled: {', '.join(f.value for f in _MODELLED)})"
+        )
+    if out_dtype not in ("bf16", "fp32"):
+        raise UsageError(f"--out-dtype must be bf16 or fp32, got {out_dtype!r}")
+    if family is Family.M_GROUPED_CONTIGUOUS:
+        m_values = MSet.multiples(alignment, m_max)
+        if not m_values:
+            raise UsageError(f"--m-max {m_max} is below the contiguous alignment ({alignment})")
+    else:
+        m_values = MSet.span(1, m_max)
+    sms = num_sms or DEFAULT_NUM_SMS[arch.value]
+    conv = Conventions(gemm_type=_MODELLED[family], out_dtype=out_dtype)
+    selection, kernels = select_kernels(
+        family, n, k, groups, conv, m_values, arch=arch.value, num_sms=sms, mk_alignment=alignment
+    )
+    if selection is Selection.SWEEP or kernels is None:
+        raise UsageError(f"no {arch.value} selection model for {family.value} (only sm90 is modelled)")
+    if as_json:
+        print_json(
+            {
+                "family": family.value, "n": n, "k": k, "num_groups": groups, "arch": arch.value,
+                "num_sms": sms, "m_max": m_max, "selection": selection.value,
+                "kernels": [
+                    {"m": kn.m, "m_ranges": kn.m_ranges, **kn.params, "template_args": kn.template_args}
+                    for kn in kernels
+                ],
+            }
+        )
+        return
+    table = Table(
+        title=f"{family.value} N={n} K={k} groups={groups} on {arch.value} ({sms} SMs), M 1..{m_max}",
+        title_justify="left",
+    )
+    param_names = [p for p in kernels[0].params if p not in ("smem_bytes",)]
+    for col in ("#", "M values", *param_names):
+        table.add_column(col, overflow="fold")
+    for i, kn in enumerate(kernels, 1):
+        table.add_row(
+            str(i), MSet.from_ranges(kn.m_ranges).describe(6), *(str(kn.params[p]) for p in param_names)
+        )
+    stdout.print(table)
+    stdout.print(f"{len(kernels)} distinct kernels for {len(m_values)} M values")

@@ -1,0 +1,74 @@
+"""``jitwarm plan``: every kernel a server can reach, as a table or a versioned manifest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jitwarm._atomic import atomic_write_text
+from jitwarm.cli import app
+from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
+from jitwarm.cli._serving_options import with_serving_options
+from jitwarm.errors import UsageError
+from jitwarm.models.spec import ModelSpec
+from jitwarm.mset import MSet
+from jitwarm.plan import Plan, plan_serving
+from jitwarm.plan.estimate import estimate_compile_s
+from jitwarm.serving import ServingConfig
+
+
+@app.command("plan")
+@with_serving_options()
+def plan_command(
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the plan manifest here ('-': stdout).")
+    ] = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")] = False,
+    *,
+    model: ModelSpec | None,
+    serving: ServingConfig,
+) -> None:
+    """Plan every DeepGEMM kernel a model can reach under a serving configuration."""
+    if schema:
+        print_json(Plan.model_json_schema())
+        return
+    if model is None:
+        raise UsageError("--model is required (a preset name, a config.json, or a folder holding one)")
+    plan = plan_serving(model, serving)
+    if json_out == "-":
+        stdout.out(plan.to_json(), highlight=False)
+        return
+    if json_out:
+        atomic_write_text(Path(json_out), plan.to_json())
+        stderr.print(f"wrote plan ({len(plan.entries)} entries) to {json_out}")
+    render_plan(plan)
+
+
+def render_plan(plan: Plan) -> None:
+    table = Table(title=f"{plan.model.name} on {plan.arch} ({plan.num_sms} SMs)", title_justify="left")
+    for col in ("family", "shape", "M", "selection", "kernels", "modules (layers)"):
+        table.add_column(col, overflow="fold")
+    for e in plan.entries:
+        kernels = str(len(e.kernels)) if e.kernels is not None else f"sweep: {e.num_calls} calls"
+        mods = "; ".join(f"{m.name} ({MSet.from_ranges(m.layers).describe(2)})" for m in e.modules)
+        table.add_row(
+            e.family.value, e.shape(), f"{e.m_kind.value} {e.mset.describe(3)}", e.selection.value, kernels, mods
+        )
+    stdout.print(table)
+    est = estimate_compile_s(plan)
+    cores = os.cpu_count() or 1
+    stdout.print(
+        f"{len(plan.entries)} entries, {plan.num_kernels} distinct kernels, "
+        f"{plan.num_calls} warm calls"
+        + (f" ({len(plan.sweep_entries)} sweep entries)" if plan.sweep_entries else "")
+    )
+    stdout.print(
+        f"estimated cold compile: {fmt_seconds(est)} in one process, "
+        f"~{fmt_seconds(est / cores)} on {cores} cores (at 4.5 s per kernel, measured median on H100)"
+    )
+
+

@@ -1,0 +1,85 @@
+"""Model + serving configuration -> plan. No GPU, no weights, no torch."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from jitwarm.models.spec import ModelSpec
+from jitwarm.mset import MSet
+from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
+from jitwarm.plan.select import select_kernels
+from jitwarm.plan.sites import Site, collect_sites
+from jitwarm.serving import ServingConfig
+
+
+def jitwarm_version() -> str:
+    try:
+        return version("jitwarm")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+source"
+
+
+def _site_key(site: Site) -> tuple:
+    return (
+        site.family,
+        site.n,
+        site.k,
+        site.num_groups,
+        tuple(sorted(site.dims.items())),
+        site.conventions,
+        site.m_kind,
+    )
+
+
+def plan_serving(model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str, str] | None = None) -> Plan:
+    """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``."""
+    groups: dict[tuple, list[Site]] = {}
+    for site in collect_sites(model, serving):
+        groups.setdefault(_site_key(site), []).append(site)
+    entries = [_entry(sites, serving) for sites in groups.values()]
+    entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
+    return Plan(
+        jitwarm_version=jitwarm_version(),
+        arch=serving.arch.value,
+        num_sms=serving.sms,
+        model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),
+        serving=serving.model_dump(mode="json"),
+        jit_env=dict(jit_env or {}),
+        entries=entries,
+    )
+
+
+def _entry(sites: list[Site], serving: ServingConfig) -> PlanEntry:
+    first = sites[0]
+    m_values = MSet()
+    modules: dict[str, MSet] = {}
+    phases: list[str] = []
+    for site in sites:
+        m_values = m_values | site.m_values
+        modules[site.module] = modules.get(site.module, MSet()) | MSet.of(site.layers)
+        phases += [p for p in site.phases if p not in phases]
+    selection, kernels = select_kernels(
+        first.family,
+        first.n,
+        first.k,
+        first.num_groups,
+        first.conventions,
+        m_values,
+        arch=serving.arch.value,
+        num_sms=serving.sms,
+        mk_alignment=serving.mk_alignment,
+    )
+    return PlanEntry(
+        family=first.family,
+        n=first.n,
+        k=first.k,
+        num_groups=first.num_groups,
+        dims=dict(first.dims),
+        conventions=first.conventions,
+        phases=phases,
+        m_kind=first.m_kind,
+        m_values=m_values.to_json(),
+        selection=selection,
+        kernels=kernels,
+        modules=[Module(name=name, layers=layers.to_json()) for name, layers in modules.items()],
+    )

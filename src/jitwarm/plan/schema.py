@@ -1,0 +1,212 @@
+"""The plan: every kernel a server can reach. The spine all other parts read.
+
+JSON form (``schema_version`` 1), documented in docs/plan-schema.md and exported as JSON Schema
+by ``jitwarm plan --schema``:
+
+- top level: ``schema_version``, ``jitwarm_version``, ``arch``, ``num_sms``, ``model``,
+  ``serving``, ``jit_env``, ``entries``;
+- each entry: ``family``, ``n``, ``k``, ``num_groups`` (1 when not grouped), ``dims`` (other
+  baked dimensions), ``conventions`` (argument conventions that change the generated kernel),
+  ``m_kind`` (what M means for this family), ``m_values`` (sorted reachable M as inclusive
+  ``[lo, hi]`` ranges), ``selection`` (how distinct kernels were found), ``kernels`` (one object
+  per distinct kernel with its representative ``m``; null for ``sweep`` entries), ``modules``
+  (the layers it serves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jitwarm.errors import ManifestError
+from jitwarm.mset import MSet
+
+SCHEMA_VERSION = 1
+
+
+class Family(str, Enum):
+    """DeepGEMM entry points that JIT-compile, named as the library names them."""
+
+    FP8_GEMM_NT = "fp8_gemm_nt"
+    M_GROUPED_CONTIGUOUS = "m_grouped_fp8_gemm_nt_contiguous"
+    M_GROUPED_MASKED = "m_grouped_fp8_gemm_nt_masked"
+    FP8_EINSUM = "fp8_einsum"
+    TF32_HC_PRENORM = "tf32_hc_prenorm_gemm"
+    MQA_LOGITS = "fp8_mqa_logits"
+    PAGED_MQA_LOGITS = "fp8_paged_mqa_logits"
+    FP4_MQA_LOGITS = "fp8_fp4_mqa_logits"
+    FP4_PAGED_MQA_LOGITS = "fp8_fp4_paged_mqa_logits"
+    PAGED_MQA_METADATA = "get_paged_mqa_logits_metadata"
+    MEGA_MOE = "fp8_fp4_mega_moe"
+
+
+class Selection(str, Enum):
+    """How an entry's distinct kernels were derived from its M values."""
+
+    EXACT = "exact"  # a selection model checked against measured ground truth
+    BUCKETS = "buckets"  # M is baked in after rounding (metadata: align(batch, 32))
+    INVARIANT = "invariant"  # M is a runtime value and does not move the kernel choice
+    SWEEP = "sweep"  # no model: every M must be run
+
+
+class MKind(str, Enum):
+    """What the M of an entry counts."""
+
+    ROWS = "rows"  # activation rows (tokens) of a GEMM
+    TOTAL_ROWS = "total_rows"  # rows of the contiguous grouped layout, padded per expert
+    EXPECTED_M = "expected_m"  # masked grouped GEMM's expected rows per expert
+    BATCH = "batch"  # decode batch (sequences x rows per sequence)
+    TOKENS = "tokens"  # tokens per call (mega-MoE)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Conventions(_Frozen):
+    """Argument conventions that are part of the generated kernel."""
+
+    ab_dtype: str = "fp8_e4m3"  # A/B element type ("fp8_e4m3", "fp8xfp4", "tf32", "bf16")
+    scale_recipe: tuple[int, int, int] | None = (1, 128, 128)  # (A rows, B rows, K) per scale
+    scale_dtype: str | None = "fp32"  # "fp32" on sm90, "ue8m0" (packed int32) on sm100
+    out_dtype: str = "bf16"
+    compiled_dims: str = "nk"
+    gemm_type: str = "Normal"
+    kernel_type: str = "1D2D"
+
+
+class Module(_Frozen):
+    """Where an entry is used: a module path inside a layer and the layers that have it."""
+
+    name: str
+    layers: list[list[int]]  # inclusive ranges of layer indices
+
+
+class PlanKernel(_Frozen):
+    """One distinct kernel: its representative M, the M values that use it, its parameters."""
+
+    m: int
+    m_ranges: list[list[int]]
+    params: dict[str, Any] = {}
+    template_args: str | None = None  # predicted template arguments of the generated source
+
+
+class PlanEntry(_Frozen):
+    family: Family
+    n: int
+    k: int
+    num_groups: int = 1
+    dims: dict[str, int] = {}
+    conventions: Conventions = Conventions()
+    phases: list[str]
+    m_kind: MKind = MKind.ROWS
+    m_values: list[list[int]]
+    selection: Selection
+    kernels: list[PlanKernel] | None
+    modules: list[Module]
+
+    @property
+    def mset(self) -> MSet:
+        return MSet.from_ranges(self.m_values)
+
+    @property
+    def key(self) -> str:
+        """Stable, human-readable identity of the entry."""
+        dims = "".join(f"-{k}{v}" for k, v in sorted(self.dims.items()))
+        conv = self.conventions
+        return (
+            f"{self.family.value}/n{self.n}-k{self.k}-g{self.num_groups}{dims}"
+            f"/{conv.ab_dtype}-{conv.out_dtype}-{conv.compiled_dims or 'none'}"
+        )
+
+    @property
+    def num_calls(self) -> int:
+        """Calls warm makes: one per distinct kernel, or every M of a sweep entry."""
+        return len(self.kernels) if self.kernels is not None else len(self.mset)
+
+    def shape(self) -> str:
+        parts = [f"N={self.n}", f"K={self.k}"]
+        if self.num_groups != 1:
+            parts.append(f"G={self.num_groups}")
+        parts += [f"{k}={v}" for k, v in sorted(self.dims.items())]
+        return " ".join(parts)
+
+
+class ModelRef(_Frozen):
+    name: str
+    architecture: str
+    source: str
+
+
+class Plan(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    jitwarm_version: str
+    arch: str
+    num_sms: int
+    model: ModelRef
+    serving: dict[str, Any]
+    jit_env: dict[str, str] = Field(default_factory=dict)  # DG_* settings kernels are built with
+    entries: list[PlanEntry]
+
+    # -- totals -----------------------------------------------------------------------------
+    @property
+    def num_kernels(self) -> int:
+        """Distinct kernels known from selection models (sweep entries not counted)."""
+        return sum(len(e.kernels) for e in self.entries if e.kernels is not None)
+
+    @property
+    def num_calls(self) -> int:
+        return sum(e.num_calls for e in self.entries)
+
+    @property
+    def sweep_entries(self) -> list[PlanEntry]:
+        return [e for e in self.entries if e.selection is Selection.SWEEP]
+
+    def digest(self) -> str:
+        """sha256 of what decides the kernels (arch, SMs, settings, entries), not of metadata."""
+        body = {
+            "arch": self.arch,
+            "num_sms": self.num_sms,
+            "jit_env": self.jit_env,
+            "entries": [e.model_dump(mode="json", exclude={"modules"}) for e in self.entries],
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    # -- (de)serialization --------------------------------------------------------------------
+    def to_json(self, *, indent: int | None = 1) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "plan") -> Plan:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{source}: expected a JSON object")
+        version = raw.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"{source}: schema_version {version!r} is not supported (this jitwarm reads "
+                f"{SCHEMA_VERSION})"
+            )
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ManifestError(f"{source}: invalid plan at '{where}': {err['msg']}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{p}: cannot read plan: {exc}") from None
+        return cls.from_json(text, source=str(p))

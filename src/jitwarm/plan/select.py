@@ -1,0 +1,91 @@
+"""Partition an entry's reachable M values into the distinct kernels they compile."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from jitwarm.mset import MSet
+from jitwarm.plan.schema import Conventions, Family, PlanKernel, Selection
+from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, partition_m_sm90
+
+# Families whose kernel takes M (or the batch) at run time without it moving any choice:
+# the M-independent parameters (heads, head dims, block sizes, splits) are baked, M is not.
+_INVARIANT = {
+    Family.TF32_HC_PRENORM,
+    Family.MQA_LOGITS,
+    Family.PAGED_MQA_LOGITS,
+    Family.FP4_MQA_LOGITS,
+    Family.FP4_PAGED_MQA_LOGITS,
+}
+_SM90_GEMM_TYPES = {
+    Family.FP8_GEMM_NT: GemmType.NORMAL,
+    Family.M_GROUPED_CONTIGUOUS: GemmType.M_GROUPED_CONTIGUOUS,
+    Family.M_GROUPED_MASKED: GemmType.M_GROUPED_MASKED,
+    Family.FP8_EINSUM: GemmType.BATCHED,
+}
+METADATA_BUCKET = 32  # get_paged_mqa_logits_metadata bakes align(batch, 32)
+
+
+def sm90_problem(
+    family: Family, n: int, k: int, num_groups: int, conv: Conventions, *, num_sms: int, mk_alignment: int
+) -> GemmProblem | None:
+    """The selection model's view of an entry, or None where no SM90 model applies."""
+    gemm_type = _SM90_GEMM_TYPES.get(family)
+    if gemm_type is None or conv.ab_dtype != "fp8_e4m3" or conv.kernel_type != "1D2D":
+        return None
+    if conv.compiled_dims != "nk":
+        return None  # the model reproduces the "nk" default; other conventions are swept
+    return GemmProblem(
+        gemm_type=gemm_type,
+        kernel_type=KernelType.K1D2D,
+        n=n,
+        k=k,
+        num_groups=num_groups,
+        out_dtype=conv.out_dtype,
+        num_sms=num_sms,
+        mk_alignment=mk_alignment,
+    )
+
+
+def select_kernels(
+    family: Family,
+    n: int,
+    k: int,
+    num_groups: int,
+    conv: Conventions,
+    m_values: MSet,
+    *,
+    arch: str,
+    num_sms: int,
+    mk_alignment: int,
+) -> tuple[Selection, list[PlanKernel] | None]:
+    if family is Family.PAGED_MQA_METADATA:
+        return Selection.BUCKETS, _buckets(m_values, METADATA_BUCKET)
+    if family in _INVARIANT:
+        return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]
+    if arch == "sm90":
+        problem = sm90_problem(family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment)
+        if problem is not None:
+            kernels = []
+            for cfg, ranges in partition_m_sm90(problem, list(m_values)):
+                # The largest M of a kernel: its call also exercises the biggest tensors.
+                kernels.append(
+                    PlanKernel(
+                        m=ranges[-1][1],
+                        m_ranges=[list(r) for r in ranges],
+                        params=asdict(cfg),
+                        template_args=cfg.template_args(problem),
+                    )
+                )
+            return Selection.EXACT, kernels
+    return Selection.SWEEP, None
+
+
+def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
+    by_bucket: dict[int, list[int]] = {}
+    for m in m_values:
+        by_bucket.setdefault(-(-m // width) * width, []).append(m)
+    return [
+        PlanKernel(m=ms[-1], m_ranges=MSet.of(ms).to_json(), params={"aligned_batch": bucket})
+        for bucket, ms in by_bucket.items()
+    ]
