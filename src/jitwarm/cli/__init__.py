@@ -34,24 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # Standalone mode: click reports its own usage errors (exit 2) and handles Ctrl-C.
+        app(args=argv, prog_name="jitwarm")
     except JitwarmError as exc:
         if os.environ.get("JITWARM_DEBUG"):
             raise
         print(f"jitwarm: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", None)
-        if code is None:
-            code = getattr(exc, "code", 0)
-        sys.exit(code or 0)
-    except typer.Abort:
-        print("jitwarm: aborted", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show(file=sys.stderr)
-            sys.exit(exc.exit_code)
-        raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
@@ -53,7 +54,12 @@ def parse_int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
 def with_serving_options(*, model_default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
-        own = [p for p in sig.parameters.values() if p.name not in ("model", "serving")]
+        hints = typing.get_type_hints(fn, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in sig.parameters.values()
+            if p.name not in ("model", "serving")
+        ]
         extra = [
             inspect.Parameter(
                 name,
@@ -74,7 +80,8 @@ def with_serving_options(*, model_default: str | None = None) -> Callable[[Calla
             return fn(*args, **kwargs)
 
         params = sorted(own + extra, key=lambda p: p.kind)
-        run.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        run.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
         return run
 
     return wrap

@@ -15,6 +15,7 @@ from jitwarm.models.spec import (
     GroupedOutput,
     HyperConnections,
     Indexer,
+    LowRankMQAAttention,
     MLAAttention,
     ModelSpec,
     MoE,
@@ -136,7 +137,7 @@ def _quant(cfg: dict[str, Any]) -> FP8BlockQuant | None:
     return FP8BlockQuant(fmt=str(q.get("fmt", "e4m3")), weight_block_n=block[0], weight_block_k=block[1])
 
 
-def _layer_split(f: _Fields, num_layers: int, first_dense: int, freq: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layer_split(num_layers: int, first_dense: int, freq: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     moe = tuple(i for i in range(num_layers) if i >= first_dense and (i - first_dense) % freq == 0)
     dense = tuple(i for i in range(num_layers) if i not in set(moe))
     return dense, moe
@@ -151,7 +152,26 @@ def parse_config(cfg: dict[str, Any], *, source: str, name: str) -> ModelSpec:
     return _parse_deepseek(f, arch, source=source, name=name)
 
 
+def _deepseek_moe(f: _Fields, expert_dtype: str = "fp8") -> MoE:
+    num_experts = f.int("n_routed_experts")
+    top_k = f.int("num_experts_per_tok")
+    if top_k > num_experts:
+        raise ConfigError(
+            f"config field 'num_experts_per_tok' ({top_k}) exceeds 'n_routed_experts' ({num_experts})",
+            field="num_experts_per_tok",
+        )
+    return MoE(
+        num_experts=num_experts,
+        top_k=top_k,
+        intermediate_size=f.int("moe_intermediate_size"),
+        num_shared_experts=f.int("n_shared_experts", 0, minimum=0),
+        expert_dtype=expert_dtype,
+    )
+
+
 def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -> ModelSpec:
+    if arch is Architecture.DEEPSEEK_V4:
+        return _parse_deepseek_v4(f, source=source, name=name)
     num_layers = f.int("num_hidden_layers")
     first_dense = f.int("first_k_dense_replace", 0, minimum=0)
     if first_dense > num_layers:
@@ -160,14 +180,7 @@ def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -
             f"'num_hidden_layers' ({num_layers})",
             field="first_k_dense_replace",
         )
-    dense, moe_layers = _layer_split(f, num_layers, first_dense, f.int("moe_layer_freq", 1))
-    num_experts = f.int("n_routed_experts")
-    top_k = f.int("num_experts_per_tok")
-    if top_k > num_experts:
-        raise ConfigError(
-            f"config field 'num_experts_per_tok' ({top_k}) exceeds 'n_routed_experts' ({num_experts})",
-            field="num_experts_per_tok",
-        )
+    dense, moe_layers = _layer_split(num_layers, first_dense, f.int("moe_layer_freq", 1))
     attention = MLAAttention(
         num_heads=f.int("num_attention_heads"),
         q_lora_rank=f.opt_int("q_lora_rank"),
@@ -177,20 +190,12 @@ def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -
         v_head_dim=f.int("v_head_dim"),
     )
     indexer = None
-    if arch in (Architecture.DEEPSEEK_V32, Architecture.DEEPSEEK_V4):
+    if arch is Architecture.DEEPSEEK_V32:
         indexer = Indexer(
             num_heads=f.int("index_n_heads"),
             head_dim=f.int("index_head_dim"),
             topk=f.int("index_topk"),
         )
-    hc = grouped = None
-    extra: dict[str, int] = {}
-    expert_dtype = "fp8"
-    if arch is Architecture.DEEPSEEK_V4:
-        hc = HyperConnections(hc_mult=f.int("hc_mult"), sinkhorn_iters=f.opt_int("hc_sinkhorn_iters"))
-        grouped = GroupedOutput(num_groups=f.int("o_groups"), lora_rank=f.int("o_lora_rank"))
-        extra["head_dim"] = f.int("head_dim")
-        expert_dtype = str(f.cfg.get("expert_dtype", "fp4"))
     return ModelSpec(
         name=name,
         architecture=arch,
@@ -203,17 +208,67 @@ def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -
         dense_intermediate_size=f.int("intermediate_size") if dense else f.opt_int("intermediate_size"),
         dense_layers=dense,
         moe_layers=moe_layers,
-        moe=MoE(
-            num_experts=num_experts,
-            top_k=top_k,
-            intermediate_size=f.int("moe_intermediate_size"),
-            num_shared_experts=f.int("n_shared_experts", 0, minimum=0),
-            expert_dtype=expert_dtype,
-        ),
+        moe=_deepseek_moe(f),
         indexer=indexer,
-        hyper_connections=hc,
-        grouped_output=grouped,
-        extra=extra,
+        indexer_layers=tuple(range(num_layers)) if indexer else (),
+    )
+
+
+def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
+    """DeepSeek-V4: every layer is mHC + low-rank MQA attention + MoE; layers whose
+    ``compress_ratios`` entry is 4 also run the sparse indexer."""
+    num_layers = f.int("num_hidden_layers")
+    ratios = f.cfg.get("compress_ratios")
+    if not isinstance(ratios, list) or len(ratios) < num_layers or not all(
+        isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in ratios
+    ):
+        raise ConfigError(
+            "config field 'compress_ratios' must list a non-negative integer for each of the "
+            f"{num_layers} layers",
+            field="compress_ratios",
+        )
+    heads = f.int("num_attention_heads")
+    head_dim = f.int("head_dim")
+    rope = f.int("qk_rope_head_dim")
+    if rope >= head_dim:
+        raise ConfigError(
+            f"config field 'qk_rope_head_dim' ({rope}) must be below 'head_dim' ({head_dim})",
+            field="qk_rope_head_dim",
+        )
+    o_groups = f.int("o_groups")
+    if heads % o_groups:
+        raise ConfigError(
+            f"config field 'o_groups' ({o_groups}) does not divide 'num_attention_heads' ({heads})",
+            field="o_groups",
+        )
+    expert_dtype = str(f.cfg.get("expert_dtype", "fp8"))
+    if expert_dtype not in ("fp8", "fp4"):
+        raise ConfigError(f"config field 'expert_dtype' must be fp8 or fp4, got {expert_dtype!r}", field="expert_dtype")
+    return ModelSpec(
+        name=name,
+        architecture=Architecture.DEEPSEEK_V4,
+        source=source,
+        hidden_size=f.int("hidden_size"),
+        num_layers=num_layers,
+        vocab_size=f.int("vocab_size"),
+        quant=_quant(f.cfg),
+        attention=LowRankMQAAttention(
+            num_heads=heads, head_dim=head_dim, q_lora_rank=f.int("q_lora_rank"), qk_rope_head_dim=rope
+        ),
+        dense_intermediate_size=None,
+        dense_layers=(),
+        moe_layers=tuple(range(num_layers)),
+        moe=_deepseek_moe(f, expert_dtype),
+        indexer=Indexer(num_heads=f.int("index_n_heads"), head_dim=f.int("index_head_dim"), topk=f.int("index_topk")),
+        indexer_layers=tuple(i for i in range(num_layers) if ratios[i] == 4),
+        hyper_connections=HyperConnections(hc_mult=f.int("hc_mult"), sinkhorn_iters=f.opt_int("hc_sinkhorn_iters")),
+        grouped_output=GroupedOutput(num_groups=o_groups, lora_rank=f.int("o_lora_rank")),
+        notes=(
+            "the MTP block (num_nextn_predict_layers) repeats a layer's shapes; its e_proj/h_proj "
+            "are not planned",
+        )
+        if f.has("num_nextn_predict_layers")
+        else (),
     )
 
 

@@ -48,6 +48,16 @@ class GQAAttention(_Frozen):
     head_dim: int
 
 
+class LowRankMQAAttention(_Frozen):
+    """DeepSeek-V4 attention: low-rank Q, one shared latent KV head of ``head_dim``, and a
+    grouped low-rank output projection."""
+
+    num_heads: int
+    head_dim: int
+    q_lora_rank: int
+    qk_rope_head_dim: int
+
+
 class MoE(_Frozen):
     num_experts: int
     top_k: int
@@ -87,13 +97,13 @@ class ModelSpec(_Frozen):
     num_layers: int
     vocab_size: int
     quant: FP8BlockQuant | None
-    attention: MLAAttention | GQAAttention
+    attention: MLAAttention | GQAAttention | LowRankMQAAttention
     dense_intermediate_size: int | None  # MLP width of the dense (non-MoE) layers
     dense_layers: tuple[int, ...]  # indices of layers with a dense MLP
     moe_layers: tuple[int, ...]
     moe: MoE | None
     indexer: Indexer | None = None
+    indexer_layers: tuple[int, ...] = ()  # layers that run the indexer (V4: compress ratio 4)
     hyper_connections: HyperConnections | None = None
     grouped_output: GroupedOutput | None = None
-    # Per-architecture extras the planner needs (DeepSeek-V4 attention dims, for example).
-    extra: dict[str, int] = {}
+    notes: tuple[str, ...] = ()  # what the loader inferred or left out, shown in the plan

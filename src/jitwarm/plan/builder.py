@@ -8,7 +8,7 @@ from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
 from jitwarm.plan.select import select_kernels
-from jitwarm.plan.sites import Site, collect_sites
+from jitwarm.plan.sites import Site, collect_sites, planning_notes
 from jitwarm.serving import ServingConfig
 
 
@@ -45,6 +45,7 @@ def plan_serving(model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str,
         model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),
         serving=serving.model_dump(mode="json"),
         jit_env=dict(jit_env or {}),
+        notes=list(model.notes) + planning_notes(model, serving),
         entries=entries,
     )
 

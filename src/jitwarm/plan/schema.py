@@ -130,7 +130,7 @@ class PlanEntry(_Frozen):
         return len(self.kernels) if self.kernels is not None else len(self.mset)
 
     def shape(self) -> str:
-        parts = [f"N={self.n}", f"K={self.k}"]
+        parts = [f"N={self.n}", f"K={self.k}"] if self.n or self.k else []
         if self.num_groups != 1:
             parts.append(f"G={self.num_groups}")
         parts += [f"{k}={v}" for k, v in sorted(self.dims.items())]
@@ -151,6 +151,7 @@ class Plan(_Frozen):
     model: ModelRef
     serving: dict[str, Any]
     jit_env: dict[str, str] = Field(default_factory=dict)  # DG_* settings kernels are built with
+    notes: list[str] = Field(default_factory=list)  # what was inferred or deliberately left out
     entries: list[PlanEntry]
 
     # -- totals -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, partition_
 # Families whose kernel takes M (or the batch) at run time without it moving any choice:
 # the M-independent parameters (heads, head dims, block sizes, splits) are baked, M is not.
 _INVARIANT = {
-    Family.TF32_HC_PRENORM,
     Family.MQA_LOGITS,
     Family.PAGED_MQA_LOGITS,
     Family.FP4_MQA_LOGITS,
@@ -61,6 +60,8 @@ def select_kernels(
 ) -> tuple[Selection, list[PlanKernel] | None]:
     if family is Family.PAGED_MQA_METADATA:
         return Selection.BUCKETS, _buckets(m_values, METADATA_BUCKET)
+    if family is Family.TF32_HC_PRENORM:
+        return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
     if family in _INVARIANT:
         return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]
     if arch == "sm90":
@@ -88,4 +89,25 @@ def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
     return [
         PlanKernel(m=ms[-1], m_ranges=MSet.of(ms).to_json(), params={"aligned_batch": bucket})
         for bucket, ms in by_bucket.items()
+    ]
+
+
+def hc_num_splits(m: int, k: int, num_sms: int) -> int:
+    """Split-K count engines pass to tf32_hc_prenorm_gemm (TokenSpeed's deepseek_v4_mhc.py):
+    enough splits to fill the SMs, at most a quarter of K's 64-wide blocks. It is baked in."""
+    return max(1, min(num_sms // -(-m // 64), -(-k // 64) // 4))
+
+
+def _hc_split_buckets(m_values: MSet, k: int, num_sms: int) -> list[PlanKernel]:
+    by_splits: dict[int, list[tuple[int, int]]] = {}
+    # num_splits only changes where ceil(M/64) does: evaluate once per 64-wide run.
+    for lo, hi in m_values.ranges:
+        m = lo
+        while m <= hi:
+            end = min(hi, -(-m // 64) * 64)
+            by_splits.setdefault(hc_num_splits(m, k, num_sms), []).append((m, end))
+            m = end + 1
+    return [
+        PlanKernel(m=MSet.from_ranges(r).max, m_ranges=MSet.from_ranges(r).to_json(), params={"num_splits": n})
+        for n, r in by_splits.items()
     ]

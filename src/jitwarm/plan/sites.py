@@ -33,7 +33,7 @@ class Site:
     conventions: Conventions = Conventions()
 
 
-def _shard(value: int, ways: int, what: str, *, field_name: str, block: int | None = FP8_BLOCK) -> int:
+def shard(value: int, ways: int, what: str, *, field_name: str, block: int | None = FP8_BLOCK) -> int:
     """``value / ways``, or a clear error when the split is impossible for FP8 block weights."""
     if value % ways:
         raise ConfigError(f"{what}: {field_name} ({value}) is not divisible by {ways}", field=field_name)
@@ -41,7 +41,7 @@ def _shard(value: int, ways: int, what: str, *, field_name: str, block: int | No
     if block and part % block:
         raise ConfigError(
             f"{what}: {field_name} / {ways} = {part} is not a multiple of the FP8 weight block "
-            f"({block}); use a smaller parallel size",
+            f"({block}); use a smaller parallel size or expert parallelism (--ep)",
             field=field_name,
         )
     return part
@@ -70,6 +70,18 @@ def collect_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     return sites
 
 
+def planning_notes(model: ModelSpec, s: ServingConfig) -> list[str]:
+    """What the plan deliberately leaves out, so a reader knows it was considered."""
+    notes = []
+    if model.quant is None:
+        notes.append("checkpoint is not FP8 block-quantized: its linears do not use DeepGEMM")
+    if model.moe and model.moe.expert_dtype == "fp4" and s.moe_path is not MoEPath.MEGA:
+        notes.append("routed experts are MXFP4: outside mega-MoE they run on non-DeepGEMM kernels")
+    if model.architecture is Architecture.DEEPSEEK_V4:
+        notes.append("tf32_hc_prenorm_gemm num_splits follows TokenSpeed's rule (plan/select.py)")
+    return notes
+
+
 def _check_parallelism(model: ModelSpec, s: ServingConfig) -> None:
     heads = model.attention.num_heads
     if heads % s.attn_tp:
@@ -90,14 +102,21 @@ def _check_parallelism(model: ModelSpec, s: ServingConfig) -> None:
             f"ep ({s.ep}) does not divide the number of routed experts ({model.moe.num_experts})",
             field="ep",
         )
-    if s.moe_path is MoEPath.MEGA and s.arch is not Arch.SM100:
-        raise ConfigError(
-            "moe_path 'mega' needs arch sm100 (DeepGEMM's fp8_fp4_mega_moe is an SM100 kernel)",
-            field="moe_path",
-        )
+    if s.moe_path is MoEPath.MEGA:
+        if s.arch is not Arch.SM100:
+            raise ConfigError(
+                "moe_path 'mega' needs arch sm100 (DeepGEMM's fp8_fp4_mega_moe is an SM100 kernel)",
+                field="moe_path",
+            )
+        if s.ep == 1 or s.moe_tp != 1:
+            raise ConfigError(
+                f"moe_path 'mega' needs expert parallelism with whole experts per rank "
+                f"(ep = tp > 1), got tp {s.tp}, ep {s.ep}",
+                field="ep",
+            )
 
 
-def _linear(model: ModelSpec, s: ServingConfig, module: str, layers: tuple[int, ...], n: int, k: int, rows: MSet) -> Site:
+def linear_site(s: ServingConfig, module: str, layers: tuple[int, ...], n: int, k: int, rows: MSet) -> Site:
     return Site(
         family=Family.FP8_GEMM_NT,
         module=module,
@@ -120,31 +139,30 @@ def _attention_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
         heads = att.num_heads // tp
         kv_heads = max(1, att.num_kv_heads // tp)  # KV heads are replicated when TP exceeds them
         return [
-            _linear(model, s, "self_attn.qkv_proj", everywhere, (heads + 2 * kv_heads) * att.head_dim, h, rows),
-            _linear(model, s, "self_attn.o_proj", everywhere, h, heads * att.head_dim, rows),
+            linear_site(s, "self_attn.qkv_proj", everywhere, (heads + 2 * kv_heads) * att.head_dim, h, rows),
+            linear_site(s, "self_attn.o_proj", everywhere, h, heads * att.head_dim, rows),
         ]
-    if model.architecture is Architecture.DEEPSEEK_V4:
-        return []  # V4 attention has its own projections (see _v4_sites)
-    assert isinstance(att, MLAAttention)
+    if not isinstance(att, MLAAttention):
+        return []  # DeepSeek-V4 attention has its own projections (see plan/v4.py)
     what = "MLA attention"
     qk_head = att.qk_nope_head_dim + att.qk_rope_head_dim
     out: list[Site] = []
     kv_a = att.kv_lora_rank + att.qk_rope_head_dim
     if att.q_lora_rank is not None:
         # Engines fuse q_a_proj and kv_a_proj_with_mqa into one replicated GEMM.
-        out.append(_linear(model, s, "self_attn.fused_qkv_a_proj_with_mqa", everywhere, att.q_lora_rank + kv_a, h, rows))
+        out.append(linear_site(s, "self_attn.fused_qkv_a_proj_with_mqa", everywhere, att.q_lora_rank + kv_a, h, rows))
         q_in = att.q_lora_rank
         q_name = "self_attn.q_b_proj"
     else:
-        out.append(_linear(model, s, "self_attn.kv_a_proj_with_mqa", everywhere, kv_a, h, rows))
+        out.append(linear_site(s, "self_attn.kv_a_proj_with_mqa", everywhere, kv_a, h, rows))
         q_in = h
         q_name = "self_attn.q_proj"
-    q_out = _shard(att.num_heads * qk_head, tp, what, field_name="num_attention_heads*qk_head_dim")
-    out.append(_linear(model, s, q_name, everywhere, q_out, q_in, rows))
-    kv_out = _shard(att.num_heads * (att.qk_nope_head_dim + att.v_head_dim), tp, what, field_name="num_attention_heads*(qk_nope_head_dim+v_head_dim)")
-    out.append(_linear(model, s, "self_attn.kv_b_proj", everywhere, kv_out, att.kv_lora_rank, rows))
-    o_in = _shard(att.num_heads * att.v_head_dim, tp, what, field_name="num_attention_heads*v_head_dim")
-    out.append(_linear(model, s, "self_attn.o_proj", everywhere, h, o_in, rows))
+    q_out = shard(att.num_heads * qk_head, tp, what, field_name="num_attention_heads*qk_head_dim")
+    out.append(linear_site(s, q_name, everywhere, q_out, q_in, rows))
+    kv_out = shard(att.num_heads * (att.qk_nope_head_dim + att.v_head_dim), tp, what, field_name="num_attention_heads*(qk_nope_head_dim+v_head_dim)")
+    out.append(linear_site(s, "self_attn.kv_b_proj", everywhere, kv_out, att.kv_lora_rank, rows))
+    o_in = shard(att.num_heads * att.v_head_dim, tp, what, field_name="num_attention_heads*v_head_dim")
+    out.append(linear_site(s, "self_attn.o_proj", everywhere, h, o_in, rows))
     return out
 
 
@@ -153,17 +171,17 @@ def _mlp_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
     h = model.hidden_size
     if model.dense_layers and model.dense_intermediate_size:
         rows = domains.gathered_rows(s)
-        inter = _shard(model.dense_intermediate_size, s.tp, "dense MLP", field_name="intermediate_size")
-        out.append(_linear(model, s, "mlp.gate_up_proj", model.dense_layers, 2 * inter, h, rows))
-        out.append(_linear(model, s, "mlp.down_proj", model.dense_layers, h, inter, rows))
+        inter = shard(model.dense_intermediate_size, s.tp, "dense MLP", field_name="intermediate_size")
+        out.append(linear_site(s, "mlp.gate_up_proj", model.dense_layers, 2 * inter, h, rows))
+        out.append(linear_site(s, "mlp.down_proj", model.dense_layers, h, inter, rows))
     moe = model.moe
     if moe is not None and moe.num_shared_experts and model.moe_layers:
         # Under DeepEP the shared expert runs on the rank's own tokens; otherwise on gathered ones.
         rows = domains.rank_rows(s) if s.ep > 1 else domains.gathered_rows(s)
         width = (moe.shared_intermediate_size or moe.intermediate_size) * moe.num_shared_experts
-        inter = _shard(width, s.tp, "shared experts", field_name="moe_intermediate_size*n_shared_experts")
-        out.append(_linear(model, s, "mlp.shared_experts.gate_up_proj", model.moe_layers, 2 * inter, h, rows))
-        out.append(_linear(model, s, "mlp.shared_experts.down_proj", model.moe_layers, h, inter, rows))
+        inter = shard(width, s.tp, "shared experts", field_name="moe_intermediate_size*n_shared_experts")
+        out.append(linear_site(s, "mlp.shared_experts.gate_up_proj", model.moe_layers, 2 * inter, h, rows))
+        out.append(linear_site(s, "mlp.shared_experts.down_proj", model.moe_layers, h, inter, rows))
     return out
 
 
@@ -173,9 +191,11 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
         return []
     if model.quant is None and moe.expert_dtype == "fp8":
         return []  # BF16 experts do not run through DeepGEMM's FP8 grouped GEMMs
+    if moe.expert_dtype == "fp4" and s.moe_path is not MoEPath.MEGA:
+        return []  # MXFP4 experts outside mega-MoE run on non-DeepGEMM kernels
     h = model.hidden_size
     groups = domains.local_experts(moe, s)
-    inter = _shard(moe.intermediate_size, s.moe_tp, "routed experts", field_name="moe_intermediate_size")
+    inter = shard(moe.intermediate_size, s.moe_tp, "routed experts", field_name="moe_intermediate_size")
     layers = model.moe_layers
     if s.moe_path is MoEPath.MEGA:
         return [
@@ -193,7 +213,6 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 conventions=Conventions(ab_dtype="fp8xfp4", scale_dtype="ue8m0", gemm_type="MegaMoE"),
             )
         ]
-    ab = "fp8xfp4" if moe.expert_dtype == "fp4" else "fp8_e4m3"
     out: list[Site] = []
     for family, m_values, m_kind, phase, gemm_type in (
         (Family.M_GROUPED_CONTIGUOUS, domains.contiguous_total_rows(moe, s), MKind.TOTAL_ROWS, "prefill", "MGroupedContiguous"),
@@ -201,7 +220,7 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     ):
         if not m_values:
             continue
-        conv = _gemm_conventions(s, gemm_type=gemm_type).model_copy(update={"ab_dtype": ab})
+        conv = _gemm_conventions(s, gemm_type=gemm_type)
         for module, n, k in (("mlp.experts.w13", 2 * inter, h), ("mlp.experts.w2", h, inter)):
             out.append(
                 Site(
@@ -218,15 +237,17 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     idx = model.indexer
     if idx is None:
         return []
-    everywhere = tuple(range(model.num_layers))
+    everywhere = model.indexer_layers
     rows = domains.rank_rows(s)
+    prefix = "attn" if model.architecture is Architecture.DEEPSEEK_V4 else "self_attn"
     out: list[Site] = []
     att = model.attention
-    if model.quant is not None and model.architecture is Architecture.DEEPSEEK_V32:
-        assert isinstance(att, MLAAttention)
+    if model.quant is not None and not isinstance(att, GQAAttention):
+        # The indexer's projections are replicated and sized by index_n_heads/index_head_dim.
         q_in = att.q_lora_rank or model.hidden_size
-        out.append(_linear(model, s, "self_attn.indexer.wq_b", everywhere, idx.num_heads * idx.head_dim, q_in, rows))
-        out.append(_linear(model, s, "self_attn.indexer.wk", everywhere, idx.head_dim, model.hidden_size, rows))
+        out.append(linear_site(s, f"{prefix}.indexer.wq_b", everywhere, idx.num_heads * idx.head_dim, q_in, rows))
+        if model.architecture is Architecture.DEEPSEEK_V32:
+            out.append(linear_site(s, f"{prefix}.indexer.wk", everywhere, idx.head_dim, model.hidden_size, rows))
     fp4 = s.arch is Arch.SM100
     dims = {"heads": idx.num_heads, "head_dim": idx.head_dim}
     conv = Conventions(
@@ -236,7 +257,7 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     if s.role is not Role.DECODE:
         out.append(
             Site(
-                family=Family.FP4_MQA_LOGITS if fp4 else Family.MQA_LOGITS, module="self_attn.indexer",
+                family=Family.FP4_MQA_LOGITS if fp4 else Family.MQA_LOGITS, module=f"{prefix}.indexer",
                 layers=everywhere, n=0, k=0, m_values=domains.prefill_rows(s), phases=("prefill",),
                 dims=dims, conventions=conv,
             )
@@ -252,14 +273,14 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
         for m_values, next_n in variants:
             out.append(
                 Site(
-                    family=paged, module="self_attn.indexer", layers=everywhere, n=0, k=0,
+                    family=paged, module=f"{prefix}.indexer", layers=everywhere, n=0, k=0,
                     m_values=m_values, m_kind=MKind.BATCH, phases=("decode",),
                     dims={**dims, "block_kv": s.indexer_block_size, "next_n": next_n}, conventions=conv,
                 )
             )
         out.append(
             Site(
-                family=Family.PAGED_MQA_METADATA, module="self_attn.indexer", layers=everywhere,
+                family=Family.PAGED_MQA_METADATA, module=f"{prefix}.indexer", layers=everywhere,
                 n=0, k=0, m_values=domains.decode_rows(s), m_kind=MKind.BATCH, phases=("decode",),
                 dims={"block_kv": s.indexer_block_size},
                 conventions=Conventions(ab_dtype="int32", scale_recipe=None, scale_dtype=None, out_dtype="int32", compiled_dims="", gemm_type="", kernel_type=""),

@@ -75,8 +75,10 @@ class GemmProblem:
                 field="compiled_dims",
             )
         if self.sfb_major not in ("K", "MN"):
-            raise ConfigError(f"sfb_major must be 'K' or 'MN', got {self.sfb_major!r}", field="sfb_major")
-        # The SM90 1D2D launchers assert a BF16 output and no accumulation (1D1D takes FP32 + C).
+            raise ConfigError(
+                f"sfb_major must be 'K' or 'MN', got {self.sfb_major!r}", field="sfb_major"
+            )
+        # Every SM90 1D2D launcher asserts a BF16 output.
         if self.kernel_type is KernelType.K1D2D and self.out_dtype != "bf16":
             raise ConfigError("the SM90 1D2D FP8 kernel only writes BF16", field="out_dtype")
         if self.gemm_type is GemmType.M_GROUPED_MASKED and self.kernel_type is KernelType.K1D1D:

@@ -2,8 +2,9 @@
 
 Mirrors `csrc/jit_kernels/heuristics/{common,sm90,utils}.hpp` and the template-argument lists
 the SM90 launchers render (`impls/sm90_fp8_gemm_1d2d.hpp`, `sm90_fp8_gemm_1d1d.hpp`,
-`sm90_bf16_gemm.hpp`), as built into tokenspeed-deepgemm 2.5.0 (upstream DeepGEMM since
-April 2026). Checked against kernels captured on an H100; see tests/test_selection_sm90.py.
+`sm90_bf16_gemm.hpp`) of upstream DeepGEMM 88965b0 (June 2026) to 54e2261, the code
+tokenspeed-deepgemm 2.5.0 builds. Checked against kernels captured on an H100 (see
+tests/test_selection_sm90.py); the 1D1D rendering has no captured ground truth yet.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class _Cand:
     rate: float  # lower bound of cycles per row of M (sorting key for pruning)
 
 
-def _regime(problem: GemmProblem, m: int) -> tuple[int, int]:
+def _regime_bounds(problem: GemmProblem, m: int) -> tuple[int, int]:
     """The M range [lo, hi] over which the candidate list itself does not change."""
     if problem.gemm_type in (GemmType.NORMAL, GemmType.BATCHED):
         if m <= 16:
@@ -166,18 +167,6 @@ def _block_m_candidates(problem: GemmProblem, m: int) -> list[int]:
     return [64, 128]  # masked
 
 
-def _bucket(problem: GemmProblem, m: int) -> tuple[int, int]:
-    """The M range [lo, hi] containing m on which the choice is provably constant.
-
-    The score reads M only as ceil(M / block_m) for each candidate block_m, so it is constant
-    between consecutive multiples of their gcd (64 above M = 32 for plain GEMMs).
-    """
-    lo, hi = _regime(problem, m)
-    step = math.gcd(*_block_m_candidates(problem, m))
-    q = -(-m // step)
-    return max(lo, (q - 1) * step + 1), min(hi, q * step)
-
-
 def _swizzle_bytes(inner_bytes: int) -> int:
     for mode in (128, 64, 32, 16):
         if inner_bytes % mode == 0:
@@ -185,7 +174,9 @@ def _swizzle_bytes(inner_bytes: int) -> int:
     raise ConfigError(f"no TMA swizzle fits an inner dimension of {inner_bytes} bytes")
 
 
-def _pipeline(problem: GemmProblem, block_m: int, block_n: int, block_k: int, ab_bytes: int) -> tuple[int, int]:
+def _pipeline(
+    problem: GemmProblem, block_m: int, block_n: int, block_k: int, ab_bytes: int
+) -> tuple[int, int]:
     """(num_stages, smem_bytes) filling the shared-memory budget."""
     kt = problem.kernel_type
     cd_bytes = _CD_BYTES[problem.out_dtype]
@@ -207,14 +198,35 @@ def _pipeline(problem: GemmProblem, block_m: int, block_n: int, block_k: int, ab
     return stages, extra + stages * per_stage
 
 
+@dataclass(frozen=True)
+class _Regime:
+    """The candidate list for one M regime and the bucket width within it."""
+
+    lo: int
+    hi: int
+    # The score reads M only as ceil(M / block_m), so it is constant between consecutive
+    # multiples of the gcd of the block_m candidates (64 above M = 32 for plain GEMMs).
+    step: int
+    cands: tuple[_Cand, ...]  # C++ order
+    by_rate: tuple[_Cand, ...]  # cheapest lower bound first, for pruning
+
+    def bucket_hi(self, m: int) -> int:
+        """The last M of the constant-choice bucket holding m."""
+        return min(self.hi, -(-m // self.step) * self.step)
+
+
+def _regime(problem: GemmProblem, m: int) -> _Regime:
+    return _build_regime(problem, _regime_bounds(problem, m)[0])
+
+
 @lru_cache(maxsize=1024)
-def _candidates(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
-    """The C++ candidate list, in order, for M in the regime starting at regime_lo."""
+def _build_regime(problem: GemmProblem, regime_lo: int) -> _Regime:
     p = problem
     kt = p.kernel_type
     ab_bytes = 2 if kt is KernelType.NO_SF else 1
     cd_bytes = _CD_BYTES[p.out_dtype]
     block_k = 128 // ab_bytes
+    block_ms = _block_m_candidates(p, regime_lo)
 
     step = math.lcm(16, p.block_n_multiple_of)
     block_ns: list[int] = []
@@ -236,12 +248,13 @@ def _candidates(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
     l1_bw = 128 * p.num_sms
     acc = 2 if p.with_accumulation else 1
 
-    out: list[_Cand] = []
+    cands: list[_Cand] = []
+    pipelines: dict[tuple[int, int], tuple[int, int]] = {}
     for cluster_m, cluster_n in clusters:
         size = cluster_m * cluster_n
         if p.num_sms % size:
             continue
-        for block_m in _block_m_candidates(p, regime_lo):
+        for block_m in block_ms:
             for block_n in block_ns:
                 diff = block_n - block_k
                 # 1D2D unrolling needs BLOCK_N - BLOCK_K to divide BLOCK_N or BLOCK_K.
@@ -253,13 +266,15 @@ def _candidates(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
                     continue
                 swizzle_a = _swizzle_bytes(block_k * ab_bytes)  # K-major A and B
                 swizzle_b = _swizzle_bytes(block_k * ab_bytes)
-                if swizzle_a % 64 or swizzle_b % 64:
+                if swizzle_a % 64 or swizzle_b % 64:  # 32-byte swizzles are slow
                     continue
-                stages, smem = _pipeline(p, block_m, block_n, block_k, ab_bytes)
+                if (block_m, block_n) not in pipelines:  # cluster-independent
+                    pipelines[block_m, block_n] = _pipeline(p, block_m, block_n, block_k, ab_bytes)
+                stages, smem = pipelines[block_m, block_n]
+                # Hiding TMA latency needs 3 stages, 4 for small tiles.
                 if stages < 3 or (block_m * block_n < 128 * 192 and stages < 4):
                     continue
-                store_block_n = block_n
-                swizzle_d = _swizzle_bytes(store_block_n * cd_bytes) if p.out_dtype != "fp32" else 0
+                swizzle_d = _swizzle_bytes(block_n * cd_bytes) if p.out_dtype != "fp32" else 0
                 config = SM90KernelConfig(
                     block_m=block_m,
                     block_n=block_n,
@@ -280,16 +295,15 @@ def _candidates(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
                 l1_ab = k * (block_m + block_n) * ab_bytes
                 l1_tc = k * (max(_WGMMA_M, block_m) + block_n) * ab_bytes
                 l1_tc += block_m * block_n * cd_bytes
-                l1_bytes = l1_ab + l1_tc + cd
                 n_blocks = -(-p.n // block_n) * n_groups
-                per_block = max(l1_bytes / l1_bw, l2_bytes / l2_bw)
-                out.append(
+                per_block = max((l1_ab + l1_tc + cd) / l1_bw, l2_bytes / l2_bw)
+                cands.append(
                     _Cand(
-                        index=len(out),
+                        index=len(cands),
                         config=config,
                         block_m=block_m,
                         n_blocks=n_blocks,
-                        l1_bytes=l1_bytes,
+                        l1_bytes=l1_ab + l1_tc + cd,
                         l2_bytes=l2_bytes,
                         is_cluster=size > 1,
                         num_sms=p.num_sms,
@@ -298,23 +312,26 @@ def _candidates(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
                         rate=per_block * n_blocks / block_m,
                     )
                 )
-    if not out:
+    if not cands:
         raise ConfigError(f"DeepGEMM has no SM90 kernel candidate for {problem}")
-    return tuple(out)
-
-
-@lru_cache(maxsize=1024)
-def _by_rate(problem: GemmProblem, regime_lo: int) -> tuple[_Cand, ...]:
-    return tuple(sorted(_candidates(problem, regime_lo), key=lambda c: (c.rate, c.index)))
+    lo, hi = _regime_bounds(p, regime_lo)
+    by_rate = tuple(sorted(cands, key=lambda c: (c.rate, c.index)))
+    return _Regime(lo, hi, math.gcd(*block_ms), tuple(cands), by_rate)
 
 
 def _score(cand: _Cand, m: int) -> int:
+    """`num_cycles` of `get_layout_info`: int64 cycles over a float32 wave efficiency."""
     num_blocks = -(-m // cand.block_m) * cand.n_blocks
-    num_waves = -(-num_blocks // cand.num_sms)
+    num_sms = cand.num_sms
+    num_waves = -(-num_blocks // num_sms)
     # One wave gains nothing from a cluster: DeepGEMM rules multicast out.
     if cand.is_cluster and num_waves <= 1:
         return _INT64_MAX
-    return _num_cycles(cand.l1_bytes, cand.l2_bytes, num_blocks, num_waves, cand)
+    cycles = max(cand.l1_bytes * num_blocks // cand.l1_bw, cand.l2_bytes * num_blocks // cand.l2_bw)
+    # float / int converts the int; a float32 quotient of float32 values computed in double
+    # and rounded once is exact (double carries over 2 * 24 + 2 bits).
+    eff = _f32(_int_to_f32(num_blocks) / _int_to_f32(num_waves * num_sms))
+    return int(_f32(_int_to_f32(cycles) / eff))  # int(): C++ truncation toward zero
 
 
 def _check_m(m: int) -> None:
@@ -329,7 +346,7 @@ def select_sm90(problem: GemmProblem, m: int) -> SM90KernelConfig:
     the batch's row count for batched. Scores every candidate, like the C++ code.
     """
     _check_m(m)
-    cands = _candidates(problem, _regime(problem, m)[0])
+    cands = _regime(problem, m).cands
     best = cands[0]
     best_score = _score(best, m)
     for cand in cands[1:]:
@@ -339,17 +356,16 @@ def select_sm90(problem: GemmProblem, m: int) -> SM90KernelConfig:
     return best.config
 
 
-def _select_pruned(problem: GemmProblem, m: int) -> SM90KernelConfig:
-    """`select_sm90`, scoring candidates cheapest-bound first and stopping when no remaining one
-    can win.
+def _select_pruned(regime: _Regime, m: int) -> SM90KernelConfig:
+    """`select_sm90` scoring candidates lowest-bound first, stopping once none left can win.
 
-    With eff <= 1, num_cycles >= floor(x) and x >= per-block bytes / bandwidth * blocks - 1, so
-    a candidate scores at least rate * m - 2 (float32 rounding adds a relative 2**-24): once
+    With eff <= 1, num_cycles >= floor(x) and x >= per-block cycles * blocks - 1, so a
+    candidate scores more than rate * m - 2 (float32 rounding adds a relative 2**-24): once
     that bound exceeds the best score found, every later candidate (higher rate) loses.
     """
     best: _Cand | None = None
     best_score = _INT64_MAX
-    for cand in _by_rate(problem, _regime(problem, m)[0]):
+    for cand in regime.by_rate:
         if best is not None and cand.rate * m * (1 - 1e-6) - 3 > best_score:
             break
         score = _score(cand, m)
@@ -363,7 +379,7 @@ def _select_pruned(problem: GemmProblem, m: int) -> SM90KernelConfig:
 
 
 def _runs_of(m_values: object) -> list[tuple[int, int]] | None:
-    """Inclusive runs of consecutive values when the input is range-shaped, else None."""
+    """Sorted inclusive runs of consecutive values when the input is range-shaped, else None."""
     if isinstance(m_values, range) and m_values.step == 1:
         return [(m_values.start, m_values.stop - 1)] if len(m_values) else []
     ranges = getattr(m_values, "ranges", None)  # e.g. jitwarm.mset.MSet
@@ -378,29 +394,32 @@ def _runs_of(m_values: object) -> list[tuple[int, int]] | None:
     return merged
 
 
-def _buckets(problem: GemmProblem, m_values: Iterable[int]) -> Iterator[tuple[int, int, int]]:
-    """(representative M, first given M, last given M) per bucket holding given values, in
-    increasing M."""
+def _buckets(problem: GemmProblem, m_values: Iterable[int]) -> Iterator[tuple[_Regime, int, int]]:
+    """(regime, first given M, last given M) per constant-choice bucket holding given values,
+    in increasing M."""
     runs = _runs_of(m_values)
     if runs is not None:
         for lo, hi in runs:
             _check_m(lo)
             m = lo
             while m <= hi:
-                end = min(_bucket(problem, m)[1], hi)
-                yield m, m, end
-                m = end + 1
+                regime = _regime(problem, m)
+                while m <= min(hi, regime.hi):
+                    end = min(regime.bucket_hi(m), hi)
+                    yield regime, m, end
+                    m = end + 1
         return
-    values = sorted(m_values)  # linear on already-sorted input
+    values = sorted(m_values)  # near-linear on already-sorted input
     if not values:
         return
     _check_m(values[0])
     i, n = 0, len(values)
     while i < n:
-        m = values[i]
-        j = bisect_right(values, _bucket(problem, m)[1], i)
-        yield m, m, values[j - 1]
-        i = j
+        regime = _regime(problem, values[i])
+        while i < n and values[i] <= regime.hi:
+            j = bisect_right(values, regime.bucket_hi(values[i]), i, n)
+            yield regime, values[i], values[j - 1]
+            i = j
 
 
 def partition_m_sm90(
@@ -409,18 +428,20 @@ def partition_m_sm90(
     """Group M values by the kernel DeepGEMM would pick.
 
     Returns one (config, ranges) per distinct kernel, in order of its first M; each range
-    [lo, hi] is inclusive and covers a run of consecutive given values (in sorted order) that
-    map to that kernel. Accepts any iterable of ints, a `range`, or an object with inclusive
-    `ranges` (such as `MSet`); the heuristic runs once per constant-choice bucket, not per M.
+    [lo, hi] is inclusive and spans a run of given values, consecutive in sorted order, that
+    all map to that kernel. Accepts any iterable of ints, a `range`, or an object with
+    inclusive `ranges` (such as `MSet`); the heuristic runs once per constant-choice bucket.
     """
     groups: dict[SM90KernelConfig, list[tuple[int, int]]] = {}
     current: SM90KernelConfig | None = None
-    for rep, first, last in _buckets(problem, m_values):
-        config = _select_pruned(problem, rep)
-        ranges = groups.setdefault(config, [])
-        if config == current:
+    ranges: list[tuple[int, int]] = []
+    for regime, first, last in _buckets(problem, m_values):
+        config = _select_pruned(regime, first)
+        # Identity first: neighbouring buckets mostly return the very same cached object.
+        if config is current or config == current:
             ranges[-1] = (ranges[-1][0], last)
         else:
+            ranges = groups.setdefault(config, [])
             ranges.append((first, last))
             current = config
     return list(groups.items())
