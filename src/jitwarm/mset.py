@@ -74,6 +74,22 @@ class MSet:
 
     __or__ = union
 
+    def intersect(self, other: MSet) -> MSet:
+        out: list[tuple[int, int]] = []
+        i = j = 0
+        a, b = self.ranges, other.ranges
+        while i < len(a) and j < len(b):
+            lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+            if lo <= hi:
+                out.append((lo, hi))
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
+        return MSet(tuple(out))
+
+    __and__ = intersect
+
     def clip(self, lo: int, hi: int) -> MSet:
         return MSet.from_ranges((max(a, lo), min(b, hi)) for a, b in self.ranges)
 

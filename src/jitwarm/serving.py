@@ -82,7 +82,9 @@ class ServingConfig(BaseModel):
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             msg = str(err["msg"]).removeprefix("Value error, ")
-            raise ConfigError(f"serving: {where + ': ' if where else ''}{msg}", field=where or None) from None
+            raise ConfigError(
+                f"serving: {where + ': ' if where else ''}{msg}", field=where or None
+            ) from None
 
     # -- derived values -----------------------------------------------------------------------
     @property

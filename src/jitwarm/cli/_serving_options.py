@@ -11,7 +11,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -21,19 +21,81 @@ from jitwarm.serving import Arch, MoEPath, Role, ServingConfig
 _P = "Serving"
 
 _OPTIONS: dict[str, tuple[Any, Any]] = {
-    "model_name": (Optional[str], typer.Option("--model", "-m", help="Preset name, config.json, or a folder holding one.", rich_help_panel=_P)),
+    "model_name": (
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Preset name, config.json, or a folder holding one.",
+            rich_help_panel=_P,
+        ),
+    ),
     "tp": (int, typer.Option("--tp", help="Tensor-parallel size.", rich_help_panel=_P)),
-    "ep": (int, typer.Option("--ep", help="Expert-parallel size (1: experts TP-sharded).", rich_help_panel=_P)),
-    "attn_dp": (int, typer.Option("--attn-dp", help="Attention data-parallel size.", rich_help_panel=_P)),
-    "max_batched_tokens": (int, typer.Option("--max-batched-tokens", help="Chunked-prefill token budget per step.", rich_help_panel=_P)),
-    "max_running_seqs": (int, typer.Option("--max-running-seqs", help="Max sequences decoding at once.", rich_help_panel=_P)),
-    "cuda_graph_bs": (Optional[str], typer.Option("--cuda-graph-bs", help="Decode CUDA-graph batch sizes, comma-separated (default: every size).", rich_help_panel=_P)),
-    "spec_draft_tokens": (int, typer.Option("--spec-draft-tokens", help="Speculative draft tokens per step.", rich_help_panel=_P)),
-    "moe_path": (MoEPath, typer.Option("--moe-path", help="grouped (contiguous prefill, masked decode) or mega.", rich_help_panel=_P)),
-    "role": (Role, typer.Option("--role", help="mixed, or prefill / decode of a disaggregated pair.", rich_help_panel=_P)),
-    "indexer_block_size": (int, typer.Option("--indexer-block-size", help="KV block size of the sparse indexer.", rich_help_panel=_P)),
+    "ep": (
+        int,
+        typer.Option(
+            "--ep", help="Expert-parallel size (1: experts TP-sharded).", rich_help_panel=_P
+        ),
+    ),
+    "attn_dp": (
+        int,
+        typer.Option("--attn-dp", help="Attention data-parallel size.", rich_help_panel=_P),
+    ),
+    "max_batched_tokens": (
+        int,
+        typer.Option(
+            "--max-batched-tokens",
+            help="Chunked-prefill token budget per step.",
+            rich_help_panel=_P,
+        ),
+    ),
+    "max_running_seqs": (
+        int,
+        typer.Option(
+            "--max-running-seqs", help="Max sequences decoding at once.", rich_help_panel=_P
+        ),
+    ),
+    "cuda_graph_bs": (
+        str | None,
+        typer.Option(
+            "--cuda-graph-bs",
+            help="Decode CUDA-graph batch sizes, comma-separated (default: every size).",
+            rich_help_panel=_P,
+        ),
+    ),
+    "spec_draft_tokens": (
+        int,
+        typer.Option(
+            "--spec-draft-tokens", help="Speculative draft tokens per step.", rich_help_panel=_P
+        ),
+    ),
+    "moe_path": (
+        MoEPath,
+        typer.Option(
+            "--moe-path",
+            help="grouped (contiguous prefill, masked decode) or mega.",
+            rich_help_panel=_P,
+        ),
+    ),
+    "role": (
+        Role,
+        typer.Option(
+            "--role", help="mixed, or prefill / decode of a disaggregated pair.", rich_help_panel=_P
+        ),
+    ),
+    "indexer_block_size": (
+        int,
+        typer.Option(
+            "--indexer-block-size", help="KV block size of the sparse indexer.", rich_help_panel=_P
+        ),
+    ),
     "arch": (Arch, typer.Option("--arch", help="Target GPU architecture.", rich_help_panel=_P)),
-    "num_sms": (Optional[int], typer.Option("--num-sms", help="SM count (default 132 on sm90, 148 on sm100).", rich_help_panel=_P)),
+    "num_sms": (
+        int | None,
+        typer.Option(
+            "--num-sms", help="SM count (default 132 on sm90, 148 on sm100).", rich_help_panel=_P
+        ),
+    ),
 }
 _DEFAULTS = {name: field.default for name, field in ServingConfig.model_fields.items()}
 _DEFAULTS.update(model_name=None, cuda_graph_bs=None, num_sms=None)
@@ -51,7 +113,9 @@ def parse_int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
     return values
 
 
-def with_serving_options(*, model_default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def with_serving_options(
+    *, model_default: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -74,7 +138,9 @@ def with_serving_options(*, model_default: str | None = None) -> Callable[[Calla
         def run(*args: Any, **kwargs: Any) -> Any:
             flags = {name: kwargs.pop(name) for name in _OPTIONS}
             model_name = flags.pop("model_name")
-            flags["cuda_graph_batch_sizes"] = parse_int_list(flags.pop("cuda_graph_bs"), "--cuda-graph-bs")
+            flags["cuda_graph_batch_sizes"] = parse_int_list(
+                flags.pop("cuda_graph_bs"), "--cuda-graph-bs"
+            )
             kwargs["serving"] = ServingConfig.build(**flags)
             kwargs["model"] = load_model(model_name) if model_name else None
             return fn(*args, **kwargs)

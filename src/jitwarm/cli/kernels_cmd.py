@@ -26,14 +26,30 @@ _MODELLED = {
 
 @app.command("kernels")
 def kernels_command(
-    family: Annotated[Family, typer.Option("--family", help="Kernel family with a selection model.")],
-    m_max: Annotated[int, typer.Option("--m-max", min=1, help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).")],
+    family: Annotated[
+        Family, typer.Option("--family", help="Kernel family with a selection model.")
+    ],
+    m_max: Annotated[
+        int,
+        typer.Option(
+            "--m-max",
+            min=1,
+            help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).",
+        ),
+    ],
     n: Annotated[int, typer.Option("--n", min=1, help="N (output columns; d for einsum).")] = 1,
     k: Annotated[int, typer.Option("--k", min=1, help="K (reduction; r for einsum).")] = 1,
-    groups: Annotated[int, typer.Option("--groups", min=1, help="Groups on this rank (experts, or heads h for einsum).")] = 1,
+    groups: Annotated[
+        int,
+        typer.Option(
+            "--groups", min=1, help="Groups on this rank (experts, or heads h for einsum)."
+        ),
+    ] = 1,
     arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,
     num_sms: Annotated[int | None, typer.Option("--num-sms", min=1)] = None,
-    alignment: Annotated[int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")] = 128,
+    alignment: Annotated[
+        int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")
+    ] = 128,
     out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -56,14 +72,27 @@ def kernels_command(
         family, n, k, groups, conv, m_values, arch=arch.value, num_sms=sms, mk_alignment=alignment
     )
     if selection is Selection.SWEEP or kernels is None:
-        raise UsageError(f"no {arch.value} selection model for {family.value} (only sm90 is modelled)")
+        raise UsageError(
+            f"no {arch.value} selection model for {family.value} (only sm90 is modelled)"
+        )
     if as_json:
         print_json(
             {
-                "family": family.value, "n": n, "k": k, "num_groups": groups, "arch": arch.value,
-                "num_sms": sms, "m_max": m_max, "selection": selection.value,
+                "family": family.value,
+                "n": n,
+                "k": k,
+                "num_groups": groups,
+                "arch": arch.value,
+                "num_sms": sms,
+                "m_max": m_max,
+                "selection": selection.value,
                 "kernels": [
-                    {"m": kn.m, "m_ranges": kn.m_ranges, **kn.params, "template_args": kn.template_args}
+                    {
+                        "m": kn.m,
+                        "m_ranges": kn.m_ranges,
+                        **kn.params,
+                        "template_args": kn.template_args,
+                    }
                     for kn in kernels
                 ],
             }
@@ -78,7 +107,9 @@ def kernels_command(
         table.add_column(col, overflow="fold")
     for i, kn in enumerate(kernels, 1):
         table.add_row(
-            str(i), MSet.from_ranges(kn.m_ranges).describe(6), *(str(kn.params[p]) for p in param_names)
+            str(i),
+            MSet.from_ranges(kn.m_ranges).describe(6),
+            *(str(kn.params[p]) for p in param_names),
         )
     stdout.print(table)
     stdout.print(f"{len(kernels)} distinct kernels for {len(m_values)} M values")

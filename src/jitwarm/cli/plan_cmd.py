@@ -27,7 +27,9 @@ def plan_command(
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write the plan manifest here ('-': stdout).")
     ] = None,
-    schema: Annotated[bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")
+    ] = False,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
@@ -37,7 +39,9 @@ def plan_command(
         print_json(Plan.model_json_schema())
         return
     if model is None:
-        raise UsageError("--model is required (a preset name, a config.json, or a folder holding one)")
+        raise UsageError(
+            "--model is required (a preset name, a config.json, or a folder holding one)"
+        )
     plan = plan_serving(model, serving)
     if json_out == "-":
         stdout.out(plan.to_json(), highlight=False)
@@ -49,14 +53,21 @@ def plan_command(
 
 
 def render_plan(plan: Plan) -> None:
-    table = Table(title=f"{plan.model.name} on {plan.arch} ({plan.num_sms} SMs)", title_justify="left")
+    table = Table(
+        title=f"{plan.model.name} on {plan.arch} ({plan.num_sms} SMs)", title_justify="left"
+    )
     for col in ("family", "shape", "M", "selection", "kernels", "modules (layers)"):
         table.add_column(col, overflow="fold")
     for e in plan.entries:
         kernels = str(len(e.kernels)) if e.kernels is not None else f"sweep: {e.num_calls} calls"
         mods = "; ".join(f"{m.name} ({MSet.from_ranges(m.layers).describe(2)})" for m in e.modules)
         table.add_row(
-            e.family.value, e.shape(), f"{e.m_kind.value} {e.mset.describe(3)}", e.selection.value, kernels, mods
+            e.family.value,
+            e.shape(),
+            f"{e.m_kind.value} {e.mset.describe(3)}",
+            e.selection.value,
+            kernels,
+            mods,
         )
     stdout.print(table)
     est = estimate_compile_s(plan)
@@ -70,5 +81,3 @@ def render_plan(plan: Plan) -> None:
         f"estimated cold compile: {fmt_seconds(est)} in one process, "
         f"~{fmt_seconds(est / cores)} on {cores} cores (at 4.5 s per kernel, measured median on H100)"
     )
-
-

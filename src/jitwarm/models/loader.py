@@ -81,7 +81,9 @@ class _Fields:
         if value is None:
             if default is not None:
                 return default
-            raise ConfigError(f"config field '{key}' is missing (needed for {self.arch})", field=key)
+            raise ConfigError(
+                f"config field '{key}' is missing (needed for {self.arch})", field=key
+            )
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"config field '{key}' must be an integer, got {value!r}", field=key)
         if value < minimum:
@@ -112,7 +114,9 @@ def _quant(cfg: dict[str, Any]) -> FP8BlockQuant | None:
     if q is None:
         return None
     if not isinstance(q, dict):
-        raise ConfigError("config field 'quantization_config' must be an object", field="quantization_config")
+        raise ConfigError(
+            "config field 'quantization_config' must be an object", field="quantization_config"
+        )
     if q.get("quant_method") != "fp8":
         return None  # not FP8 block-quantized: its linears do not go through DeepGEMM
     block = q.get("weight_block_size")
@@ -134,10 +138,14 @@ def _quant(cfg: dict[str, Any]) -> FP8BlockQuant | None:
             "GEMMs take 128x128 weight blocks",
             field="quantization_config.weight_block_size",
         )
-    return FP8BlockQuant(fmt=str(q.get("fmt", "e4m3")), weight_block_n=block[0], weight_block_k=block[1])
+    return FP8BlockQuant(
+        fmt=str(q.get("fmt", "e4m3")), weight_block_n=block[0], weight_block_k=block[1]
+    )
 
 
-def _layer_split(num_layers: int, first_dense: int, freq: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _layer_split(
+    num_layers: int, first_dense: int, freq: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     moe = tuple(i for i in range(num_layers) if i >= first_dense and (i - first_dense) % freq == 0)
     dense = tuple(i for i in range(num_layers) if i not in set(moe))
     return dense, moe
@@ -205,7 +213,9 @@ def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -
         vocab_size=f.int("vocab_size"),
         quant=_quant(f.cfg),
         attention=attention,
-        dense_intermediate_size=f.int("intermediate_size") if dense else f.opt_int("intermediate_size"),
+        dense_intermediate_size=f.int("intermediate_size")
+        if dense
+        else f.opt_int("intermediate_size"),
         dense_layers=dense,
         moe_layers=moe_layers,
         moe=_deepseek_moe(f),
@@ -219,8 +229,10 @@ def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
     ``compress_ratios`` entry is 4 also run the sparse indexer."""
     num_layers = f.int("num_hidden_layers")
     ratios = f.cfg.get("compress_ratios")
-    if not isinstance(ratios, list) or len(ratios) < num_layers or not all(
-        isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in ratios
+    if (
+        not isinstance(ratios, list)
+        or len(ratios) < num_layers
+        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in ratios)
     ):
         raise ConfigError(
             "config field 'compress_ratios' must list a non-negative integer for each of the "
@@ -243,7 +255,10 @@ def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
         )
     expert_dtype = str(f.cfg.get("expert_dtype", "fp8"))
     if expert_dtype not in ("fp8", "fp4"):
-        raise ConfigError(f"config field 'expert_dtype' must be fp8 or fp4, got {expert_dtype!r}", field="expert_dtype")
+        raise ConfigError(
+            f"config field 'expert_dtype' must be fp8 or fp4, got {expert_dtype!r}",
+            field="expert_dtype",
+        )
     return ModelSpec(
         name=name,
         architecture=Architecture.DEEPSEEK_V4,
@@ -253,15 +268,24 @@ def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
         vocab_size=f.int("vocab_size"),
         quant=_quant(f.cfg),
         attention=LowRankMQAAttention(
-            num_heads=heads, head_dim=head_dim, q_lora_rank=f.int("q_lora_rank"), qk_rope_head_dim=rope
+            num_heads=heads,
+            head_dim=head_dim,
+            q_lora_rank=f.int("q_lora_rank"),
+            qk_rope_head_dim=rope,
         ),
         dense_intermediate_size=None,
         dense_layers=(),
         moe_layers=tuple(range(num_layers)),
         moe=_deepseek_moe(f, expert_dtype),
-        indexer=Indexer(num_heads=f.int("index_n_heads"), head_dim=f.int("index_head_dim"), topk=f.int("index_topk")),
+        indexer=Indexer(
+            num_heads=f.int("index_n_heads"),
+            head_dim=f.int("index_head_dim"),
+            topk=f.int("index_topk"),
+        ),
         indexer_layers=tuple(i for i in range(num_layers) if ratios[i] == 4),
-        hyper_connections=HyperConnections(hc_mult=f.int("hc_mult"), sinkhorn_iters=f.opt_int("hc_sinkhorn_iters")),
+        hyper_connections=HyperConnections(
+            hc_mult=f.int("hc_mult"), sinkhorn_iters=f.opt_int("hc_sinkhorn_iters")
+        ),
         grouped_output=GroupedOutput(num_groups=o_groups, lora_rank=f.int("o_lora_rank")),
         notes=(
             "the MTP block (num_nextn_predict_layers) repeats a layer's shapes; its e_proj/h_proj "
@@ -276,11 +300,12 @@ def _parse_qwen3_moe(f: _Fields, *, source: str, name: str) -> ModelSpec:
     num_layers = f.int("num_hidden_layers")
     mlp_only = f.cfg.get("mlp_only_layers") or []
     if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
-        raise ConfigError("config field 'mlp_only_layers' must be a list of layer indices", field="mlp_only_layers")
+        raise ConfigError(
+            "config field 'mlp_only_layers' must be a list of layer indices",
+            field="mlp_only_layers",
+        )
     step = f.int("decoder_sparse_step", 1)
-    moe_layers = tuple(
-        i for i in range(num_layers) if i not in mlp_only and (i + 1) % step == 0
-    )
+    moe_layers = tuple(i for i in range(num_layers) if i not in mlp_only and (i + 1) % step == 0)
     dense = tuple(i for i in range(num_layers) if i not in set(moe_layers))
     heads = f.int("num_attention_heads")
     kv_heads = f.int("num_key_value_heads")
@@ -309,7 +334,9 @@ def _parse_qwen3_moe(f: _Fields, *, source: str, name: str) -> ModelSpec:
         attention=GQAAttention(
             num_heads=heads, num_kv_heads=kv_heads, head_dim=f.int("head_dim", hidden // heads)
         ),
-        dense_intermediate_size=f.int("intermediate_size") if dense else f.opt_int("intermediate_size"),
+        dense_intermediate_size=f.int("intermediate_size")
+        if dense
+        else f.opt_int("intermediate_size"),
         dense_layers=dense,
         moe_layers=moe_layers,
         moe=MoE(

@@ -31,7 +31,9 @@ def _site_key(site: Site) -> tuple:
     )
 
 
-def plan_serving(model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str, str] | None = None) -> Plan:
+def plan_serving(
+    model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str, str] | None = None
+) -> Plan:
     """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``."""
     groups: dict[tuple, list[Site]] = {}
     for site in collect_sites(model, serving):

@@ -187,7 +187,9 @@ class Plan(_Frozen):
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ManifestError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+            raise ManifestError(
+                f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})"
+            ) from None
         if not isinstance(raw, dict):
             raise ManifestError(f"{source}: expected a JSON object")
         version = raw.get("schema_version")

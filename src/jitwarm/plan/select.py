@@ -26,7 +26,14 @@ METADATA_BUCKET = 32  # get_paged_mqa_logits_metadata bakes align(batch, 32)
 
 
 def sm90_problem(
-    family: Family, n: int, k: int, num_groups: int, conv: Conventions, *, num_sms: int, mk_alignment: int
+    family: Family,
+    n: int,
+    k: int,
+    num_groups: int,
+    conv: Conventions,
+    *,
+    num_sms: int,
+    mk_alignment: int,
 ) -> GemmProblem | None:
     """The selection model's view of an entry, or None where no SM90 model applies."""
     gemm_type = _SM90_GEMM_TYPES.get(family)
@@ -65,15 +72,18 @@ def select_kernels(
     if family in _INVARIANT:
         return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]
     if arch == "sm90":
-        problem = sm90_problem(family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment)
+        problem = sm90_problem(
+            family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment
+        )
         if problem is not None:
             kernels = []
-            for cfg, ranges in partition_m_sm90(problem, list(m_values)):
+            for cfg, ranges in partition_m_sm90(problem, m_values):
+                members = MSet.from_ranges(ranges) & m_values
                 # The largest M of a kernel: its call also exercises the biggest tensors.
                 kernels.append(
                     PlanKernel(
-                        m=ranges[-1][1],
-                        m_ranges=[list(r) for r in ranges],
+                        m=members.max,
+                        m_ranges=members.to_json(),
                         params=asdict(cfg),
                         template_args=cfg.template_args(problem),
                     )
@@ -108,6 +118,10 @@ def _hc_split_buckets(m_values: MSet, k: int, num_sms: int) -> list[PlanKernel]:
             by_splits.setdefault(hc_num_splits(m, k, num_sms), []).append((m, end))
             m = end + 1
     return [
-        PlanKernel(m=MSet.from_ranges(r).max, m_ranges=MSet.from_ranges(r).to_json(), params={"num_splits": n})
+        PlanKernel(
+            m=MSet.from_ranges(r).max,
+            m_ranges=MSet.from_ranges(r).to_json(),
+            params={"num_splits": n},
+        )
         for n, r in by_splits.items()
     ]

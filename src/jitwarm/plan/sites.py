@@ -30,13 +30,17 @@ class Site:
     num_groups: int = 1
     m_kind: MKind = MKind.ROWS
     dims: dict[str, int] = field(default_factory=dict)
-    conventions: Conventions = Conventions()
+    conventions: Conventions = field(default_factory=Conventions)
 
 
-def shard(value: int, ways: int, what: str, *, field_name: str, block: int | None = FP8_BLOCK) -> int:
+def shard(
+    value: int, ways: int, what: str, *, field_name: str, block: int | None = FP8_BLOCK
+) -> int:
     """``value / ways``, or a clear error when the split is impossible for FP8 block weights."""
     if value % ways:
-        raise ConfigError(f"{what}: {field_name} ({value}) is not divisible by {ways}", field=field_name)
+        raise ConfigError(
+            f"{what}: {field_name} ({value}) is not divisible by {ways}", field=field_name
+        )
     part = value // ways
     if block and part % block:
         raise ConfigError(
@@ -48,7 +52,11 @@ def shard(value: int, ways: int, what: str, *, field_name: str, block: int | Non
 
 
 def _phases(s: ServingConfig) -> tuple[str, ...]:
-    return {Role.MIXED: ("prefill", "decode"), Role.PREFILL: ("prefill",), Role.DECODE: ("decode",)}[s.role]
+    return {
+        Role.MIXED: ("prefill", "decode"),
+        Role.PREFILL: ("prefill",),
+        Role.DECODE: ("decode",),
+    }[s.role]
 
 
 def _gemm_conventions(s: ServingConfig, *, gemm_type: str = "Normal") -> Conventions:
@@ -116,7 +124,9 @@ def _check_parallelism(model: ModelSpec, s: ServingConfig) -> None:
             )
 
 
-def linear_site(s: ServingConfig, module: str, layers: tuple[int, ...], n: int, k: int, rows: MSet) -> Site:
+def linear_site(
+    s: ServingConfig, module: str, layers: tuple[int, ...], n: int, k: int, rows: MSet
+) -> Site:
     return Site(
         family=Family.FP8_GEMM_NT,
         module=module,
@@ -139,7 +149,9 @@ def _attention_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
         heads = att.num_heads // tp
         kv_heads = max(1, att.num_kv_heads // tp)  # KV heads are replicated when TP exceeds them
         return [
-            linear_site(s, "self_attn.qkv_proj", everywhere, (heads + 2 * kv_heads) * att.head_dim, h, rows),
+            linear_site(
+                s, "self_attn.qkv_proj", everywhere, (heads + 2 * kv_heads) * att.head_dim, h, rows
+            ),
             linear_site(s, "self_attn.o_proj", everywhere, h, heads * att.head_dim, rows),
         ]
     if not isinstance(att, MLAAttention):
@@ -150,7 +162,16 @@ def _attention_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
     kv_a = att.kv_lora_rank + att.qk_rope_head_dim
     if att.q_lora_rank is not None:
         # Engines fuse q_a_proj and kv_a_proj_with_mqa into one replicated GEMM.
-        out.append(linear_site(s, "self_attn.fused_qkv_a_proj_with_mqa", everywhere, att.q_lora_rank + kv_a, h, rows))
+        out.append(
+            linear_site(
+                s,
+                "self_attn.fused_qkv_a_proj_with_mqa",
+                everywhere,
+                att.q_lora_rank + kv_a,
+                h,
+                rows,
+            )
+        )
         q_in = att.q_lora_rank
         q_name = "self_attn.q_b_proj"
     else:
@@ -159,9 +180,16 @@ def _attention_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
         q_name = "self_attn.q_proj"
     q_out = shard(att.num_heads * qk_head, tp, what, field_name="num_attention_heads*qk_head_dim")
     out.append(linear_site(s, q_name, everywhere, q_out, q_in, rows))
-    kv_out = shard(att.num_heads * (att.qk_nope_head_dim + att.v_head_dim), tp, what, field_name="num_attention_heads*(qk_nope_head_dim+v_head_dim)")
+    kv_out = shard(
+        att.num_heads * (att.qk_nope_head_dim + att.v_head_dim),
+        tp,
+        what,
+        field_name="num_attention_heads*(qk_nope_head_dim+v_head_dim)",
+    )
     out.append(linear_site(s, "self_attn.kv_b_proj", everywhere, kv_out, att.kv_lora_rank, rows))
-    o_in = shard(att.num_heads * att.v_head_dim, tp, what, field_name="num_attention_heads*v_head_dim")
+    o_in = shard(
+        att.num_heads * att.v_head_dim, tp, what, field_name="num_attention_heads*v_head_dim"
+    )
     out.append(linear_site(s, "self_attn.o_proj", everywhere, h, o_in, rows))
     return out
 
@@ -171,7 +199,9 @@ def _mlp_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
     h = model.hidden_size
     if model.dense_layers and model.dense_intermediate_size:
         rows = domains.gathered_rows(s)
-        inter = shard(model.dense_intermediate_size, s.tp, "dense MLP", field_name="intermediate_size")
+        inter = shard(
+            model.dense_intermediate_size, s.tp, "dense MLP", field_name="intermediate_size"
+        )
         out.append(linear_site(s, "mlp.gate_up_proj", model.dense_layers, 2 * inter, h, rows))
         out.append(linear_site(s, "mlp.down_proj", model.dense_layers, h, inter, rows))
     moe = model.moe
@@ -179,8 +209,12 @@ def _mlp_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
         # Under DeepEP the shared expert runs on the rank's own tokens; otherwise on gathered ones.
         rows = domains.rank_rows(s) if s.ep > 1 else domains.gathered_rows(s)
         width = (moe.shared_intermediate_size or moe.intermediate_size) * moe.num_shared_experts
-        inter = shard(width, s.tp, "shared experts", field_name="moe_intermediate_size*n_shared_experts")
-        out.append(linear_site(s, "mlp.shared_experts.gate_up_proj", model.moe_layers, 2 * inter, h, rows))
+        inter = shard(
+            width, s.tp, "shared experts", field_name="moe_intermediate_size*n_shared_experts"
+        )
+        out.append(
+            linear_site(s, "mlp.shared_experts.gate_up_proj", model.moe_layers, 2 * inter, h, rows)
+        )
         out.append(linear_site(s, "mlp.shared_experts.down_proj", model.moe_layers, h, inter, rows))
     return out
 
@@ -195,7 +229,9 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
         return []  # MXFP4 experts outside mega-MoE run on non-DeepGEMM kernels
     h = model.hidden_size
     groups = domains.local_experts(moe, s)
-    inter = shard(moe.intermediate_size, s.moe_tp, "routed experts", field_name="moe_intermediate_size")
+    inter = shard(
+        moe.intermediate_size, s.moe_tp, "routed experts", field_name="moe_intermediate_size"
+    )
     layers = model.moe_layers
     if s.moe_path is MoEPath.MEGA:
         return [
@@ -210,13 +246,27 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 m_kind=MKind.TOKENS,
                 phases=_phases(s),
                 dims={"top_k": moe.top_k, "intermediate": inter},
-                conventions=Conventions(ab_dtype="fp8xfp4", scale_dtype="ue8m0", gemm_type="MegaMoE"),
+                conventions=Conventions(
+                    ab_dtype="fp8xfp4", scale_dtype="ue8m0", gemm_type="MegaMoE"
+                ),
             )
         ]
     out: list[Site] = []
     for family, m_values, m_kind, phase, gemm_type in (
-        (Family.M_GROUPED_CONTIGUOUS, domains.contiguous_total_rows(moe, s), MKind.TOTAL_ROWS, "prefill", "MGroupedContiguous"),
-        (Family.M_GROUPED_MASKED, domains.masked_expected_m(moe, s), MKind.EXPECTED_M, "decode", "MGroupedMasked"),
+        (
+            Family.M_GROUPED_CONTIGUOUS,
+            domains.contiguous_total_rows(moe, s),
+            MKind.TOTAL_ROWS,
+            "prefill",
+            "MGroupedContiguous",
+        ),
+        (
+            Family.M_GROUPED_MASKED,
+            domains.masked_expected_m(moe, s),
+            MKind.EXPECTED_M,
+            "decode",
+            "MGroupedMasked",
+        ),
     ):
         if not m_values:
             continue
@@ -224,8 +274,16 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
         for module, n, k in (("mlp.experts.w13", 2 * inter, h), ("mlp.experts.w2", h, inter)):
             out.append(
                 Site(
-                    family=family, module=module, layers=layers, n=n, k=k, num_groups=groups,
-                    m_values=m_values, m_kind=m_kind, phases=(phase,), conventions=conv,
+                    family=family,
+                    module=module,
+                    layers=layers,
+                    n=n,
+                    k=k,
+                    num_groups=groups,
+                    m_values=m_values,
+                    m_kind=m_kind,
+                    phases=(phase,),
+                    conventions=conv,
                 )
             )
     return out
@@ -245,21 +303,40 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     if model.quant is not None and not isinstance(att, GQAAttention):
         # The indexer's projections are replicated and sized by index_n_heads/index_head_dim.
         q_in = att.q_lora_rank or model.hidden_size
-        out.append(linear_site(s, f"{prefix}.indexer.wq_b", everywhere, idx.num_heads * idx.head_dim, q_in, rows))
+        out.append(
+            linear_site(
+                s, f"{prefix}.indexer.wq_b", everywhere, idx.num_heads * idx.head_dim, q_in, rows
+            )
+        )
         if model.architecture is Architecture.DEEPSEEK_V32:
-            out.append(linear_site(s, f"{prefix}.indexer.wk", everywhere, idx.head_dim, model.hidden_size, rows))
+            out.append(
+                linear_site(
+                    s, f"{prefix}.indexer.wk", everywhere, idx.head_dim, model.hidden_size, rows
+                )
+            )
     fp4 = s.arch is Arch.SM100
     dims = {"heads": idx.num_heads, "head_dim": idx.head_dim}
     conv = Conventions(
-        ab_dtype="fp8xfp4" if fp4 else "fp8_e4m3", scale_recipe=None,
-        scale_dtype="ue8m0" if fp4 else "fp32", out_dtype="fp32", compiled_dims="", gemm_type="MQALogits", kernel_type="",
+        ab_dtype="fp8xfp4" if fp4 else "fp8_e4m3",
+        scale_recipe=None,
+        scale_dtype="ue8m0" if fp4 else "fp32",
+        out_dtype="fp32",
+        compiled_dims="",
+        gemm_type="MQALogits",
+        kernel_type="",
     )
     if s.role is not Role.DECODE:
         out.append(
             Site(
-                family=Family.FP4_MQA_LOGITS if fp4 else Family.MQA_LOGITS, module=f"{prefix}.indexer",
-                layers=everywhere, n=0, k=0, m_values=domains.prefill_rows(s), phases=("prefill",),
-                dims=dims, conventions=conv,
+                family=Family.FP4_MQA_LOGITS if fp4 else Family.MQA_LOGITS,
+                module=f"{prefix}.indexer",
+                layers=everywhere,
+                n=0,
+                k=0,
+                m_values=domains.prefill_rows(s),
+                phases=("prefill",),
+                dims=dims,
+                conventions=conv,
             )
         )
     if s.role is not Role.PREFILL:
@@ -273,17 +350,38 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
         for m_values, next_n in variants:
             out.append(
                 Site(
-                    family=paged, module=f"{prefix}.indexer", layers=everywhere, n=0, k=0,
-                    m_values=m_values, m_kind=MKind.BATCH, phases=("decode",),
-                    dims={**dims, "block_kv": s.indexer_block_size, "next_n": next_n}, conventions=conv,
+                    family=paged,
+                    module=f"{prefix}.indexer",
+                    layers=everywhere,
+                    n=0,
+                    k=0,
+                    m_values=m_values,
+                    m_kind=MKind.BATCH,
+                    phases=("decode",),
+                    dims={**dims, "block_kv": s.indexer_block_size, "next_n": next_n},
+                    conventions=conv,
                 )
             )
         out.append(
             Site(
-                family=Family.PAGED_MQA_METADATA, module=f"{prefix}.indexer", layers=everywhere,
-                n=0, k=0, m_values=domains.decode_rows(s), m_kind=MKind.BATCH, phases=("decode",),
+                family=Family.PAGED_MQA_METADATA,
+                module=f"{prefix}.indexer",
+                layers=everywhere,
+                n=0,
+                k=0,
+                m_values=domains.decode_rows(s),
+                m_kind=MKind.BATCH,
+                phases=("decode",),
                 dims={"block_kv": s.indexer_block_size},
-                conventions=Conventions(ab_dtype="int32", scale_recipe=None, scale_dtype=None, out_dtype="int32", compiled_dims="", gemm_type="", kernel_type=""),
+                conventions=Conventions(
+                    ab_dtype="int32",
+                    scale_recipe=None,
+                    scale_dtype=None,
+                    out_dtype="int32",
+                    compiled_dims="",
+                    gemm_type="",
+                    kernel_type="",
+                ),
             )
         )
     return out

@@ -30,15 +30,22 @@ def deepseek_v4_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
             m_values=rows,
             phases=("prefill", "decode"),
             conventions=Conventions(
-                ab_dtype="tf32", scale_recipe=None, scale_dtype=None, out_dtype="fp32",
-                compiled_dims="nk", gemm_type="HCPrenorm", kernel_type="",
+                ab_dtype="tf32",
+                scale_recipe=None,
+                scale_dtype=None,
+                out_dtype="fp32",
+                compiled_dims="nk",
+                gemm_type="HCPrenorm",
+                kernel_type="",
             ),
         )
     ]
     if model.quant is None:
         return out
     what = "DeepSeek-V4 attention"
-    out.append(linear_site(s, "attn.fused_wqa_wkv", everywhere, att.q_lora_rank + att.head_dim, h, rows))
+    out.append(
+        linear_site(s, "attn.fused_wqa_wkv", everywhere, att.q_lora_rank + att.head_dim, h, rows)
+    )
     q_out = shard(att.num_heads * att.head_dim, tp, what, field_name="num_attention_heads*head_dim")
     out.append(linear_site(s, "attn.wq_b", everywhere, q_out, att.q_lora_rank, rows))
     groups = shard(grouped.num_groups, tp, what, field_name="o_groups", block=None)
@@ -63,6 +70,8 @@ def deepseek_v4_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
             ),
         )
     )
-    o_in = shard(grouped.num_groups * grouped.lora_rank, tp, what, field_name="o_groups*o_lora_rank")
+    o_in = shard(
+        grouped.num_groups * grouped.lora_rank, tp, what, field_name="o_groups*o_lora_rank"
+    )
     out.append(linear_site(s, "attn.wo_b", everywhere, h, o_in, rows))
     return out
