@@ -8,8 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+# Without a terminal (pipes, CI logs) rich would assume 80 columns and fold every table.
+_WIDTH = None if sys.stdout.isatty() else 200
+stdout = Console(soft_wrap=True, width=_WIDTH)
+stderr = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 
 def print_json(data: Any) -> None:
