@@ -21,7 +21,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so `import jitwarm.cli` stays cheap and modules can import `app`.
-    from jitwarm.cli import kernels_cmd, plan_cmd  # noqa: F401
+    from jitwarm.cli import bundle_cmd, cache_cmd, kernels_cmd, plan_cmd  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,44 @@
+"""Ship kernel caches between hosts: bundles with provenance, imported atomically. Pure Python.
+
+host = host_provenance()
+export_bundle(scan_cache(roots), Path("kernels.tar.gz"), provenance=host, plan=plan)
+import_bundle(Path("kernels.tar.gz"), roots, host=host)
+"""
+
+from jitwarm.bundle._errors import BundleError, ProvenanceMismatchError
+from jitwarm.bundle._export import ExportResult, export_bundle, select_entries
+from jitwarm.bundle._host import GpuFacts, compare_provenance, host_provenance, probe_gpu
+from jitwarm.bundle._import import ImportResult, import_bundle
+from jitwarm.bundle._manifest import (
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    BundleEntry,
+    BundleFile,
+    BundleLimits,
+    BundleManifest,
+    Provenance,
+)
+from jitwarm.bundle._read import OpenBundle, open_bundle
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "BundleEntry",
+    "BundleError",
+    "BundleFile",
+    "BundleLimits",
+    "BundleManifest",
+    "ExportResult",
+    "GpuFacts",
+    "ImportResult",
+    "OpenBundle",
+    "Provenance",
+    "ProvenanceMismatchError",
+    "compare_provenance",
+    "export_bundle",
+    "host_provenance",
+    "import_bundle",
+    "open_bundle",
+    "probe_gpu",
+    "select_entries",
+]

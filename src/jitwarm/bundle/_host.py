@@ -1,0 +1,175 @@
+"""This host's provenance, found without torch or deep_gemm, and the comparison with a bundle's.
+
+GPU facts come from the CUDA driver (``libcuda`` through ctypes, in a short subprocess so this
+process never initializes CUDA), else ``nvidia-smi`` (arch and name; it cannot tell the SM
+count), else from flags, else they stay unknown. An unknown host value is a warning, never a
+mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jitwarm.bundle._manifest import Provenance
+from jitwarm.dgenv import (
+    NVCC_VAR,
+    Layout,
+    find_deepgemm,
+    find_nvcc,
+    key_env,
+    nvcc_release,
+    nvcc_version_text,
+)
+
+# Ask the driver for device 0 of CUDA_VISIBLE_DEVICES: compute capability, SM count, name.
+_DRIVER_PROBE = r"""
+import ctypes, json, sys
+cu = ctypes.CDLL("libcuda.so.1")
+dev, v = ctypes.c_int(), ctypes.c_int()
+if cu.cuInit(0) != 0 or cu.cuDeviceGet(ctypes.byref(dev), 0) != 0:
+    sys.exit(1)
+out = {}
+for key, attr in (("major", 75), ("minor", 76), ("num_sms", 16)):
+    if cu.cuDeviceGetAttribute(ctypes.byref(v), attr, dev) != 0:
+        sys.exit(1)
+    out[key] = v.value
+name = ctypes.create_string_buffer(256)
+if cu.cuDeviceGetName(name, 256, dev) == 0:
+    out["name"] = name.value.decode(errors="replace")
+print(json.dumps(out))
+"""
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    arch: str | None = None
+    num_sms: int | None = None
+    name: str | None = None
+
+
+def _arch(major: int, minor: int) -> str:
+    return f"sm{major}{minor}"
+
+
+def probe_gpu(*, timeout_s: float = 30.0) -> GpuFacts:
+    """The first visible GPU's arch, SM count and name; fields are None where unknown."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _DRIVER_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if done.returncode == 0:
+            raw = json.loads(done.stdout)
+            return GpuFacts(_arch(raw["major"], raw["minor"]), raw["num_sms"], raw.get("name"))
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        pass
+    return _probe_nvidia_smi(timeout_s)
+
+
+def _probe_nvidia_smi(timeout_s: float) -> GpuFacts:
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1", "NoDevFiles"):
+        return GpuFacts()  # no GPU is visible to DeepGEMM, whatever nvidia-smi would list
+    visible = (hidden or "").split(",")[0].strip()
+    cmd = ["nvidia-smi", "--query-gpu=compute_cap,name", "--format=csv,noheader"]
+    if visible.isdigit():
+        cmd += ["-i", visible]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return GpuFacts()
+    lines = done.stdout.strip().splitlines() if done.returncode == 0 else []
+    if not lines:
+        return GpuFacts()
+    cap, _, name = lines[0].partition(",")
+    major, _, minor = cap.strip().partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        return GpuFacts(name=name.strip() or None)
+    return GpuFacts(_arch(int(major), int(minor)), None, name.strip() or None)
+
+
+def host_provenance(
+    *,
+    arch: str | None = None,
+    num_sms: int | None = None,
+    gpu: GpuFacts | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Provenance:
+    """This host as DeepGEMM would build on it. ``arch`` / ``num_sms`` (flags) win over the
+    probe (a server may call ``set_num_sms``); ``gpu`` replaces the probe (tests)."""
+    env = os.environ if env is None else env
+    if gpu is None and (arch is None or num_sms is None):
+        gpu = probe_gpu()
+    gpu = gpu or GpuFacts()
+    install = find_deepgemm()
+    nvcc = find_nvcc(env)
+    version = nvcc_version_text(nvcc)
+    return Provenance(
+        arch=arch or gpu.arch,
+        num_sms=num_sms or gpu.num_sms,
+        gpu_name=gpu.name,
+        deepgemm_distribution=install.distribution,
+        deepgemm_version=install.version,
+        deepgemm_path=str(install.path) if install.path else None,
+        nvcc_path=str(nvcc) if nvcc else None,
+        nvcc_version=version,
+        cuda_version=nvcc_release(version),
+        key_env=key_env(env),
+        layout=install.layout,
+    )
+
+
+def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str], list[str]]:
+    """(mismatches, warnings) between a bundle's provenance and this host's.
+
+    Compared: arch, SM count, DeepGEMM distribution, version and install path, nvcc release
+    (and the whole version text for DeepJIT, which keys on it), cache layout, and the
+    key-changing settings (the nvcc override by its version, not its path).
+    """
+    mismatches: list[str] = []
+    warnings: list[str] = []
+
+    def same(label: str, b: object, h: object) -> None:
+        if b is None or h is None:
+            if b != h:
+                side = "this host" if h is None else "the bundle"
+                warnings.append(f"{label}: unknown on {side}, not checked")
+            return
+        if b != h:
+            mismatches.append(f"{label}: bundle {b}, this host {h}")
+
+    same("arch", bundle.arch, host.arch)
+    same("SM count", bundle.num_sms, host.num_sms)
+    same("DeepGEMM distribution", bundle.deepgemm_distribution, host.deepgemm_distribution)
+    same("DeepGEMM version", bundle.deepgemm_version, host.deepgemm_version)
+    same("DeepGEMM install path", bundle.deepgemm_path, host.deepgemm_path)
+    same("nvcc release", bundle.cuda_version, host.cuda_version)
+    deepjit = Layout.DEEPJIT in (bundle.layout, host.layout)
+    if (
+        deepjit
+        and bundle.nvcc_version
+        and host.nvcc_version
+        and bundle.nvcc_version != host.nvcc_version
+    ):
+        mismatches.append("nvcc --version output differs (DeepJIT keys on all of it)")
+    same(
+        "cache layout",
+        bundle.layout.value if bundle.layout else None,
+        host.layout.value if host.layout else None,
+    )
+    b_env = {k: v for k, v in bundle.key_env.items() if k != NVCC_VAR}
+    h_env = {k: v for k, v in host.key_env.items() if k != NVCC_VAR}
+    for var in sorted(b_env.keys() | h_env.keys()):
+        if b_env.get(var) != h_env.get(var):
+            mismatches.append(
+                f"{var}: bundle {b_env.get(var, 'unset')}, this host {h_env.get(var, 'unset')}"
+            )
+    return mismatches, warnings
