@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from importlib import import_module
 
 import typer
 
@@ -19,9 +20,23 @@ app = typer.Typer(
 )
 
 
+# One module per command (group); each registers itself on `app` when imported.
+_COMMAND_MODULES = (
+    "plan_cmd",
+    "kernels_cmd",
+    "warm_cmd",
+    "verify_cmd",
+    "run_cmd",
+    "doctor_cmd",
+    "cache_cmd",
+    "bundle_cmd",
+)
+
+
 def _register() -> None:
     # Imported here so `import jitwarm.cli` stays cheap and modules can import `app`.
-    from jitwarm.cli import bundle_cmd, cache_cmd, kernels_cmd, plan_cmd  # noqa: F401
+    for name in _COMMAND_MODULES:
+        import_module(f"jitwarm.cli.{name}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,97 @@
+"""``jitwarm warm``: compile a plan's kernels on this GPU host, in parallel, then report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from jitwarm.cli import app
+from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
+from jitwarm.cli._serving_options import with_serving_options
+from jitwarm.errors import UsageError
+from jitwarm.models.spec import ModelSpec
+from jitwarm.plan import Plan, plan_serving
+from jitwarm.serving import ServingConfig
+from jitwarm.warm.report import WarmReport
+
+_W = "Warm"
+
+
+@app.command("warm")
+@with_serving_options()
+def warm_command(
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", "--manifest", help="Warm this plan manifest (JSON from `jitwarm plan --json`) instead of planning --model.", rich_help_panel=_W),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: from CPU cores and GPU memory).", rich_help_panel=_W),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout (no progress bar).", rich_help_panel=_W)] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="DeepGEMM cache root to fill (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).", rich_help_panel=_W),
+    ] = None,
+    exact: Annotated[
+        bool,
+        typer.Option("--exact", help="For sweep entries, find the distinct kernels first (stand-in compiler), then compile each once.", rich_help_panel=_W),
+    ] = False,
+    allow_key_changing_env: Annotated[
+        bool,
+        typer.Option("--allow-key-changing-env", help="Warm even with DG_JIT_DEBUG and similar set (their keys differ from a server's).", rich_help_panel=_W),
+    ] = False,
+    *,
+    model: ModelSpec | None,
+    serving: ServingConfig,
+) -> None:
+    """Compile every kernel of a plan into the DeepGEMM cache, one call per distinct kernel."""
+    from jitwarm.warm.api import warm
+
+    if plan_file is not None and model is not None:
+        raise UsageError("give either --plan/--manifest or --model, not both")
+    if plan_file is not None:
+        plan = Plan.load(plan_file)
+    elif model is not None:
+        plan = plan_serving(model, serving)
+    else:
+        raise UsageError("--model or --plan is required (what to warm)")
+    show_progress = not json_out and sys.stderr.isatty()
+    report = warm(
+        plan, jobs=jobs, cache_dir=cache_dir, exact=exact,
+        allow_key_changing_env=allow_key_changing_env, progress=show_progress,
+    )
+    if json_out:
+        print_json(report.to_json())
+    else:
+        render_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def render_report(report: WarmReport) -> None:
+    table = Table(title=f"warm: {report.cache_root}", title_justify="left")
+    for col in ("family", "items", "compiled", "cached", "failed", "compile time"):
+        table.add_column(col, justify="left" if col == "family" else "right")
+    for family, s in report.families.items():
+        table.add_row(family, str(s.items), str(s.compiled), str(s.cached),
+                      f"[red]{s.failed}[/]" if s.failed else "0", fmt_seconds(s.compile_s))
+    stdout.print(table)
+    if report.capture is not None:
+        c = report.capture
+        stdout.print(f"exact mode: {c.calls} sweep calls captured in {fmt_seconds(c.wall_s)}, "
+                     f"{c.distinct_kernels} distinct kernels")
+    stdout.print(
+        f"{report.compiled} kernels compiled, {report.cached} already cached, {report.failed} failed; "
+        f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
+        f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
+    )
+    for f in report.failures:
+        first, *rest = f.reason.splitlines() or [""]
+        stderr.print(f"[red]failed[/] {f.label}: {first}", highlight=False)
+        for line in rest[-3:]:
+            stderr.print(f"    {line}", highlight=False)

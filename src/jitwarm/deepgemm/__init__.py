@@ -1,0 +1,32 @@
+"""The one part of jitwarm that imports torch and deep_gemm, and only when used.
+
+- ``build_call(entry, m, device)`` / ``run_call(entry, m)``: the DeepGEMM call a plan entry makes
+  at one M, with the runtime's exact argument contract (reused by verify, guard and record).
+- ``DeepGEMMBackend``: warm's real compile step.
+- ``warm_model(model, serving)``: scan a loaded model's FP8 linears and warm exactly them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Call": "jitwarm.deepgemm.calls",
+    "UnsupportedFamilyError": "jitwarm.deepgemm.calls",
+    "build_call": "jitwarm.deepgemm.calls",
+    "run_call": "jitwarm.deepgemm.calls",
+    "DeepGEMMBackend": "jitwarm.deepgemm.backend",
+    "scan_fp8_linears": "jitwarm.deepgemm.scan",
+    "plan_model": "jitwarm.deepgemm.scan",
+    "warm_model": "jitwarm.deepgemm.scan",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jitwarm.deepgemm' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -1,0 +1,162 @@
+"""What a warm worker process does with DeepGEMM: set it up as the server will run it, make each
+item's calls, and tell "compiled" from "already cached" per call.
+
+Compile detection: warm sets ``DG_JIT_PRINT_COMPILER_COMMAND=1`` (print-only), so DeepGEMM
+prints one line per compile on this process's stdout, which the worker points at its own log
+file; after each call the worker flushes C stdio and counts the new lines. Calls slower than
+``COMPILE_WALL_S`` with no such line (a build that does not print) count as one compile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import time
+from typing import Any
+
+import torch
+
+from jitwarm import dgenv
+from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call
+from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
+from jitwarm.warm.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warm.errors import WorkerSetupError
+from jitwarm.warm.items import WorkItem
+from jitwarm.warm.settings import mk_alignment
+
+COMPILE_LINE = re.compile(r"Running NVCC command|Compiling JIT runtime with NVRTC")
+COMPILE_WALL_S = 2.0
+_CUDA_FATAL = ("CUDA error", "CUDA_ERROR", "cudaError", "illegal memory access", "device-side assert")
+_ARCH_MAJOR = {"sm90": 9, "sm100": 10}
+_REASON_CHARS = 1500
+RESERVED_CAP_BYTES = 4 << 30
+
+
+class WorkerState:
+    def __init__(self, ctx: WorkerContext, *, capture: bool) -> None:
+        self.ctx = ctx
+        self.capture = capture
+        self._log_path = ctx.log_dir / f"worker-{ctx.worker_id}.log"
+        self._log_pos = 0
+        self._libc = ctypes.CDLL(None)
+        self._sources: SourceCapture | None = None
+        self.device = torch.device("cuda")
+
+    @classmethod
+    def open(cls, ctx: WorkerContext, *, capture: bool) -> WorkerState:
+        state = cls(ctx, capture=capture)
+        state._redirect_output()
+        if capture:
+            state._install_stand_in()
+        state._configure_deepgemm()
+        return state
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _redirect_output(self) -> None:
+        # DeepGEMM prints (C printf) on fd 1; keep it off the user's terminal and readable here.
+        fd = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+    def _install_stand_in(self) -> None:
+        real = dgenv.find_nvcc()
+        if real is None or not real.exists():
+            raise WorkerSetupError("exact mode needs nvcc (the stand-in answers --version with it)")
+        scratch = self.ctx.log_dir / f"capture-{self.ctx.worker_id}"
+        os.environ[dgenv.NVCC_VAR] = str(write_stand_in(scratch, real))
+        os.environ[dgenv.CACHE_DIR_VAR] = str(scratch / "root")  # failed attempts stay out
+        self._sources = SourceCapture(scratch)
+
+    def _configure_deepgemm(self) -> None:
+        plan = self.ctx.plan
+        if not torch.cuda.is_available():
+            raise WorkerSetupError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES={self.ctx.device!r})")
+        import deep_gemm
+
+        major, minor = torch.cuda.get_device_capability()
+        want = _ARCH_MAJOR.get(plan.arch)
+        if want is not None and major != want:
+            raise WorkerSetupError(
+                f"the plan is for {plan.arch} but this GPU is sm{major}{minor}: its kernels would "
+                "be built for the wrong architecture", usage=True,
+            )
+        sms = torch.cuda.get_device_properties(0).multi_processor_count
+        if plan.num_sms > sms:
+            raise WorkerSetupError(
+                f"the plan's num_sms ({plan.num_sms}) exceeds this GPU's {sms} SMs", usage=True
+            )
+        deep_gemm.set_num_sms(plan.num_sms)
+        setter = getattr(deep_gemm, "set_mk_alignment_for_contiguous_layout", None)
+        if setter is not None:
+            setter(mk_alignment(plan))
+
+    # -- calls ----------------------------------------------------------------------------------
+    def _new_output(self) -> str:
+        self._libc.fflush(None)
+        with open(self._log_path, "rb") as fh:
+            fh.seek(self._log_pos)
+            data = fh.read()
+        self._log_pos += len(data)
+        return data.decode(errors="replace")
+
+    def run(self, item: WorkItem) -> ItemOutcome:
+        plan = self.ctx.plan
+        entry = plan.entries[item.entry_index]
+        rec = ItemRecorder(item, self.ctx.worker_id, self.ctx.device)
+        start = time.perf_counter()
+        try:
+            for m in item.ms:
+                call = self._one(entry, m)
+                rec.calls.append(call)
+                if torch.cuda.memory_reserved() > RESERVED_CAP_BYTES:
+                    # Growing M leaves ever larger freed blocks in the caching allocator; give
+                    # them back so sibling workers on this GPU keep room.
+                    torch.cuda.empty_cache()
+                if call.error is not None and any(s in call.error for s in _CUDA_FATAL):
+                    return rec.outcome(time.perf_counter() - start, fatal=True)
+        finally:
+            torch.cuda.empty_cache()
+        return rec.outcome(time.perf_counter() - start)
+
+    def _one(self, entry: Any, m: int) -> CallOutcome:
+        self._new_output()  # skip anything printed before this call
+        if self._sources is not None:
+            self._sources.arm()
+        t0 = time.perf_counter()
+        error: str | None = None
+        try:
+            call = build_call(
+                entry, m, self.device, num_sms=self.ctx.plan.num_sms,
+                mk_alignment=mk_alignment(self.ctx.plan), for_capture=self.capture,
+            )
+            call()
+            del call
+            torch.cuda.synchronize()
+        except UnsupportedFamilyError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        wall = time.perf_counter() - t0
+        printed = self._new_output()
+        if self._sources is not None:
+            captured = self._sources.take()
+            if captured is not None:
+                return CallOutcome(m, wall, source_digest=captured[0])
+            return CallOutcome(m, wall, error=error or "the call compiled nothing under the stand-in")
+        compiled = len(COMPILE_LINE.findall(printed))
+        if not compiled and error is None and wall > COMPILE_WALL_S:
+            compiled = 1
+        if error is not None:
+            error = _reason(error, printed)
+        return CallOutcome(m, wall, compiled=compiled, error=error)
+
+
+def _reason(error: str, printed: str) -> str:
+    """The exception plus what DeepGEMM printed about it (nvcc's errors), trimmed."""
+    lines = [ln for ln in printed.splitlines() if ln.strip() and not COMPILE_LINE.search(ln)]
+    tail = "\n".join(lines[-8:])
+    text = f"{error}\n{tail}" if tail else error
+    return text[:_REASON_CHARS]
+

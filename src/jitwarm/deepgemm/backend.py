@@ -1,0 +1,38 @@
+"""The real compile step: DeepGEMM calls in warm's worker processes.
+
+Importing this module imports neither torch nor deep_gemm: the backend object is created in the
+parent and pickled into workers, which import them in ``setup``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jitwarm.warm.backend import ItemOutcome, WorkerContext
+from jitwarm.warm.items import WorkItem
+
+
+@dataclass
+class DeepGEMMBackend:
+    """Runs plan entries' calls through ``deep_gemm`` on this worker's GPU.
+
+    ``capture``: run under the nvcc stand-in against a scratch root, recording each call's
+    kernel source instead of compiling it (warm's exact mode).
+    """
+
+    capture: bool = False
+    preload: tuple[str, ...] = ("torch", "deep_gemm", "jitwarm.deepgemm._worker")
+    _state: Any = field(default=None, repr=False)
+
+    def setup(self, ctx: WorkerContext) -> None:
+        from jitwarm.deepgemm._worker import WorkerState
+
+        self._state = WorkerState.open(ctx, capture=self.capture)
+
+    def run(self, item: WorkItem) -> ItemOutcome:
+        assert self._state is not None, "setup() first"
+        return self._state.run(item)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"capture": self.capture, "preload": self.preload, "_state": None}

@@ -1,0 +1,1 @@
+"""Holds the sitecustomize.py that ``jitwarm run`` puts first on PYTHONPATH."""

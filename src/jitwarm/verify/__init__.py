@@ -1,0 +1,15 @@
+"""Verify: prove a DeepGEMM cache covers every planned call, compiling nothing.
+
+    from jitwarm.verify import verify_plan
+    report = verify_plan(plan, cache_dir="/cache")
+    report.exit_code  # 0: nothing would compile, 3: something would, 1: could not check
+
+See :mod:`jitwarm.verify.api`. Pure Python; the calls run in worker processes.
+"""
+
+from __future__ import annotations
+
+from jitwarm.verify.api import verify_items, verify_plan
+from jitwarm.verify.report import FailedCalls, MissingKernel, VerifyReport
+
+__all__ = ["FailedCalls", "MissingKernel", "VerifyReport", "verify_items", "verify_plan"]

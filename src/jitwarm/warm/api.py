@@ -1,0 +1,176 @@
+"""``warm(plan)``: compile every kernel of a plan into a DeepGEMM cache, in parallel.
+
+Data flows one way: plan -> work items -> (capture ->) pool -> outcomes -> report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from jitwarm import dgenv
+from jitwarm.plan.schema import Plan
+from jitwarm.warm.backend import Backend, ItemOutcome
+from jitwarm.warm.cache_entries import list_entries
+from jitwarm.warm.errors import WarmUsageError
+from jitwarm.warm.items import (
+    ItemMode,
+    WorkItem,
+    estimate_kernel_s,
+    plan_work_items,
+    renumber,
+    sweep_items,
+)
+from jitwarm.warm.pool import PoolObserver, PoolSpec, run_pool
+from jitwarm.warm.report import CaptureStats, WarmReport, build_report
+from jitwarm.warm.resources import (
+    GpuInfo,
+    assign_devices,
+    default_jobs,
+    host_memory_mib,
+    usable_cpus,
+    visible_gpus,
+    worker_mib,
+)
+from jitwarm.warm.settings import worker_env
+
+log = logging.getLogger(__name__)
+
+
+def default_backend(*, capture: bool = False) -> Backend:
+    from jitwarm.deepgemm.backend import DeepGEMMBackend  # no torch import until a worker runs
+
+    return DeepGEMMBackend(capture=capture)
+
+
+def warm(
+    plan: Plan,
+    *,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    exact: bool = False,
+    allow_key_changing_env: bool = False,
+    full_sweep: bool = False,
+    backend: Backend | None = None,
+    capture_backend: Backend | None = None,
+    devices: Sequence[str] | None = None,
+    progress: bool = False,
+) -> WarmReport:
+    """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
+    DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
+
+    One call per distinct kernel where the plan knows them; every M of a sweep entry, split
+    across workers, unless ``exact``: then sweep calls first run under a stand-in compiler
+    that only records each call's kernel source, and each distinct source is compiled once.
+    ``full_sweep`` calls every reachable M of every entry (the check that nothing is left to
+    compile). Failures are reported, never raised; the report says what compiled, what was
+    already cached and what failed.
+    """
+    if jobs is not None and jobs < 1:
+        raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
+    started, started_at = time.perf_counter(), time.time()
+    cache_root = dgenv.resolve_cache_roots(cache_dir).writable
+    env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
+    if jobs is None:
+        jobs = default_jobs(
+            1 << 30, cpus=usable_cpus(), gpus=gpus, per_worker_mib=worker_mib(plan),
+            host_mib=host_memory_mib(),
+        )
+    items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
+    run_backend = backend or default_backend()
+    before = list_entries(cache_root)
+    log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
+    capture: CaptureStats | None = None
+    try:
+        spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
+
+        def pool(todo: list[WorkItem], spec: PoolSpec, what: str) -> dict[int, ItemOutcome]:
+            n = min(jobs, len(todo))
+            chosen = assign_devices(n, gpus)
+            observer: PoolObserver | None = None
+            with contextlib.ExitStack() as stack:
+                if progress and todo:
+                    from jitwarm.warm.progress import ProgressBar
+
+                    observer = stack.enter_context(ProgressBar(len(todo), description=what))
+                return run_pool(todo, spec, chosen, observer=observer)
+
+        if exact and not full_sweep and any(i.is_sweep_chunk for i in items):
+            cap_backend = capture_backend or (backend if backend is not None else default_backend(capture=True))
+            cap_spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=cap_backend)
+            t0 = time.perf_counter()
+            cap_items = _capture_items(plan, items, parts=jobs)
+            cap_out = pool(cap_items, cap_spec, "capturing")
+            items, capture = _items_from_capture(plan, items, cap_items, cap_out, parts=jobs)
+            capture.wall_s = time.perf_counter() - t0
+        outcomes = pool(items, spec, "kernels")
+    finally:
+        if not os.environ.get("JITWARM_KEEP_LOGS"):
+            shutil.rmtree(log_dir, ignore_errors=True)
+    used = min(jobs, len(items))
+    return build_report(
+        items, outcomes, plan_digest=plan.digest(), arch=plan.arch, num_sms=plan.num_sms,
+        cache_root=str(cache_root), jobs=used,
+        devices=assign_devices(used, gpus),
+        wall_s=time.perf_counter() - started,
+        new_cache_entries=len(list_entries(cache_root) - before), exact=exact, capture=capture,
+        started_at=started_at,
+    )
+
+
+def _capture_items(plan: Plan, items: list[WorkItem], *, parts: int) -> list[WorkItem]:
+    sweeps = sorted({i.entry_index for i in items if i.is_sweep_chunk})
+    out: list[WorkItem] = []
+    for index in sweeps:
+        entry = plan.entries[index]
+        out += sweep_items(entry, index, list(entry.mset), parts=parts, first_id=len(out), mode=ItemMode.CAPTURE)
+    return out
+
+
+def _items_from_capture(
+    plan: Plan,
+    items: list[WorkItem],
+    cap_items: list[WorkItem],
+    cap_out: dict[int, ItemOutcome],
+    *,
+    parts: int,
+) -> tuple[list[WorkItem], CaptureStats]:
+    """Known-kernel items, plus one item per distinct captured source, plus plain sweep items
+    for the M values whose capture failed (they run for real, so nothing is skipped)."""
+    groups: dict[str, tuple[int, list[int]]] = {}
+    uncaptured: dict[int, list[int]] = {}
+    calls = failed = 0
+    for item in cap_items:
+        outcome = cap_out.get(item.item_id)
+        done = {c.m: c for c in outcome.calls} if outcome is not None else {}
+        for m in item.ms:
+            calls += 1
+            call = done.get(m)
+            if call is None or call.source_digest is None:
+                if call is not None and call.error is not None:
+                    failed += 1
+                uncaptured.setdefault(item.entry_index, []).append(m)
+                continue
+            groups.setdefault(call.source_digest, (item.entry_index, []))[1].append(m)
+    out = [i for i in items if not i.is_sweep_chunk]
+    for digest, (index, ms) in groups.items():
+        entry = plan.entries[index]
+        m = max(ms)
+        out.append(WorkItem(
+            item_id=0, entry_index=index, family=entry.family.value, entry_key=entry.key, ms=(m,),
+            kernel_key=f"source:{digest}", est_s=estimate_kernel_s(entry, None),
+            label=f"{entry.family.value} {entry.shape()} m={m} ({len(ms)} M values)",
+        ))
+    for index, ms in uncaptured.items():
+        out += sweep_items(plan.entries[index], index, sorted(ms), parts=parts, first_id=0)
+    if failed:
+        log.warning("%d sweep calls could not be captured; they run for real", failed)
+    return renumber(out), CaptureStats(calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0)

@@ -1,0 +1,104 @@
+"""The compile step as a two-method interface, so scheduling, the pool and the report are tested
+on any CPU with the fake beside it (``jitwarm.warm.fake``), and run for real with
+``jitwarm.deepgemm.backend.DeepGEMMBackend``.
+
+A backend is created in the parent process, pickled into each worker process, and there gets
+``setup`` once (after the worker's environment is in place, before anything touches the GPU)
+and ``run`` for each item. One calling thread per worker: DeepGEMM's in-process caches are not
+thread-safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from jitwarm.plan.schema import Plan
+from jitwarm.warm.items import WorkItem
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    worker_id: int
+    plan: Plan
+    cache_root: Path
+    log_dir: Path
+    device: str | None  # this worker's CUDA_VISIBLE_DEVICES (None: inherited / not set)
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """One DeepGEMM call at one M."""
+
+    m: int
+    wall_s: float
+    compiled: int = 0  # kernels this call compiled (0: everything was cached)
+    error: str | None = None
+    source_digest: str | None = None  # capture mode: sha256 of the kernel source it would build
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    item_id: int
+    worker_id: int
+    calls: tuple[CallOutcome, ...]
+    wall_s: float
+    device: str | None = None
+    error: str | None = None  # a failure of the item as a whole (setup, crash)
+    fatal: bool = False  # the worker cannot go on (a CUDA error poisons its context)
+    started_at: float = 0.0  # wall clock (time.time()) in the worker, set by the pool
+    ended_at: float = 0.0
+
+    @property
+    def compiled(self) -> int:
+        return sum(c.compiled for c in self.calls)
+
+    @property
+    def compile_s(self) -> float:
+        return sum(c.wall_s for c in self.calls if c.compiled)
+
+    @property
+    def failed_calls(self) -> tuple[CallOutcome, ...]:
+        return tuple(c for c in self.calls if c.error is not None)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or bool(self.failed_calls)
+
+    @property
+    def reason(self) -> str | None:
+        if self.error is not None:
+            return self.error
+        bad = self.failed_calls
+        return f"m={bad[0].m}: {bad[0].error}" if bad else None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a worker process calls. ``preload`` names modules a fork server imports once so
+    workers start without importing them again (empty: none)."""
+
+    preload: tuple[str, ...]
+
+    def setup(self, ctx: WorkerContext) -> None:
+        """Prepare this worker; raise ``WorkerSetupError`` (or anything) to refuse."""
+
+    def run(self, item: WorkItem) -> ItemOutcome:
+        """Make the item's calls; record failures in the outcome rather than raising."""
+
+
+@dataclass
+class ItemRecorder:
+    """Collects call outcomes of one item, for backends."""
+
+    item: WorkItem
+    worker_id: int
+    device: str | None
+    calls: list[CallOutcome] = field(default_factory=list)
+
+    def outcome(self, wall_s: float, *, error: str | None = None, fatal: bool = False) -> ItemOutcome:
+        return ItemOutcome(
+            item_id=self.item.item_id, worker_id=self.worker_id, calls=tuple(self.calls),
+            wall_s=wall_s, device=self.device, error=error, fatal=fatal,
+        )

@@ -1,0 +1,148 @@
+"""Work items: the unit warm hands to one worker. One per distinct kernel, or one chunk of a
+sweep entry's M values. Pure Python: built from the plan alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from jitwarm.plan.estimate import MEDIAN_COMPILE_S
+from jitwarm.plan.schema import Family, Plan, PlanEntry, PlanKernel
+
+# A chunk of a sweep entry holds at least this many M values: consecutive M values mostly
+# share kernels, so small chunks would compile the same kernel in several workers.
+MIN_SWEEP_CHUNK = 32
+# Seconds per call that needs no compile (build tensors, run, synchronize), for estimates only.
+CALL_S = 0.005
+
+# Relative nvcc cost of one kernel of a family against an SM90 FP8 GEMM (a guess to order the
+# queue: longest first; wrong guesses cost only tail time).
+_FAMILY_WEIGHT = {
+    Family.MQA_LOGITS: 1.5,
+    Family.PAGED_MQA_LOGITS: 1.5,
+    Family.FP4_MQA_LOGITS: 1.5,
+    Family.FP4_PAGED_MQA_LOGITS: 1.5,
+    Family.PAGED_MQA_METADATA: 0.4,
+    Family.TF32_HC_PRENORM: 0.8,
+    Family.MEGA_MOE: 3.0,
+}
+
+
+class ItemMode:
+    RUN = "run"  # call DeepGEMM for real: compiles whatever is missing
+    CAPTURE = "capture"  # call under the stand-in compiler: learn each call's kernel source
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """Calls of one plan entry at ``ms``, run in order by one worker.
+
+    ``kernel_key`` names the one known kernel the item compiles (two items with the same key
+    never run at once); None when the item's kernels are unknown (a sweep chunk).
+    """
+
+    item_id: int
+    entry_index: int
+    family: str
+    entry_key: str
+    ms: tuple[int, ...]
+    kernel_key: str | None
+    est_s: float
+    label: str
+    mode: str = ItemMode.RUN
+    tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def is_sweep_chunk(self) -> bool:
+        return self.kernel_key is None
+
+
+def kernel_key(entry: PlanEntry, kernel: PlanKernel) -> str:
+    """Identity of a planned kernel: the entry (baked shape and conventions) plus the choice."""
+    choice = kernel.template_args or json.dumps(kernel.params, sort_keys=True)
+    if choice in ("", "{}"):
+        choice = f"m{kernel.m}"
+    return f"{entry.key}|{choice}"
+
+
+def estimate_kernel_s(entry: PlanEntry, kernel: PlanKernel | None) -> float:
+    """Guess of one kernel's compile seconds: larger tiles unroll more math."""
+    weight = _FAMILY_WEIGHT.get(entry.family, 1.0)
+    params = kernel.params if kernel is not None else {}
+    tile = params.get("block_m", 64) * params.get("block_n", 128)
+    return MEDIAN_COMPILE_S * weight * (0.75 + 0.5 * min(1.0, tile / (128 * 192)))
+
+
+def _label(entry: PlanEntry, ms: Sequence[int]) -> str:
+    where = f"m={ms[0]}" if len(ms) == 1 else f"m={ms[0]}..{ms[-1]} ({len(ms)} calls)"
+    return f"{entry.family.value} {entry.shape()} {where}"
+
+
+def chunk(values: Sequence[int], parts: int, *, min_size: int = MIN_SWEEP_CHUNK) -> list[tuple[int, ...]]:
+    """``values`` cut into at most ``parts`` runs of consecutive elements, each at least
+    ``min_size`` long (except when there are fewer values), sizes differing by at most one."""
+    if not values:
+        return []
+    parts = max(1, min(parts, len(values) // min_size or 1))
+    size, extra = divmod(len(values), parts)
+    out: list[tuple[int, ...]] = []
+    start = 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(tuple(values[start:end]))
+        start = end
+    return out
+
+
+def plan_work_items(plan: Plan, *, sweep_parts: int = 1, full_sweep: bool = False) -> list[WorkItem]:
+    """The items that warm ``plan``: one per distinct kernel where the plan knows them, and
+    ``sweep_parts`` chunks of every sweep entry's M set (each M called once).
+
+    ``full_sweep`` treats every entry as a sweep (call each reachable M): the proof that a warm
+    cache covers the whole domain.
+    """
+    items: list[WorkItem] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(plan.entries):
+        if entry.kernels is not None and not full_sweep:
+            for kernel in entry.kernels:
+                key = kernel_key(entry, kernel)
+                if key in seen:
+                    continue  # the same kernel planned twice (merged manifests): compile once
+                seen.add(key)
+                items.append(
+                    WorkItem(
+                        item_id=len(items), entry_index=index, family=entry.family.value,
+                        entry_key=entry.key, ms=(kernel.m,), kernel_key=key,
+                        est_s=estimate_kernel_s(entry, kernel), label=_label(entry, (kernel.m,)),
+                    )
+                )
+            continue
+        items += sweep_items(entry, index, list(entry.mset), parts=sweep_parts, first_id=len(items))
+    return items
+
+
+def sweep_items(
+    entry: PlanEntry, index: int, ms: Sequence[int], *, parts: int, first_id: int, mode: str = ItemMode.RUN
+) -> list[WorkItem]:
+    out = []
+    per_kernel = estimate_kernel_s(entry, None)
+    for piece in chunk(ms, parts):
+        # A chunk compiles an unknown number of kernels; count two so sweeps start early.
+        est = (0.0 if mode == ItemMode.CAPTURE else 2 * per_kernel) + CALL_S * len(piece)
+        out.append(
+            WorkItem(
+                item_id=first_id + len(out), entry_index=index, family=entry.family.value,
+                entry_key=entry.key, ms=piece, kernel_key=None, est_s=est,
+                label=_label(entry, piece), mode=mode,
+            )
+        )
+    return out
+
+
+def renumber(items: Iterable[WorkItem]) -> list[WorkItem]:
+    """Items with ids 0..n-1 in the given order (ids index the pool's results)."""
+    from dataclasses import replace
+
+    return [replace(item, item_id=i) for i, item in enumerate(items)]

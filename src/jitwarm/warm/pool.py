@@ -1,0 +1,264 @@
+"""Worker processes: one calling thread each, one GPU each (round-robin), fed one item at a time.
+
+The parent hands the next item to whichever worker is free (see ``Scheduler``), collects
+outcomes, and replaces a worker that dies: the item it was running fails with the reason, the
+rest go on. Workers die with the parent (``PR_SET_PDEATHSIG``), so a killed warm leaves no
+process compiling behind it.
+
+Each worker talks to the parent over its own pipe, and sends from its calling thread before it
+asks for the next item. Not a shared ``multiprocessing.Queue``: its feeder thread holds a lock
+shared by all workers until it gets the GIL back, and DeepGEMM 2.5.0 holds the GIL for a whole
+compile, so one compiling worker could stall every other worker's hand-off (measured on the H100:
+idle workers waiting seconds for a sibling's compile to end).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any, Protocol
+
+from jitwarm.plan.schema import Plan
+from jitwarm.warm.backend import Backend, ItemOutcome, WorkerContext
+from jitwarm.warm.errors import WorkerSetupError
+from jitwarm.warm.items import WorkItem
+from jitwarm.warm.schedule import Scheduler
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.2
+_JOIN_S = 10.0
+
+
+class PoolObserver(Protocol):
+    def on_start(self, item: WorkItem, worker_id: int) -> None: ...
+
+    def on_done(self, item: WorkItem, outcome: ItemOutcome) -> None: ...
+
+
+class _Silent:
+    def on_start(self, item: WorkItem, worker_id: int) -> None:
+        pass
+
+    def on_done(self, item: WorkItem, outcome: ItemOutcome) -> None:
+        pass
+
+
+@dataclass
+class _Worker:
+    worker_id: int
+    device: str | None
+    proc: Any
+    conn: Any  # the parent's end of this worker's pipe
+    ready: bool = False
+    item: WorkItem | None = None
+    finished: bool = False  # exited on purpose (setup failure or fatal outcome)
+
+
+@dataclass
+class PoolSpec:
+    """What every worker gets besides its id and device."""
+
+    plan: Plan
+    env: dict[str, str]
+    cache_root: Path
+    log_dir: Path
+    backend: Backend
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _worker_main(worker_id: int, device: str | None, spec: PoolSpec, conn: Any) -> None:
+    # The environment must be in place before the backend touches CUDA or DeepGEMM.
+    os.environ.update(spec.env)
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
+    _die_with_parent()
+    ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
+    try:
+        spec.backend.setup(ctx)
+    except WorkerSetupError as exc:
+        conn.send(("setup_failed", worker_id, str(exc), exc.usage))
+        return
+    except BaseException as exc:
+        conn.send(("setup_failed", worker_id, f"{type(exc).__name__}: {exc}", False))
+        return
+    conn.send(("ready", worker_id))
+    while True:
+        try:
+            item = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if item is None:
+            return
+        start, started_at = time.perf_counter(), time.time()
+        try:
+            outcome = spec.backend.run(item)
+        except BaseException as exc:  # a backend bug must not hang the pool
+            outcome = ItemOutcome(
+                item.item_id, worker_id, (), time.perf_counter() - start, device,
+                error=f"{type(exc).__name__}: {exc}", fatal=True,
+            )
+        outcome = replace(outcome, started_at=started_at, ended_at=time.time())
+        conn.send(("done", worker_id, outcome))
+        if outcome.fatal:
+            return
+
+
+def _context(preload: Sequence[str]) -> Any:
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        # Workers fork from a server that imported these once (this module, and the backend's
+        # torch and deep_gemm), so each starts in well under a second. None initialises CUDA.
+        ctx.set_forkserver_preload([__name__, *preload])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def run_pool(
+    items: Sequence[WorkItem],
+    spec: PoolSpec,
+    devices: Sequence[str | None],
+    *,
+    observer: PoolObserver | None = None,
+) -> dict[int, ItemOutcome]:
+    """Run ``items`` on ``len(devices)`` workers; returns each item's outcome by id.
+
+    Raises ``WorkerSetupError`` when no worker could start (every setup failed).
+    """
+    obs = observer or _Silent()
+    results: dict[int, ItemOutcome] = {}
+    if not items:
+        return results
+    ctx = _context(spec.backend.preload)
+    scheduler = Scheduler(items)
+    by_id = {item.item_id: item for item in items}
+    workers: dict[int, _Worker] = {}
+    counter = iter(range(1 << 30))
+    ever_ready = False
+    setup_errors: list[tuple[str, bool]] = []
+    restarts_left = len(devices) + len(items)
+
+    def start(device: str | None) -> None:
+        wid = next(counter)
+        parent_end, child_end = ctx.Pipe(duplex=True)
+        proc = ctx.Process(
+            target=_worker_main, args=(wid, device, spec, child_end),
+            name=f"jitwarm-worker-{wid}", daemon=True,
+        )
+        proc.start()
+        child_end.close()
+        workers[wid] = _Worker(wid, device, proc, parent_end)
+
+    def finish(item_id: int, outcome: ItemOutcome) -> None:
+        if item_id in results:
+            return
+        results[item_id] = outcome
+        scheduler.finish(item_id)
+        obs.on_done(by_id[item_id], outcome)
+
+    def handle(w: _Worker, msg: tuple) -> None:
+        nonlocal ever_ready
+        kind = msg[0]
+        if kind == "ready":
+            w.ready = True
+            ever_ready = True
+        elif kind == "setup_failed":
+            setup_errors.append((msg[2], msg[3]))
+            w.finished = True
+            log.warning("worker %d could not start: %s", w.worker_id, msg[2])
+        elif kind == "done":
+            outcome: ItemOutcome = msg[2]
+            if w.item is not None and w.item.item_id == outcome.item_id:
+                w.item = None
+            finish(outcome.item_id, outcome)
+            if outcome.fatal:
+                w.finished = True
+
+    def receive(w: _Worker) -> None:
+        """Handle every message the worker has sent; a closed pipe means it exited."""
+        with contextlib.suppress(EOFError, OSError):
+            while w.conn.poll():
+                handle(w, w.conn.recv())
+
+    def reap() -> None:
+        nonlocal restarts_left
+        for wid, w in list(workers.items()):
+            if w.proc.is_alive():
+                continue
+            receive(w)  # its last messages may still be in the pipe
+            del workers[wid]
+            w.conn.close()
+            if w.item is not None:
+                item, w.item = w.item, None
+                finish(item.item_id, ItemOutcome(
+                    item.item_id, wid, (), 0.0, w.device,
+                    error=f"worker exited with code {w.proc.exitcode} while running this item",
+                    fatal=True,
+                ))
+            if scheduler.pending and restarts_left > 0 and (ever_ready or not w.finished):
+                restarts_left -= 1
+                start(w.device)
+
+    for device in devices:
+        start(device)
+    try:
+        while not scheduler.done:
+            for w in workers.values():
+                if w.ready and w.item is None and not w.finished:
+                    item = scheduler.take()
+                    if item is None:
+                        break
+                    w.item = item
+                    w.conn.send(item)
+                    obs.on_start(item, w.worker_id)
+            by_conn = {w.conn: w for w in workers.values()}
+            sentinels = [w.proc.sentinel for w in workers.values()]
+            ready = wait([*by_conn, *sentinels], timeout=_POLL_S)
+            for obj in ready:
+                if obj in by_conn:
+                    receive(by_conn[obj])
+            reap()
+            if not workers and not scheduler.done:
+                if not ever_ready and setup_errors:
+                    reason, usage = setup_errors[0]
+                    raise WorkerSetupError(f"no worker could start: {reason}", usage=usage)
+                for item in scheduler.drop_pending():
+                    outcome = ItemOutcome(
+                        item.item_id, -1, (), 0.0, None, error="no worker left to run this item"
+                    )
+                    results[item.item_id] = outcome
+                    obs.on_done(item, outcome)
+    finally:
+        _shutdown(workers.values())
+    return results
+
+
+def _shutdown(workers: Any) -> None:
+    workers = list(workers)
+    for w in workers:
+        with contextlib.suppress(Exception):
+            w.conn.send(None)
+    deadline = time.monotonic() + _JOIN_S
+    for w in workers:
+        w.proc.join(max(0.0, deadline - time.monotonic()))
+    for w in workers:
+        if w.proc.is_alive():
+            w.proc.kill()
+            w.proc.join(1.0)

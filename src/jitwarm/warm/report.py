@@ -1,0 +1,156 @@
+"""What a warm did: per item, per family and in total. Built from outcomes; rendered by the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from jitwarm.warm.backend import ItemOutcome
+from jitwarm.warm.items import WorkItem
+
+
+class ItemStatus:
+    COMPILED = "compiled"
+    CACHED = "cached"
+    FAILED = "failed"
+
+
+def item_status(outcome: ItemOutcome) -> str:
+    if outcome.failed:
+        return ItemStatus.FAILED
+    return ItemStatus.COMPILED if outcome.compiled else ItemStatus.CACHED
+
+
+@dataclass
+class FamilyStats:
+    items: int = 0
+    calls: int = 0
+    compiled: int = 0  # kernels compiled
+    cached: int = 0  # items that compiled nothing (all their kernels were already on disk)
+    failed: int = 0  # items with a failure
+    compile_s: float = 0.0  # summed wall time of calls that compiled
+
+
+@dataclass(frozen=True)
+class Failure:
+    label: str
+    entry: str
+    m: int | None
+    reason: str
+
+
+@dataclass
+class CaptureStats:
+    """Exact mode: sweep calls run under the stand-in compiler to find their kernels."""
+
+    calls: int
+    distinct_kernels: int
+    failed_calls: int
+    wall_s: float
+
+
+@dataclass
+class WarmReport:
+    plan_digest: str
+    arch: str
+    num_sms: int
+    cache_root: str
+    jobs: int
+    devices: list[str | None]
+    wall_s: float
+    families: dict[str, FamilyStats]
+    failures: list[Failure]
+    new_cache_entries: int
+    exact: bool = False
+    capture: CaptureStats | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def compiled(self) -> int:
+        return sum(f.compiled for f in self.families.values())
+
+    @property
+    def cached(self) -> int:
+        return sum(f.cached for f in self.families.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(f.failed for f in self.families.values())
+
+    @property
+    def compile_s(self) -> float:
+        return sum(f.compile_s for f in self.families.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_json(self, *, with_items: bool = False) -> dict[str, Any]:
+        body = asdict(self)
+        if not with_items:
+            body.pop("items")
+        body.update(
+            compiled=self.compiled, cached=self.cached, failed=self.failed,
+            compile_s=round(self.compile_s, 3), ok=self.ok,
+        )
+        body["wall_s"] = round(self.wall_s, 3)
+        for stats in body["families"].values():
+            stats["compile_s"] = round(stats["compile_s"], 3)
+        return body
+
+
+def build_report(
+    items: Sequence[WorkItem],
+    outcomes: Mapping[int, ItemOutcome],
+    *,
+    plan_digest: str,
+    arch: str,
+    num_sms: int,
+    cache_root: str,
+    jobs: int,
+    devices: list[str | None],
+    wall_s: float,
+    new_cache_entries: int,
+    exact: bool = False,
+    capture: CaptureStats | None = None,
+    started_at: float | None = None,
+) -> WarmReport:
+    """``started_at``: wall clock of the warm's start; item rows then carry their start and end
+    in seconds from it (how busy the workers were)."""
+    families: dict[str, FamilyStats] = {}
+    failures: list[Failure] = []
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        stats = families.setdefault(item.family, FamilyStats())
+        stats.items += 1
+        outcome = outcomes.get(item.item_id)
+        if outcome is None:  # never ran (interrupted): count it as failed, say why
+            outcome = ItemOutcome(item.item_id, -1, (), 0.0, error="not run")
+        status = item_status(outcome)
+        stats.calls += len(outcome.calls)
+        stats.compiled += outcome.compiled
+        stats.compile_s += outcome.compile_s
+        if status == ItemStatus.FAILED:
+            stats.failed += 1
+            bad = outcome.failed_calls
+            failures.append(Failure(item.label, item.entry_key, bad[0].m if bad else None,
+                                    outcome.reason or "unknown"))
+        elif status == ItemStatus.CACHED:
+            stats.cached += 1
+        rows.append({
+            "label": item.label, "entry": item.entry_key, "ms": [item.ms[0], item.ms[-1]],
+            "calls": len(item.ms), "status": status, "compiled": outcome.compiled,
+            "compile_s": round(outcome.compile_s, 3), "wall_s": round(outcome.wall_s, 3),
+            "worker": outcome.worker_id, "device": outcome.device,
+            "compile_times_s": [round(c.wall_s, 3) for c in outcome.calls if c.compiled],
+        })
+        if started_at is not None and outcome.started_at:
+            rows[-1].update(start_s=round(outcome.started_at - started_at, 3),
+                            end_s=round(outcome.ended_at - started_at, 3))
+    return WarmReport(
+        plan_digest=plan_digest, arch=arch, num_sms=num_sms, cache_root=cache_root, jobs=jobs,
+        devices=devices, wall_s=wall_s, families=dict(sorted(families.items())),
+        failures=failures, new_cache_entries=new_cache_entries, exact=exact, capture=capture,
+        items=rows,
+    )

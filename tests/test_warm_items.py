@@ -1,0 +1,63 @@
+"""Work items from a plan: one per distinct kernel, sweep entries split into consecutive chunks."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+from tests._warm_plans import exact_plan, sweep_plan
+
+from jitwarm.plan.schema import Selection
+from jitwarm.warm.items import chunk, kernel_key, plan_work_items
+
+
+def test_one_item_per_planned_kernel() -> None:
+    plan = exact_plan()
+    items = plan_work_items(plan, sweep_parts=8)
+    assert len(items) == plan.num_kernels
+    assert all(len(i.ms) == 1 and i.kernel_key is not None for i in items)
+    assert len({i.kernel_key for i in items}) == len(items)
+    # each item calls its kernel's representative M, an M that kernel serves
+    for item in items:
+        entry = plan.entries[item.entry_index]
+        assert item.ms[0] in {k.m for k in entry.kernels or []}
+    assert [i.item_id for i in items] == list(range(len(items)))
+
+
+def test_sweep_entries_run_every_m_once_across_chunks() -> None:
+    plan = sweep_plan()
+    assert all(e.selection is Selection.SWEEP for e in plan.entries)
+    items = plan_work_items(plan, sweep_parts=4)
+    for index, entry in enumerate(plan.entries):
+        ms = [m for i in items if i.entry_index == index for m in i.ms]
+        assert ms == list(entry.mset)  # whole M set, in order, nothing twice
+        chunks = [i for i in items if i.entry_index == index]
+        assert 1 <= len(chunks) <= 4
+        assert all(i.kernel_key is None for i in chunks)
+
+
+def test_full_sweep_calls_every_reachable_m_of_exact_entries() -> None:
+    plan = exact_plan()
+    items = plan_work_items(plan, sweep_parts=3, full_sweep=True)
+    assert sum(len(i.ms) for i in items) == sum(len(e.mset) for e in plan.entries)
+
+
+def test_duplicate_entries_compile_once() -> None:
+    plan = exact_plan()
+    doubled = plan.model_copy(update={"entries": plan.entries + plan.entries})
+    items = plan_work_items(doubled)
+    assert len(items) == plan.num_kernels
+    keys = {kernel_key(e, k) for e in plan.entries for k in e.kernels or []}
+    assert {i.kernel_key for i in items} == keys
+
+
+@given(
+    values=st.lists(st.integers(1, 10_000), unique=True, max_size=400).map(sorted),
+    parts=st.integers(1, 40),
+    min_size=st.integers(1, 64),
+)
+def test_chunk_partitions_in_order(values: list[int], parts: int, min_size: int) -> None:
+    pieces = chunk(values, parts, min_size=min_size)
+    assert [v for p in pieces for v in p] == values
+    assert len(pieces) <= max(1, parts)
+    if values:
+        sizes = [len(p) for p in pieces]
+        assert max(sizes) - min(sizes) <= 1
+        assert len(pieces) == 1 or min(sizes) >= min_size

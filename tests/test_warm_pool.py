@@ -1,0 +1,101 @@
+"""warm() end to end with the fake compile step: processes, devices, failures, exact mode."""
+
+from pathlib import Path
+
+import pytest
+from tests._warm_plans import exact_plan, sweep_plan
+
+from jitwarm.warm import FakeBackend, WorkerSetupError, warm
+from jitwarm.warm.cache_entries import list_entries
+from jitwarm.warm.fake import fake_kernel_name
+
+
+def test_compiles_each_kernel_once_then_finds_them_cached(tmp_path: Path) -> None:
+    plan = exact_plan()
+    first = warm(plan, jobs=3, cache_dir=tmp_path, backend=FakeBackend(), devices=["0", "1"])
+    assert first.ok and first.compiled == plan.num_kernels == first.new_cache_entries
+    assert len(list_entries(tmp_path)) == plan.num_kernels
+    again = warm(plan, jobs=3, cache_dir=tmp_path, backend=FakeBackend(), devices=["0", "1"])
+    assert again.ok and again.compiled == 0 and again.new_cache_entries == 0
+    assert again.cached == plan.num_kernels
+
+
+def test_workers_round_robin_over_an_existing_cuda_visible_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    report = warm(exact_plan(), jobs=4, cache_dir=tmp_path, backend=FakeBackend())
+    assert report.devices == ["3", "5", "3", "5"]
+    seen = {(row["worker"], row["device"]) for row in report.items}
+    # the fake reports the CUDA_VISIBLE_DEVICES it found in its own process
+    assert seen and all(device == ["3", "5"][worker % 2] for worker, device in seen)
+
+
+def test_one_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
+    plan = exact_plan()
+    bad_m = plan.entries[0].kernels[0].m  # type: ignore[index]
+    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(fail_on=frozenset({(0, bad_m)})))
+    assert not report.ok and report.failed == 1
+    assert report.compiled == plan.num_kernels - 1
+    (failure,) = report.failures
+    assert failure.m == bad_m and "planted failure" in failure.reason
+    assert report.families[plan.entries[0].family.value].failed == 1
+
+
+def test_a_dying_worker_fails_only_its_item(tmp_path: Path) -> None:
+    plan = exact_plan()
+    bad_m = plan.entries[1].kernels[-1].m  # type: ignore[index]
+    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(crash_on=frozenset({(1, bad_m)})))
+    assert report.failed == 1 and report.compiled == plan.num_kernels - 1
+    assert "worker exited with code 17" in report.failures[0].reason
+
+
+def test_no_worker_can_start(tmp_path: Path) -> None:
+    with pytest.raises(WorkerSetupError, match="no worker could start: wrong GPU") as info:
+        warm(exact_plan(), jobs=2, cache_dir=tmp_path, backend=FakeBackend(setup_error="wrong GPU"))
+    assert info.value.usage
+
+
+def test_exact_mode_compiles_each_distinct_sweep_kernel_once(tmp_path: Path) -> None:
+    plan = sweep_plan()
+    distinct = {fake_kernel_name(e, m) for e in plan.entries for m in e.mset}
+    report = warm(plan, jobs=4, cache_dir=tmp_path, exact=True, backend=FakeBackend())
+    assert report.ok and report.capture is not None
+    assert report.capture.calls == sum(len(e.mset) for e in plan.entries)
+    assert report.capture.distinct_kernels == len(distinct)
+    assert report.compiled == len(distinct)  # never the same kernel twice
+    assert list_entries(tmp_path) == distinct
+    assert sum(len(row["ms"]) > 0 for row in report.items) == len(distinct)
+
+
+def test_plain_sweep_runs_every_m_and_covers_every_kernel(tmp_path: Path) -> None:
+    plan = sweep_plan()
+    distinct = {fake_kernel_name(e, m) for e in plan.entries for m in e.mset}
+    report = warm(plan, jobs=3, cache_dir=tmp_path, backend=FakeBackend())
+    assert report.ok and report.capture is None
+    assert sum(s.calls for s in report.families.values()) == sum(len(e.mset) for e in plan.entries)
+    assert list_entries(tmp_path) == distinct and report.compiled >= len(distinct)
+
+
+def test_full_sweep_on_a_warm_cache_compiles_nothing(tmp_path: Path) -> None:
+    plan = exact_plan()
+    warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend())
+    check = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(), full_sweep=True)
+    assert check.ok and check.compiled == 0
+    assert sum(s.calls for s in check.families.values()) == sum(len(e.mset) for e in plan.entries)
+
+
+def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> None:
+    """DeepGEMM 2.5.0 holds the GIL for a whole compile; the other workers' hand-offs must not
+    wait for it (they did with a shared multiprocessing.Queue, whose feeder thread keeps a
+    cross-process lock until it gets its GIL back)."""
+    from jitwarm.warm.items import plan_work_items
+
+    plan = exact_plan()
+    first = min(plan_work_items(plan), key=lambda i: (-i.est_s, i.item_id))  # handed out first
+    backend = FakeBackend(hold_gil_on=frozenset({(first.entry_index, first.ms[0])}), hold_gil_s=2.0)
+    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=backend)
+    assert report.ok
+    held = next(r for r in report.items if r["label"] == first.label)
+    others = [r for r in report.items if r["worker"] != held["worker"]]
+    assert sum(r["start_s"] < held["end_s"] for r in others) >= 10
