@@ -131,3 +131,13 @@ def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         assert done.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert "invalid provenance at 'num_sms'" in err[0] and "not both" in err[1]
+
+
+def test_warm_leaves_provenance_doctor_reads(tmp_path: Path) -> None:
+    from jitwarm.bundle import PROVENANCE_FILE, Provenance, write_cache_provenance
+
+    prov = Provenance(arch="sm90", num_sms=132, deepgemm_version="2.5.0", key_env={})
+    path = write_cache_provenance(tmp_path, prov)
+    assert path == tmp_path / PROVENANCE_FILE
+    assert Provenance.model_validate_json(path.read_text()) == prov
+    assert not [p for p in tmp_path.iterdir() if p.name != PROVENANCE_FILE]  # no temp left

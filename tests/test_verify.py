@@ -210,7 +210,8 @@ def test_cli_verify_json(
         main(["verify", "--plan", str(plan_file), "--model", "deepseek-v3"])
     assert done.value.code == 2
     assert (
-        capsys.readouterr().err.strip() == "jitwarm: error: give either --plan or --model, not both"
+        capsys.readouterr().err.strip()
+        == "jitwarm: error: give either a plan manifest or --model, not both"
     )
 
 

@@ -7,7 +7,14 @@ import_bundle(Path("kernels.tar.gz"), roots, host=host)
 
 from jitwarm.bundle._errors import BundleError, ProvenanceMismatchError
 from jitwarm.bundle._export import ExportResult, export_bundle, select_entries
-from jitwarm.bundle._host import GpuFacts, compare_provenance, host_provenance, probe_gpu
+from jitwarm.bundle._host import (
+    PROVENANCE_FILE,
+    GpuFacts,
+    compare_provenance,
+    host_provenance,
+    probe_gpu,
+    write_cache_provenance,
+)
 from jitwarm.bundle._import import ImportResult, import_bundle
 from jitwarm.bundle._manifest import (
     FORMAT_VERSION,
@@ -23,6 +30,7 @@ from jitwarm.bundle._read import OpenBundle, open_bundle
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
+    "PROVENANCE_FILE",
     "BundleEntry",
     "BundleError",
     "BundleFile",
@@ -41,4 +49,5 @@ __all__ = [
     "open_bundle",
     "probe_gpu",
     "select_entries",
+    "write_cache_provenance",
 ]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from jitwarm.bundle._manifest import Provenance
 from jitwarm.dgenv import (
@@ -173,3 +174,15 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
                 f"{var}: bundle {b_env.get(var, 'unset')}, this host {h_env.get(var, 'unset')}"
             )
     return mismatches, warnings
+
+
+PROVENANCE_FILE = "jitwarm-provenance.json"  # what warm built a cache root with; doctor reads it
+
+
+def write_cache_provenance(root: Path, provenance: Provenance) -> Path:
+    """Record at the cache root what its kernels were built with (atomically)."""
+    from jitwarm._atomic import atomic_write_text
+
+    path = Path(root) / PROVENANCE_FILE
+    atomic_write_text(path, provenance.model_dump_json(indent=1) + "\n")
+    return path

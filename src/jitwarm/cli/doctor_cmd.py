@@ -20,13 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from jitwarm import dgenv
-from jitwarm.bundle import Provenance, host_provenance
+from jitwarm.bundle import PROVENANCE_FILE, Provenance, host_provenance
 from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.serving import Arch
 
-PROVENANCE_FILE = "jitwarm-provenance.json"  # written by warm at the cache root
 LOW_DISK_BYTES = 1 << 30
 
 OK, WARN, FAIL = "ok", "warn", "fail"

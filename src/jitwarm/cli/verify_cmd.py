@@ -14,27 +14,11 @@ from rich.table import Table
 
 from jitwarm.cli import app
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
+from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
-from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
-from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
 from jitwarm.verify import VerifyReport, verify_plan
-
-
-def load_plan_arg(plan_file: Path | None, model: ModelSpec | None, serving: ServingConfig) -> Plan:
-    """The plan a command works on: ``--plan`` (a plan or a recording) or ``--model``."""
-    if plan_file is not None and model is not None:
-        raise UsageError("give either --plan or --model, not both")
-    if plan_file is None:
-        if model is None:
-            raise UsageError("--plan or --model is required")
-        return plan_serving(model, serving)
-    from jitwarm.record import is_recording, plan_from_recording
-
-    if is_recording(plan_file):
-        return plan_from_recording(plan_file, serving)
-    return Plan.load(plan_file)
 
 
 @app.command("verify")

@@ -11,10 +11,9 @@ from rich.table import Table
 
 from jitwarm.cli import app
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
+from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
-from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
-from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
 from jitwarm.warm.report import WarmReport
 
@@ -26,7 +25,7 @@ _W = "Warm"
 def warm_command(
     plan_file: Annotated[
         Path | None,
-        typer.Option("--plan", "--manifest", help="Warm this plan manifest (JSON from `jitwarm plan --json`) instead of planning --model.", rich_help_panel=_W),
+        typer.Option("--plan", "--manifest", help="Warm this plan manifest (`jitwarm plan --json`) or recording (`jitwarm run --record`) instead of planning --model.", rich_help_panel=_W),
     ] = None,
     jobs: Annotated[
         int | None,
@@ -52,14 +51,7 @@ def warm_command(
     """Compile every kernel of a plan into the DeepGEMM cache, one call per distinct kernel."""
     from jitwarm.warm.api import warm
 
-    if plan_file is not None and model is not None:
-        raise UsageError("give either --plan/--manifest or --model, not both")
-    if plan_file is not None:
-        plan = Plan.load(plan_file)
-    elif model is not None:
-        plan = plan_serving(model, serving)
-    else:
-        raise UsageError("--model or --plan is required (what to warm)")
+    plan = load_plan_arg(plan_file, model, serving)
     show_progress = not json_out and sys.stderr.isatty()
     report = warm(
         plan, jobs=jobs, cache_dir=cache_dir, exact=exact,

@@ -40,6 +40,8 @@ from jitwarm.warm.resources import (
 )
 from jitwarm.warm.settings import worker_env
 
+logger = logging.getLogger(__name__)
+
 log = logging.getLogger(__name__)
 
 
@@ -116,6 +118,8 @@ def warm(
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(log_dir, ignore_errors=True)
     used = min(jobs, len(items))
+    if backend is None:
+        _record_provenance(plan, cache_root, env)
     return build_report(
         items, outcomes, plan_digest=plan.digest(), arch=plan.arch, num_sms=plan.num_sms,
         cache_root=str(cache_root), jobs=used,
@@ -174,3 +178,14 @@ def _items_from_capture(
     if failed:
         log.warning("%d sweep calls could not be captured; they run for real", failed)
     return renumber(out), CaptureStats(calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0)
+
+
+def _record_provenance(plan: Plan, cache_root: Path, env: dict[str, str]) -> None:
+    """Leave what this cache was built with at its root, for ``jitwarm doctor``."""
+    from jitwarm.bundle import host_provenance, write_cache_provenance
+
+    try:
+        prov = host_provenance(arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env})
+        write_cache_provenance(cache_root, prov)
+    except OSError as exc:  # a read-only root still warmed fine; doctor will say it lacks this
+        logger.warning("could not write provenance at %s: %s", cache_root, exc)
