@@ -1,9 +1,14 @@
 """jitwarm: no DeepGEMM JIT compile on the serving path.
 
-Library entry points, imported lazily so ``import jitwarm`` stays light and never imports torch:
+The public API, flat and imported lazily so ``import jitwarm`` stays light and never imports
+torch or deep_gemm:
 
-- ``jitwarm.warm(plan, ...)``: compile a plan's kernels in parallel worker processes.
-- ``jitwarm.warm_model(model, serving, ...)``: warm exactly a loaded model's FP8 linear layers.
+- ``load_model(name_or_path)``, ``ServingConfig``, ``plan_serving(model, serving)`` -> ``Plan``
+- ``warm(plan, ...)``: compile a plan's kernels in parallel worker processes (GPU host)
+- ``warm_model(torch_model, serving, ...)``: warm exactly a loaded model's FP8 linear layers
+- ``verify_plan(plan, ...)``: prove a cache covers every planned call, compiling nothing
+- ``install_guard(mode, ...)`` / ``mark_ready()``: catch any compile after readiness
+- ``plan_from_recording(path, serving)``: a plan from the calls a real engine made
 """
 
 from __future__ import annotations
@@ -11,18 +16,42 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from jitwarm.errors import ConfigError, InlineJITError, JitwarmError, UsageError
+
 _LAZY = {
-    "warm": "jitwarm",  # the subpackage jitwarm.warm, which is callable
+    "load_model": "jitwarm.models.loader",
+    "ServingConfig": "jitwarm.serving",
+    "plan_serving": "jitwarm.plan",
+    "Plan": "jitwarm.plan",
     "warm_model": "jitwarm.deepgemm.scan",
+    "verify_plan": "jitwarm.verify",
+    "install_guard": "jitwarm.guard",
+    "mark_ready": "jitwarm.guard",
+    "plan_from_recording": "jitwarm.record",
 }
 
-__all__ = ["warm", "warm_model"]
+__all__ = [
+    "ConfigError",
+    "InlineJITError",
+    "JitwarmError",
+    "Plan",
+    "ServingConfig",
+    "UsageError",
+    "install_guard",
+    "load_model",
+    "mark_ready",
+    "plan_from_recording",
+    "plan_serving",
+    "verify_plan",
+    "warm",
+    "warm_model",
+]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "warm":  # the subpackage jitwarm.warm is itself callable as warm(plan, ...)
+        return import_module("jitwarm.warm")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jitwarm' has no attribute {name!r}")
-    if name == "warm":
-        return import_module("jitwarm.warm")
     return getattr(import_module(module), name)
