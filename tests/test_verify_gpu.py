@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _gpu import require_gpu
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Plan, PlanEntry
 from jitwarm.plan.select import select_kernels
@@ -22,21 +23,7 @@ from jitwarm.serving import ServingConfig
 pytestmark = pytest.mark.gpu
 
 
-def _gpu_ready() -> str | None:
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return "no CUDA device"
-        import deep_gemm  # noqa: F401
-    except Exception as exc:  # a DeepGEMM build without CUDA fails in many ways
-        return f"deep_gemm not importable: {exc}"
-    return None
-
-
-_SKIP = _gpu_ready()
-if _SKIP:
-    pytest.skip(_SKIP, allow_module_level=True)
+require_gpu()
 
 from jitwarm.record import plan_from_recording  # noqa: E402
 from jitwarm.verify import verify_plan  # noqa: E402

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _gpu import require_gpu
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.plan.schema import Family, PlanEntry, Selection
@@ -22,21 +23,7 @@ from jitwarm.warm.pool import PoolSpec, run_pool
 pytestmark = pytest.mark.gpu
 
 
-def _gpu_ready() -> str | None:
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return "no CUDA device"
-        import deep_gemm  # noqa: F401
-    except Exception as exc:  # a DeepGEMM build without CUDA fails in many ways
-        return f"deep_gemm not importable: {exc}"
-    return None
-
-
-_SKIP = _gpu_ready()
-if _SKIP:
-    pytest.skip(_SKIP, allow_module_level=True)
+require_gpu()
 
 import torch  # noqa: E402
 

@@ -160,14 +160,20 @@ def parse_config(cfg: dict[str, Any], *, source: str, name: str) -> ModelSpec:
     return _parse_deepseek(f, arch, source=source, name=name)
 
 
-def _deepseek_moe(f: _Fields, expert_dtype: str = "fp8") -> MoE:
-    num_experts = f.int("n_routed_experts")
+def _routing(f: _Fields, experts_key: str) -> tuple[int, int]:
+    """(routed experts, experts per token), checked against each other."""
+    num_experts = f.int(experts_key)
     top_k = f.int("num_experts_per_tok")
     if top_k > num_experts:
         raise ConfigError(
-            f"config field 'num_experts_per_tok' ({top_k}) exceeds 'n_routed_experts' ({num_experts})",
+            f"config field 'num_experts_per_tok' ({top_k}) exceeds '{experts_key}' ({num_experts})",
             field="num_experts_per_tok",
         )
+    return num_experts, top_k
+
+
+def _deepseek_moe(f: _Fields, expert_dtype: str = "fp8") -> MoE:
+    num_experts, top_k = _routing(f, "n_routed_experts")
     return MoE(
         num_experts=num_experts,
         top_k=top_k,
@@ -316,13 +322,7 @@ def _parse_qwen3_moe(f: _Fields, *, source: str, name: str) -> ModelSpec:
             field="num_key_value_heads",
         )
     hidden = f.int("hidden_size")
-    num_experts = f.int("num_experts")
-    top_k = f.int("num_experts_per_tok")
-    if top_k > num_experts:
-        raise ConfigError(
-            f"config field 'num_experts_per_tok' ({top_k}) exceeds 'num_experts' ({num_experts})",
-            field="num_experts_per_tok",
-        )
+    num_experts, top_k = _routing(f, "num_experts")
     return ModelSpec(
         name=name,
         architecture=Architecture.QWEN3_MOE,

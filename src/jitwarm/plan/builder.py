@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
 
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
+from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Module, Plan, PlanEntry
 from jitwarm.plan.select import select_kernels
 from jitwarm.plan.sites import Site, collect_sites, planning_notes
 from jitwarm.serving import ServingConfig
@@ -61,28 +62,54 @@ def _entry(sites: list[Site], serving: ServingConfig) -> PlanEntry:
         m_values = m_values | site.m_values
         modules[site.module] = modules.get(site.module, MSet()) | MSet.of(site.layers)
         phases += [p for p in site.phases if p not in phases]
+    return build_entry(
+        first,
+        m_values,
+        phases=phases,
+        modules=[Module(name=name, layers=layers.to_json()) for name, layers in modules.items()],
+        serving=serving,
+    )
+
+
+class EntryShape(Protocol):
+    """What identifies an entry's kernels besides M: a planned site or a recorded call."""
+
+    family: Family
+    n: int
+    k: int
+    num_groups: int
+    dims: dict[str, int]
+    conventions: Conventions
+    m_kind: MKind
+
+
+def build_entry(
+    site: EntryShape, m_values: MSet, *, phases: list[str], modules: list[Module], serving: ServingConfig
+) -> PlanEntry:
+    """A plan entry for ``site``'s kernel family and dimensions over ``m_values``, with its
+    distinct kernels selected for the serving target."""
     selection, kernels = select_kernels(
-        first.family,
-        first.n,
-        first.k,
-        first.num_groups,
-        first.conventions,
+        site.family,
+        site.n,
+        site.k,
+        site.num_groups,
+        site.conventions,
         m_values,
         arch=serving.arch.value,
         num_sms=serving.sms,
         mk_alignment=serving.mk_alignment,
     )
     return PlanEntry(
-        family=first.family,
-        n=first.n,
-        k=first.k,
-        num_groups=first.num_groups,
-        dims=dict(first.dims),
-        conventions=first.conventions,
+        family=site.family,
+        n=site.n,
+        k=site.k,
+        num_groups=site.num_groups,
+        dims=dict(site.dims),
+        conventions=site.conventions,
         phases=phases,
-        m_kind=first.m_kind,
+        m_kind=site.m_kind,
         m_values=m_values.to_json(),
         selection=selection,
         kernels=kernels,
-        modules=[Module(name=name, layers=layers.to_json()) for name, layers in modules.items()],
+        modules=modules,
     )

@@ -21,9 +21,8 @@ from pathlib import Path
 
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
-from jitwarm.plan.builder import jitwarm_version
+from jitwarm.plan.builder import build_entry, jitwarm_version
 from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
-from jitwarm.plan.select import select_kernels
 from jitwarm.record._interpret import KernelSite, UnreadableCall, interpret
 from jitwarm.record._manifest import (
     RecordedCall,
@@ -119,28 +118,10 @@ def _entry(
     site: KernelSite, recorded_m: list[int], s: ServingConfig, model: ModelSpec | None
 ) -> PlanEntry:
     m_values = reachable_m(site, s, model) | MSet.of(recorded_m)
-    selection, kernels = select_kernels(
-        site.family,
-        site.n,
-        site.k,
-        site.num_groups,
-        site.conventions,
+    return build_entry(
+        site,
         m_values,
-        arch=s.arch.value,
-        num_sms=s.sms,
-        mk_alignment=s.mk_alignment,
-    )
-    return PlanEntry(
-        family=site.family,
-        n=site.n,
-        k=site.k,
-        num_groups=site.num_groups,
-        dims=dict(site.dims),
-        conventions=site.conventions,
         phases=phases(site, s),
-        m_kind=site.m_kind,
-        m_values=m_values.to_json(),
-        selection=selection,
-        kernels=kernels,
         modules=[Module(name=f"recorded {site.family.value}", layers=[])],
+        serving=s,
     )
