@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "doctor_cmd",
     "cache_cmd",
     "bundle_cmd",
+    "serve_cmd",
 )
 
 
