@@ -116,6 +116,23 @@ def test_entry_published_by_another_process_is_not_counted(
     assert g.events == [] and g.counts.foreign == 1
 
 
+def test_entries_published_between_calls_are_never_inline(
+    fake_dg: ModuleType, dg_cache: Path
+) -> None:
+    # Seen on the H100: a server warmed in worker processes, then its first call after
+    # readiness reaped a child (child CPU rose) and saw every warmed entry as new.
+    def cached_call_that_reaps_a_child(*_args: object) -> None:
+        subprocess.run([sys.executable, "-c", "sum(range(3_000_000))"], check=True)
+
+    fake_dg.fp8_gemm_nt = cached_call_that_reaps_a_child
+    g = guard.install_guard("warn", module=fake_dg)
+    for i in range(3):  # a warm pool publishing between calls
+        (dg_cache / "cache" / f"kernel.sm90_fp8_gemm_1d2d.{i:04d}").mkdir(parents=True)
+    fake_dg.fp8_gemm_nt()
+    assert g.events == [] and g.counts.foreign == 3
+    assert sum(g.counts.inline.values()) == 0
+
+
 def test_nvrtc_builds_count_unattributed_entries(fake_dg: ModuleType, dg_cache: Path) -> None:
     def nvrtc_compile(*_args: object) -> None:  # in-process compile: no child process
         (dg_cache / "cache" / "kernel.x.1").mkdir(parents=True)

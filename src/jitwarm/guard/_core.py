@@ -157,6 +157,9 @@ class Guard:
                 recorder.observe(family, args, kwargs)
             if not watching:
                 return fn(*args, **kwargs)
+            if watcher.changed():
+                # Published between calls (warm workers, other ranks): not this call's compile.
+                self._absorb_foreign()
             cpu0 = children_cpu_s()
             t0 = time.perf_counter()
             try:
@@ -178,6 +181,14 @@ class Guard:
         return guarded
 
     # -- a compile ---------------------------------------------------------------------------
+    def _absorb_foreign(self) -> None:
+        assert self.watcher is not None
+        with self._lock:
+            fresh = self.watcher.new_entries()
+        self.counts.foreign += len(fresh)
+        if fresh:
+            log.debug("jitwarm guard: %d entries appeared between calls", len(fresh))
+
     def _on_cache_change(
         self, family: str, args: tuple, kwargs: dict, wall_s: float, cpu0: float, *, raising: bool
     ) -> None:
