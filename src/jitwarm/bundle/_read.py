@@ -77,7 +77,13 @@ def open_bundle(path: Path, *, limits: BundleLimits | None = None) -> Iterator[O
     except FileNotFoundError:
         raise BundleError(f"{path}: no such file") from None
     except _READ_ERRORS as exc:
-        raise BundleError(f"{path}: not a readable bundle ({exc})") from None
+        # tarfile's own message lists every compression it tried, over several lines.
+        reason = (
+            "not a tar archive, plain or gzip/bzip2/xz-compressed"
+            if isinstance(exc, tarfile.ReadError)
+            else str(exc).splitlines()[0] or type(exc).__name__
+        )
+        raise BundleError(f"{path}: not a readable bundle ({reason})") from None
     try:
         yield _validate(path, tar, limits)
     finally:
