@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -118,7 +117,9 @@ def with_serving_options(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn)
-        hints = typing.get_type_hints(fn, include_extras=True)
+        # Not typing.get_type_hints: before 3.11 it wraps a None default's Annotated type in
+        # Optional[...], which hides typer's Option metadata.
+        hints = inspect.get_annotations(fn, eval_str=True)
         own = [
             p.replace(annotation=hints.get(p.name, p.annotation))
             for p in sig.parameters.values()
