@@ -38,12 +38,12 @@ from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.plan.schema import Family
 from jitwarm.serving import ServingConfig
-from jitwarm.warm import warm
-from jitwarm.warm.cache_entries import list_entries
-from jitwarm.warm.items import WorkItem
-from jitwarm.warm.pool import PoolSpec, run_pool
-from jitwarm.warm.resources import usable_cpus
-from jitwarm.warm.settings import worker_env
+from jitwarm.warmer import warm
+from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer.items import WorkItem
+from jitwarm.warmer.pool import PoolSpec, run_pool
+from jitwarm.warmer.resources import usable_cpus
+from jitwarm.warmer.settings import worker_env
 
 DENSE_TO = 2048
 DENSE_STEP = 16
@@ -246,7 +246,7 @@ def kill_and_resume(plan: Plan, root: Path, jobs: int | None, after_s: float) ->
     plan_file = root.parent / "resume-plan.json"
     plan_file.write_text(plan.to_json())
     code = (
-        "import sys\nfrom jitwarm.plan import Plan\nfrom jitwarm.warm import warm\n"
+        "import sys\nfrom jitwarm.plan import Plan\nfrom jitwarm.warmer import warm\n"
         f"warm(Plan.load({str(plan_file)!r}), cache_dir={str(root)!r}, jobs={jobs!r})\n"
     )
     cmd = [sys.executable, "-c", code]

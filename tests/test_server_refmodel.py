@@ -149,7 +149,7 @@ def test_same_seed_same_tokens_and_batching_does_not_change_them(build):
 
 def test_after_jitwarm_warm_no_step_compiles(build):
     from jitwarm.deepgemm.refmodel.sim_backend import SimulatedCompileBackend
-    from jitwarm.warm import warm
+    from jitwarm.warmer import warm
 
     rt = build()
     report = warm(

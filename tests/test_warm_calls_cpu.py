@@ -173,7 +173,7 @@ def test_scan_finds_fp8_block_quantized_linears_only() -> None:
 
 def test_importing_jitwarm_and_its_warm_imports_no_torch() -> None:
     code = (
-        "import sys, jitwarm, jitwarm.warm, jitwarm.deepgemm, jitwarm.cli.warm_cmd\n"
+        "import sys, jitwarm, jitwarm.warmer, jitwarm.deepgemm, jitwarm.cli.warm_cmd\n"
         "from jitwarm.deepgemm.backend import DeepGEMMBackend\n"
         "jitwarm.warm; DeepGEMMBackend()\n"
         "assert 'torch' not in sys.modules and 'deep_gemm' not in sys.modules, 'imported torch'\n"

@@ -7,8 +7,8 @@ import pytest
 from tests._warm_plans import exact_plan
 
 from jitwarm.cli import main
-from jitwarm.warm import FakeBackend
-from jitwarm.warm import api as warm_api
+from jitwarm.warmer import FakeBackend
+from jitwarm.warmer import api as warm_api
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from tests._warm_plans import exact_plan, sweep_plan
 
 from jitwarm.plan.schema import Selection
-from jitwarm.warm.items import chunk, kernel_key, plan_work_items
+from jitwarm.warmer.items import chunk, kernel_key, plan_work_items
 
 
 def test_one_item_per_planned_kernel() -> None:

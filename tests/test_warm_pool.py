@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from tests._warm_plans import exact_plan, sweep_plan
 
-from jitwarm.warm import FakeBackend, WorkerSetupError, warm
-from jitwarm.warm.cache_entries import list_entries
-from jitwarm.warm.fake import fake_kernel_name
+from jitwarm.warmer import FakeBackend, WorkerSetupError, warm
+from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer.fake import fake_kernel_name
 
 
 def test_compiles_each_kernel_once_then_finds_them_cached(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> N
     """DeepGEMM 2.5.0 holds the GIL for a whole compile; the other workers' hand-offs must not
     wait for it (they did with a shared multiprocessing.Queue, whose feeder thread keeps a
     cross-process lock until it gets its GIL back)."""
-    from jitwarm.warm.items import plan_work_items
+    from jitwarm.warmer.items import plan_work_items
 
     plan = exact_plan()
     first = min(plan_work_items(plan), key=lambda i: (-i.est_s, i.item_id))  # handed out first

@@ -5,10 +5,10 @@ import json
 
 from rich.console import Console
 
-from jitwarm.warm.backend import CallOutcome, ItemOutcome
-from jitwarm.warm.items import WorkItem
-from jitwarm.warm.progress import ProgressBar
-from jitwarm.warm.report import build_report
+from jitwarm.warmer.backend import CallOutcome, ItemOutcome
+from jitwarm.warmer.items import WorkItem
+from jitwarm.warmer.progress import ProgressBar
+from jitwarm.warmer.report import build_report
 
 
 def _item(i: int, family: str, ms: tuple[int, ...]) -> WorkItem:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from tests._warm_plans import exact_plan
 
-from jitwarm.warm import FakeBackend, warm
-from jitwarm.warm.cache_entries import list_entries
+from jitwarm.warmer import FakeBackend, warm
+from jitwarm.warmer.cache_entries import list_entries
 
 _SCRIPT = """
 import sys
 from jitwarm.plan import Plan
-from jitwarm.warm import FakeBackend, warm
+from jitwarm.warmer import FakeBackend, warm
 
 if __name__ == "__main__":
     plan = Plan.load(sys.argv[1])

@@ -23,6 +23,7 @@ _LAZY = {
     "ServingConfig": "jitwarm.serving",
     "plan_serving": "jitwarm.plan",
     "Plan": "jitwarm.plan",
+    "warm": "jitwarm.warmer",
     "warm_model": "jitwarm.deepgemm.scan",
     "verify_plan": "jitwarm.verify",
     "install_guard": "jitwarm.guard",
@@ -49,8 +50,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "warm":  # the subpackage jitwarm.warm is itself callable as warm(plan, ...)
-        return import_module("jitwarm.warm")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'jitwarm' has no attribute {name!r}")

@@ -15,10 +15,10 @@ from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.plan.schema import Family, PlanEntry, Selection
 from jitwarm.serving import ServingConfig
-from jitwarm.warm import warm
-from jitwarm.warm.cache_entries import list_entries
-from jitwarm.warm.items import ItemMode, sweep_items
-from jitwarm.warm.pool import PoolSpec, run_pool
+from jitwarm.warmer import warm
+from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer.items import ItemMode, sweep_items
+from jitwarm.warmer.pool import PoolSpec, run_pool
 
 pytestmark = pytest.mark.gpu
 

@@ -15,7 +15,7 @@ from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.models.spec import ModelSpec
 from jitwarm.serving import ServingConfig
-from jitwarm.warm.report import WarmReport
+from jitwarm.warmer.report import WarmReport
 
 _W = "Warm"
 
@@ -49,7 +49,7 @@ def warm_command(
     serving: ServingConfig,
 ) -> None:
     """Compile every kernel of a plan into the DeepGEMM cache, one call per distinct kernel."""
-    from jitwarm.warm.api import warm
+    from jitwarm.warmer.api import warm
 
     plan = load_plan_arg(plan_file, model, serving)
     show_progress = not json_out and sys.stderr.isatty()

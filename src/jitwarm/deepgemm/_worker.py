@@ -20,10 +20,10 @@ import torch
 from jitwarm import dgenv
 from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call
 from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
-from jitwarm.warm.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warm.errors import WorkerSetupError
-from jitwarm.warm.items import WorkItem
-from jitwarm.warm.settings import mk_alignment
+from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.errors import WorkerSetupError
+from jitwarm.warmer.items import WorkItem
+from jitwarm.warmer.settings import mk_alignment
 
 COMPILE_LINE = re.compile(r"Running NVCC command|Compiling JIT runtime with NVRTC")
 COMPILE_WALL_S = 2.0

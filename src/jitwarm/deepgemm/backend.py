@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jitwarm.warm.backend import ItemOutcome, WorkerContext
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import ItemOutcome, WorkerContext
+from jitwarm.warmer.items import WorkItem
 
 
 @dataclass

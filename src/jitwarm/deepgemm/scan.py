@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from jitwarm.serving import ServingConfig
-from jitwarm.warm.model_plan import LinearShape, plan_linear_shapes
-from jitwarm.warm.report import WarmReport
+from jitwarm.warmer.model_plan import LinearShape, plan_linear_shapes
+from jitwarm.warmer.report import WarmReport
 
 BLOCK = 128
 
@@ -57,7 +57,7 @@ def warm_model(model: Any, serving: ServingConfig, **options: Any) -> WarmReport
 
     ``options`` go to :func:`jitwarm.warm` (``jobs``, ``cache_dir``, ``exact``, ...).
     """
-    from jitwarm.warm.api import warm
+    from jitwarm.warmer.api import warm
 
     jit_env = options.pop("jit_env", None)
     return warm(plan_model(model, serving, jit_env=jit_env), **options)

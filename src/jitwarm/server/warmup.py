@@ -36,7 +36,7 @@ class WarmupReport:
     seconds: float = 0.0
     calls: int = 0  # GEMM calls (or simulated compile jobs) the warmup made
     planned_kernels: int = 0
-    method: str = ""  # how it warmed, e.g. "simulated-parallel", "jitwarm.warm", "in-process"
+    method: str = ""  # how it warmed, e.g. "simulated-parallel", "jitwarm.warmer", "in-process"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +75,7 @@ def run_warmup(mode: WarmupMode, runtime: Any, plan: Plan, *, workers: int | Non
 def warm_plan(plan: Plan, runtime: Any, *, workers: int | None) -> tuple[int, str]:
     """Compile every kernel of ``plan`` before serving with ``jitwarm.warm`` (its parallel
     worker pool; in CPU mode with the simulated compile backend). Returns (calls, method)."""
-    library_warm = _library_function("jitwarm.warm", "warm")
+    library_warm = _library_function("jitwarm.warmer", "warm")
     if library_warm is None:
         log.warning(
             "jitwarm.warm is not installed: warming the plan serially in the engine process"

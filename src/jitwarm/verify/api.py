@@ -26,11 +26,11 @@ from jitwarm.verify.backend import CaptureCallsBackend
 from jitwarm.verify.calls import preload_for, provider_name
 from jitwarm.verify.report import VerifyReport, build_report
 from jitwarm.verify.snapshot import CacheSnapshot
-from jitwarm.warm.errors import WarmUsageError
-from jitwarm.warm.items import ItemMode, WorkItem, sweep_items
-from jitwarm.warm.pool import PoolObserver, PoolSpec, run_pool
-from jitwarm.warm.resources import GpuInfo, assign_devices, visible_gpus
-from jitwarm.warm.settings import PRINT_COMPILES_VAR, worker_env
+from jitwarm.warmer.errors import WarmUsageError
+from jitwarm.warmer.items import ItemMode, WorkItem, sweep_items
+from jitwarm.warmer.pool import PoolObserver, PoolSpec, run_pool
+from jitwarm.warmer.resources import GpuInfo, assign_devices, visible_gpus
+from jitwarm.warmer.settings import PRINT_COMPILES_VAR, worker_env
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def verify_plan(
         with contextlib.ExitStack() as stack:
             observer: PoolObserver | None = None
             if progress and items:
-                from jitwarm.warm.progress import ProgressBar
+                from jitwarm.warmer.progress import ProgressBar
 
                 observer = stack.enter_context(ProgressBar(len(items), description="verifying"))
             outcomes = run_pool(items, spec, devs, observer=observer)

@@ -1,6 +1,6 @@
 """The verify worker: every call under the stand-in compiler, against the real cache.
 
-It plugs into warm's worker pool as a :class:`jitwarm.warm.backend.Backend` and uses warm's nvcc
+It plugs into warm's worker pool as a :class:`jitwarm.warmer.backend.Backend` and uses warm's nvcc
 stand-in (:mod:`jitwarm.deepgemm.capture`, pure Python). A call whose kernels are all cached
 runs; a call that needs a missing kernel runs the stand-in, which saves the kernel source, and
 the call raises: the outcome carries that source's digest, and the source is kept in
@@ -24,9 +24,9 @@ from jitwarm import dgenv
 from jitwarm._atomic import atomic_write_text
 from jitwarm.deepgemm.capture import CAPTURE_FILE_VAR, SourceCapture
 from jitwarm.verify.calls import load_provider
-from jitwarm.warm.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warm.errors import WorkerSetupError
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.errors import WorkerSetupError
+from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)
 

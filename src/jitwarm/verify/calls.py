@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Protocol
 
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.backend import WorkerContext
+from jitwarm.warmer.backend import WorkerContext
 
 CALLS_VAR = "JITWARM_VERIFY_CALLS"
 DEFAULT_PROVIDER = "jitwarm.deepgemm.verify_calls"

@@ -11,8 +11,8 @@ from typing import Any
 
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.backend import ItemOutcome
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import ItemOutcome
+from jitwarm.warmer.items import WorkItem
 
 EXIT_OK = 0
 EXIT_FAILED = 1

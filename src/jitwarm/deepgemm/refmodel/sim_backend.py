@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from jitwarm.deepgemm.refmodel.jit import JitTracker, SimulatedJit
 from jitwarm.deepgemm.refmodel.kernels import IMPL_NAMES, KernelRef
-from jitwarm.warm.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.items import WorkItem
 
 
 @dataclass

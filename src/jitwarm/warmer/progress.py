@@ -17,8 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from jitwarm.warm.backend import ItemOutcome
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import ItemOutcome
+from jitwarm.warmer.items import WorkItem
 
 
 class ProgressBar:

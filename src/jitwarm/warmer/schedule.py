@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.items import WorkItem
 
 
 class Scheduler:

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from jitwarm.warm.backend import ItemOutcome
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.backend import ItemOutcome
+from jitwarm.warmer.items import WorkItem
 
 
 class ItemStatus:

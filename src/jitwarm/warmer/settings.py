@@ -21,7 +21,7 @@ from pathlib import Path
 
 from jitwarm import dgenv
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.errors import KeyChangingEnvError
+from jitwarm.warmer.errors import KeyChangingEnvError
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The compile step as a two-method interface, so scheduling, the pool and the report are tested
-on any CPU with the fake beside it (``jitwarm.warm.fake``), and run for real with
+on any CPU with the fake beside it (``jitwarm.warmer.fake``), and run for real with
 ``jitwarm.deepgemm.backend.DeepGEMMBackend``.
 
 A backend is created in the parent process, pickled into each worker process, and there gets
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.items import WorkItem
+from jitwarm.warmer.items import WorkItem
 
 
 @dataclass(frozen=True)

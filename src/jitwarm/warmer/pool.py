@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.backend import Backend, ItemOutcome, WorkerContext
-from jitwarm.warm.errors import WorkerSetupError
-from jitwarm.warm.items import WorkItem
-from jitwarm.warm.schedule import Scheduler
+from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext
+from jitwarm.warmer.errors import WorkerSetupError
+from jitwarm.warmer.items import WorkItem
+from jitwarm.warmer.schedule import Scheduler
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitwarm.plan.schema import Plan, PlanEntry
-from jitwarm.warm.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warm.errors import WorkerSetupError
-from jitwarm.warm.items import ItemMode, WorkItem
+from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.errors import WorkerSetupError
+from jitwarm.warmer.items import ItemMode, WorkItem
 
 
 def fake_kernel_name(entry: PlanEntry, m: int, *, sweep_width: int = 64) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from jitwarm import dgenv
 from jitwarm.plan.schema import Plan
-from jitwarm.warm.backend import Backend, ItemOutcome
-from jitwarm.warm.cache_entries import list_entries
-from jitwarm.warm.errors import WarmUsageError
-from jitwarm.warm.items import (
+from jitwarm.warmer.backend import Backend, ItemOutcome
+from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer.errors import WarmUsageError
+from jitwarm.warmer.items import (
     ItemMode,
     WorkItem,
     estimate_kernel_s,
@@ -27,9 +27,9 @@ from jitwarm.warm.items import (
     renumber,
     sweep_items,
 )
-from jitwarm.warm.pool import PoolObserver, PoolSpec, run_pool
-from jitwarm.warm.report import CaptureStats, WarmReport, build_report
-from jitwarm.warm.resources import (
+from jitwarm.warmer.pool import PoolObserver, PoolSpec, run_pool
+from jitwarm.warmer.report import CaptureStats, WarmReport, build_report
+from jitwarm.warmer.resources import (
     GpuInfo,
     assign_devices,
     default_jobs,
@@ -38,7 +38,7 @@ from jitwarm.warm.resources import (
     visible_gpus,
     worker_mib,
 )
-from jitwarm.warm.settings import worker_env
+from jitwarm.warmer.settings import worker_env
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def warm(
             observer: PoolObserver | None = None
             with contextlib.ExitStack() as stack:
                 if progress and todo:
-                    from jitwarm.warm.progress import ProgressBar
+                    from jitwarm.warmer.progress import ProgressBar
 
                     observer = stack.enter_context(ProgressBar(len(todo), description=what))
                 return run_pool(todo, spec, chosen, observer=observer)
