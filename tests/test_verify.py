@@ -12,22 +12,22 @@ import pytest
 
 from jitwarm import guard
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Plan, PlanEntry
+from jitwarm.plan.schema import (
+    METADATA_CONVENTIONS,
+    Conventions,
+    Family,
+    MKind,
+    ModelRef,
+    Plan,
+    PlanEntry,
+)
 from jitwarm.plan.select import select_kernels
 from jitwarm.record import plan_from_recording
 from jitwarm.serving import ServingConfig
 from jitwarm.verify import verify_plan
 from jitwarm.verify.snapshot import CacheSnapshot
 
-META_CONV = Conventions(
-    ab_dtype="int32",
-    scale_recipe=None,
-    scale_dtype=None,
-    out_dtype="int32",
-    compiled_dims="",
-    gemm_type="",
-    kernel_type="",
-)
+META_CONV = METADATA_CONVENTIONS
 
 pytest_plugins = ["fakes.fixtures"]
 

@@ -16,7 +16,15 @@ import pytest
 
 from _gpu import require_gpu
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Plan, PlanEntry
+from jitwarm.plan.schema import (
+    METADATA_CONVENTIONS,
+    Conventions,
+    Family,
+    MKind,
+    ModelRef,
+    Plan,
+    PlanEntry,
+)
 from jitwarm.plan.select import select_kernels
 from jitwarm.serving import ServingConfig
 
@@ -31,15 +39,7 @@ from jitwarm.verify.snapshot import CacheSnapshot  # noqa: E402
 from jitwarm.warmer import warm  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-META_CONV = Conventions(
-    ab_dtype="int32",
-    scale_recipe=None,
-    scale_dtype=None,
-    out_dtype="int32",
-    compiled_dims="",
-    gemm_type="",
-    kernel_type="",
-)
+META_CONV = METADATA_CONVENTIONS
 
 
 def _entry(family: Family, n: int, k: int, ms: MSet, **kw: object) -> PlanEntry:

@@ -80,6 +80,27 @@ class Conventions(_Frozen):
     kernel_type: str = "1D2D"
 
 
+# Conventions of the families that are not block-scaled FP8 GEMMs.
+TF32_HC_CONVENTIONS = Conventions(
+    ab_dtype="tf32",
+    scale_recipe=None,
+    scale_dtype=None,
+    out_dtype="fp32",
+    compiled_dims="nk",
+    gemm_type="HCPrenorm",
+    kernel_type="",
+)
+METADATA_CONVENTIONS = Conventions(
+    ab_dtype="int32",
+    scale_recipe=None,
+    scale_dtype=None,
+    out_dtype="int32",
+    compiled_dims="",
+    gemm_type="",
+    kernel_type="",
+)
+
+
 class Module(_Frozen):
     """Where an entry is used: a module path inside a layer and the layers that have it."""
 

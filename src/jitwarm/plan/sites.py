@@ -12,7 +12,7 @@ from jitwarm.errors import ConfigError
 from jitwarm.models.spec import Architecture, GQAAttention, MLAAttention, ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan import domains
-from jitwarm.plan.schema import Conventions, Family, MKind
+from jitwarm.plan.schema import METADATA_CONVENTIONS, Conventions, Family, MKind
 from jitwarm.serving import Arch, MoEPath, Role, ServingConfig
 
 FP8_BLOCK = 128
@@ -373,15 +373,7 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 m_kind=MKind.BATCH,
                 phases=("decode",),
                 dims={"block_kv": s.indexer_block_size},
-                conventions=Conventions(
-                    ab_dtype="int32",
-                    scale_recipe=None,
-                    scale_dtype=None,
-                    out_dtype="int32",
-                    compiled_dims="",
-                    gemm_type="",
-                    kernel_type="",
-                ),
+                conventions=METADATA_CONVENTIONS,
             )
         )
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from jitwarm.models.spec import LowRankMQAAttention, ModelSpec
 from jitwarm.plan import domains
-from jitwarm.plan.schema import Conventions, Family
+from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family
 from jitwarm.plan.sites import Site, linear_site, shard
 from jitwarm.serving import Arch, ServingConfig
 
@@ -29,15 +29,7 @@ def deepseek_v4_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
             k=hc.hc_mult * h,
             m_values=rows,
             phases=("prefill", "decode"),
-            conventions=Conventions(
-                ab_dtype="tf32",
-                scale_recipe=None,
-                scale_dtype=None,
-                out_dtype="fp32",
-                compiled_dims="nk",
-                gemm_type="HCPrenorm",
-                kernel_type="",
-            ),
+            conventions=TF32_HC_CONVENTIONS,
         )
     ]
     if model.quant is None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jitwarm.plan.schema import Conventions, Family, MKind
+from jitwarm.plan.schema import (
+    METADATA_CONVENTIONS,
+    TF32_HC_CONVENTIONS,
+    Conventions,
+    Family,
+    MKind,
+)
 from jitwarm.record._manifest import RecordedCall
 
 # DeepGEMM 2.5.0 parameter order of each entry point jitwarm plans.
@@ -243,15 +249,7 @@ def _hc_prenorm(bound: dict[str, Any]) -> KernelSite:
     b = _tensor(bound.get("b"), "b", 2)
     splits = bound.get("num_splits")
     dims = {"num_splits": int(splits)} if isinstance(splits, int) else {}
-    conv = Conventions(
-        ab_dtype="tf32",
-        scale_recipe=None,
-        scale_dtype=None,
-        out_dtype="fp32",
-        compiled_dims="nk",
-        gemm_type="HCPrenorm",
-        kernel_type="",
-    )
+    conv = TF32_HC_CONVENTIONS
     return KernelSite(
         Family.TF32_HC_PRENORM, b["shape"][0], a["shape"][1], 1, dims, conv, m=a["shape"][0]
     )
@@ -306,15 +304,7 @@ def _metadata(bound: dict[str, Any]) -> KernelSite:
     block_kv = bound.get("block_kv")
     if not isinstance(block_kv, int):
         raise UnreadableCall("block_kv is not an integer")
-    conv = Conventions(
-        ab_dtype="int32",
-        scale_recipe=None,
-        scale_dtype=None,
-        out_dtype="int32",
-        compiled_dims="",
-        gemm_type="",
-        kernel_type="",
-    )
+    conv = METADATA_CONVENTIONS
     return KernelSite(
         Family.PAGED_MQA_METADATA,
         0,

@@ -24,6 +24,7 @@ from jitwarm.deepgemm.refmodel.shapes import (
     GemmShape,
     RefDims,
     RefShapes,
+    linear_widths,
 )
 from jitwarm.plan.schema import Family
 
@@ -87,23 +88,7 @@ class RefModel:
 
         self.embed = randn(d.vocab, d.hidden).to(dt)
         self.lm_head = randn(d.vocab, d.hidden) / d.hidden**0.5
-        qk_head = d.qk_nope_head_dim + d.qk_rope_head_dim
-        widths = {
-            "self_attn.fused_qkv_a_proj_with_mqa": (
-                d.q_lora_rank + d.kv_lora_rank + d.qk_rope_head_dim,
-                d.hidden,
-            ),
-            "self_attn.q_b_proj": (d.local_heads * qk_head, d.q_lora_rank),
-            "self_attn.kv_b_proj": (
-                d.local_heads * (d.qk_nope_head_dim + d.v_head_dim),
-                d.kv_lora_rank,
-            ),
-            "self_attn.o_proj": (d.hidden, d.local_heads * d.v_head_dim),
-            "mlp.gate_up_proj": (2 * d.dense_intermediate, d.hidden),
-            "mlp.down_proj": (d.hidden, d.dense_intermediate),
-            "mlp.shared_experts.gate_up_proj": (2 * d.shared_intermediate, d.hidden),
-            "mlp.shared_experts.down_proj": (d.hidden, d.shared_intermediate),
-        }
+        widths = linear_widths(d)
         self.layers: list[Layer] = []
         for kind in shapes.layer_kinds:
             names = ATTENTION_LINEARS + (DENSE_LINEARS if kind == "dense" else SHARED_LINEARS)

@@ -192,11 +192,10 @@ def _check_supported(model: ModelSpec, serving: ServingConfig, layers: int) -> N
         raise ConfigError(f"layers must be >= 1, got {layers}", field="layers")
 
 
-def _check_against_sites(shapes: RefShapes) -> None:
-    """The widths the model computes with must be the plan's (N, K): one source of truth."""
-    d = shapes.dims
+def linear_widths(d: RefDims) -> dict[str, tuple[int, int]]:
+    """(N, K) of every FP8 linear the reference model computes, from its own dimensions."""
     qk_head = d.qk_nope_head_dim + d.qk_rope_head_dim
-    want = {
+    return {
         "self_attn.fused_qkv_a_proj_with_mqa": (
             d.q_lora_rank + d.kv_lora_rank + d.qk_rope_head_dim,
             d.hidden,
@@ -212,6 +211,12 @@ def _check_against_sites(shapes: RefShapes) -> None:
         "mlp.shared_experts.gate_up_proj": (2 * d.shared_intermediate, d.hidden),
         "mlp.shared_experts.down_proj": (d.hidden, d.shared_intermediate),
     }
+
+
+def _check_against_sites(shapes: RefShapes) -> None:
+    """The widths the model computes with must be the plan's (N, K): one source of truth."""
+    d = shapes.dims
+    want = linear_widths(d)
     for module, (n, k) in want.items():
         g = shapes.gemms.get(f"{Family.FP8_GEMM_NT.value}:{module}")
         if g is None or (g.n, g.k) != (n, k):
