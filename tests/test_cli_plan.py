@@ -160,8 +160,11 @@ def test_kernels_grouped_contiguous_uses_total_rows(capsys: pytest.CaptureFixtur
     )
     assert code == 0
     kernels = json.loads(out)["kernels"]
+
     def kernel_of(m: int) -> int:
-        return next(i for i, kn in enumerate(kernels) if any(lo <= m <= hi for lo, hi in kn["m_ranges"]))
+        return next(
+            i for i, kn in enumerate(kernels) if any(lo <= m <= hi for lo, hi in kn["m_ranges"])
+        )
 
     # Measured on the H100: M = 128, 256, ..., 16384 (powers of two) use 5 distinct kernels.
     assert len({kernel_of(128 << i) for i in range(8)}) == 5
@@ -184,3 +187,24 @@ def test_kernels_table(capsys: pytest.CaptureFixture[str]) -> None:
         "256",
     )
     assert code == 0 and "3 distinct kernels" in out
+
+
+def test_kernels_explains_mhc_split_buckets(capsys: pytest.CaptureFixture[str]) -> None:
+    # DeepSeek-V4-Flash mHC: N = (2 + 4) x 4, K = 4 x 4096; the split count is baked.
+    code, out, _ = run(
+        capsys,
+        "kernels",
+        "--family",
+        "tf32_hc_prenorm_gemm",
+        "--n",
+        "24",
+        "--k",
+        "16384",
+        "--m-max",
+        "512",
+        "--json",
+    )
+    assert code == 0
+    kernels = json.loads(out)["kernels"]
+    assert [kn["num_splits"] for kn in kernels] == [64, 44, 33, 26, 22, 18, 16]
+    assert kernels[0]["m_ranges"] == [[1, 128]]

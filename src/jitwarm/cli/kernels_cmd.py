@@ -11,7 +11,7 @@ from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import Conventions, Family, Selection
+from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels
 from jitwarm.serving import DEFAULT_NUM_SMS, Arch
 
@@ -21,6 +21,7 @@ _MODELLED = {
     Family.M_GROUPED_MASKED: "MGroupedMasked",
     Family.FP8_EINSUM: "Batched",
     Family.PAGED_MQA_METADATA: "",
+    Family.TF32_HC_PRENORM: "HCPrenorm",
 }
 
 
@@ -67,7 +68,11 @@ def kernels_command(
     else:
         m_values = MSet.span(1, m_max)
     sms = num_sms or DEFAULT_NUM_SMS[arch.value]
-    conv = Conventions(gemm_type=_MODELLED[family], out_dtype=out_dtype)
+    conv = (
+        TF32_HC_CONVENTIONS
+        if family is Family.TF32_HC_PRENORM
+        else Conventions(gemm_type=_MODELLED[family], out_dtype=out_dtype)
+    )
     selection, kernels = select_kernels(
         family, n, k, groups, conv, m_values, arch=arch.value, num_sms=sms, mk_alignment=alignment
     )
