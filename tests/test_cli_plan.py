@@ -17,6 +17,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return int(info.value.code or 0), out, err
 
 
+def kernel_index(kernels: list[dict], m: int) -> int:
+    """Which of ``kernels`` (``jitwarm kernels --json``) serves ``m``."""
+    return next(
+        i for i, kn in enumerate(kernels) if any(lo <= m <= hi for lo, hi in kn["m_ranges"])
+    )
+
+
 def test_help_lists_verbs(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
@@ -133,13 +140,8 @@ def test_kernels_json_explains_one_shape(capsys: pytest.CaptureFixture[str]) -> 
     assert covered == list(range(1, 8193))
     assert {"block_m", "block_n", "num_stages", "multicast"} <= kernels[0].keys()
 
-    def kernel_of(m: int) -> int:
-        return next(
-            i for i, kn in enumerate(kernels) if any(lo <= m <= hi for lo, hi in kn["m_ranges"])
-        )
-
     # "Why does M=257 compile a new kernel?": it leaves BLOCK_M=256's single row of blocks.
-    assert kernel_of(256) != kernel_of(257)
+    assert kernel_index(kernels, 256) != kernel_index(kernels, 257)
 
 
 def test_kernels_grouped_contiguous_uses_total_rows(capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,13 +163,8 @@ def test_kernels_grouped_contiguous_uses_total_rows(capsys: pytest.CaptureFixtur
     assert code == 0
     kernels = json.loads(out)["kernels"]
 
-    def kernel_of(m: int) -> int:
-        return next(
-            i for i, kn in enumerate(kernels) if any(lo <= m <= hi for lo, hi in kn["m_ranges"])
-        )
-
     # Measured on the H100: M = 128, 256, ..., 16384 (powers of two) use 5 distinct kernels.
-    assert len({kernel_of(128 << i) for i in range(8)}) == 5
+    assert len({kernel_index(kernels, 128 << i) for i in range(8)}) == 5
     assert all(lo % 128 == 0 for kn in kernels for lo, _ in kn["m_ranges"])
 
 

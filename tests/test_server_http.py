@@ -9,24 +9,14 @@ import time
 import httpx
 import pytest
 
+from _serve_args import SMALL_SERVE_ARGS
 from jitwarm.cli import main
 from jitwarm.server.process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")
 
-SMALL = [
-    "--tp",
-    "8",
-    "--max-batched-tokens",
-    "256",
-    "--max-running-seqs",
-    "16",
-    "--cpu-shrink",
-    "32",
-    "--device",
-    "cpu",
-]
+SMALL = SMALL_SERVE_ARGS
 
 
 def _metric(text: str, name: str) -> float:

@@ -9,6 +9,7 @@ import threading
 import httpx
 import pytest
 
+from _serve_args import SMALL_SERVE_ARGS
 from jitwarm.server.gateway import HealthCheck, SmgGateway, find_smg
 from jitwarm.server.prober import ModelPathProber
 from jitwarm.server.process import ServerProcess, free_port
@@ -19,18 +20,7 @@ pytestmark = pytest.mark.skipif(
     find_smg() is None, reason="smg not installed (pip install tokenspeed-smg)"
 )
 
-SMALL = [
-    "--tp",
-    "8",
-    "--max-batched-tokens",
-    "256",
-    "--max-running-seqs",
-    "16",
-    "--cpu-shrink",
-    "32",
-    "--device",
-    "cpu",
-]
+SMALL = SMALL_SERVE_ARGS
 MODEL = "jitwarm-ref-deepseek-v3"
 
 
