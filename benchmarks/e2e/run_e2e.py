@@ -19,6 +19,7 @@ and labels every result ``cpu-simulated``; on a GPU host run it with ``--device 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import statistics
@@ -69,7 +70,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/e2e.json"))
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and caches here")
+    p.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="an earlier result of the same workload whose modes join this one (repeatable): "
+        "modes too slow for one run can run apart and still have their outputs compared",
+    )
     return p.parse_args(argv)
+
+
+# What must be equal for two runs' results to be compared (everything that shapes the
+# workload or the server); output paths, modes and timeouts may differ.
+WORKLOAD_KEYS = (
+    "device", "model", "tp", "max_batched_tokens", "max_running_seqs", "layers", "requests",
+    "max_tokens", "first_prompt_tokens", "seed", "health_timeout", "smg_interval",
+    "smg_timeout", "smg_failures", "no_smg",
+)
 
 
 def workload(args: argparse.Namespace) -> tuple[str, list[tuple[str, int]]]:
@@ -227,7 +245,7 @@ def run_mode(
                 smg_evictions=g.evictions, smg_removals=g.removals, smg_recoveries=g.recoveries
             )
         result["inline_compiles_total"] = sum(result["inline_compiles"].values())
-        result["tokens"] = [first_tokens, *[tokens for _, tokens in done]]
+        result["token_digests"] = [token_digest(first_tokens), *[token_digest(t) for _, t in done]]
         result["server_exit_code"] = srv.stop()
     return result
 
@@ -251,6 +269,30 @@ def export_bundle_from(cache: Path, out: Path, args: argparse.Namespace) -> Path
     return out
 
 
+def token_digest(tokens: list[int] | None) -> str | None:
+    """A request's generated tokens, short enough to keep every request's in the result."""
+    if tokens is None:
+        return None
+    return hashlib.sha256(json.dumps(tokens).encode()).hexdigest()[:16]
+
+
+def merge_earlier(args: argparse.Namespace, paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """Modes from earlier results of the same workload (raises SystemExit when one differs)."""
+    merged: dict[str, dict[str, Any]] = {}
+    mine = vars(args)
+    for path in paths:
+        earlier = json.loads(path.read_text())
+        theirs = earlier["config"]
+        differ = [k for k in WORKLOAD_KEYS if theirs.get(k) != mine.get(k)]
+        if differ:
+            raise SystemExit(f"run_e2e: {path} ran another workload ({', '.join(differ)} differ)")
+        for mode, result in earlier["modes"].items():
+            if "token_digests" not in result:
+                raise SystemExit(f"run_e2e: {path} has no token digests for mode {mode}")
+            merged[mode] = {**result, "merged_from": str(path)}
+    return merged
+
+
 def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Each mode's tokens against a reference mode (jitwarm where it ran), over the requests
     that succeeded in both: the same seed must give the same tokens whatever made the kernels."""
@@ -264,7 +306,9 @@ def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             continue
         pairs = [
             (a, b)
-            for a, b in zip(results[ref]["tokens"], results[mode]["tokens"], strict=True)
+            for a, b in zip(
+                results[ref]["token_digests"], results[mode]["token_digests"], strict=True
+            )
             if a is not None and b is not None
         ]
         per_mode[mode] = {"compared": len(pairs), "mismatches": sum(a != b for a, b in pairs)}
@@ -274,6 +318,14 @@ def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"reference": ref, "per_mode": per_mode, "identical": identical}
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
@@ -281,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"run_e2e: unknown modes {unknown}", file=sys.stderr)
         return 2
-    if "bundle" in modes and "jitwarm" not in modes:
+    if "bundle" in modes and "jitwarm" not in modes:  # its cache must be on this machine
         print(
             "run_e2e: the bundle mode ships the jitwarm mode's cache: add jitwarm to --modes",
             file=sys.stderr,
@@ -295,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         args.no_smg = True
     work = args.workdir or Path(tempfile.mkdtemp(prefix="jitwarm-e2e-"))
     work.mkdir(parents=True, exist_ok=True)
-    results: dict[str, dict[str, Any]] = {}
+    results = {m: r for m, r in merge_earlier(args, args.merge).items() if m not in modes}
     bundle = None
     for mode in sorted(modes, key=MODES.index):
         if mode == "bundle":
@@ -320,9 +372,9 @@ def main(argv: list[str] | None = None) -> int:
             else "real device run"
         ),
         "created_unix": int(time.time()),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": {k: _jsonable(v) for k, v in vars(args).items()},
         "outputs": compare_outputs(results),
-        "modes": {m: {k: v for k, v in r.items() if k != "tokens"} for m, r in results.items()},
+        "modes": {m: results[m] for m in sorted(results, key=MODES.index)},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")

@@ -27,7 +27,7 @@ from jitwarm.warmer.items import (
     renumber,
     sweep_items,
 )
-from jitwarm.warmer.pool import PoolObserver, PoolSpec, run_pool
+from jitwarm.warmer.pool import PoolObserver, PoolSpec, prestart, run_pool
 from jitwarm.warmer.report import CaptureStats, WarmReport, build_report
 from jitwarm.warmer.resources import (
     GpuInfo,
@@ -39,8 +39,6 @@ from jitwarm.warmer.resources import (
     worker_mib,
 )
 from jitwarm.warmer.settings import worker_env
-
-logger = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +77,9 @@ def warm(
     started, started_at = time.perf_counter(), time.time()
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
+    run_backend = backend or default_backend()
+    if plan.entries:
+        prestart(run_backend)
     cache_root.mkdir(parents=True, exist_ok=True)
     gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
     if jobs is None:
@@ -87,7 +88,6 @@ def warm(
             host_mib=host_memory_mib(),
         )
     items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
-    run_backend = backend or default_backend()
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     capture: CaptureStats | None = None
@@ -188,4 +188,4 @@ def _record_provenance(plan: Plan, cache_root: Path, env: dict[str, str]) -> Non
         prov = host_provenance(arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env})
         write_cache_provenance(cache_root, prov)
     except OSError as exc:  # a read-only root still warmed fine; doctor will say it lacks this
-        logger.warning("could not write provenance at %s: %s", cache_root, exc)
+        log.warning("could not write provenance at %s: %s", cache_root, exc)

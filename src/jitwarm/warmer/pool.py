@@ -36,7 +36,9 @@ from jitwarm.warmer.schedule import Scheduler
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.2
-_JOIN_S = 10.0
+# After the last item, workers hold nothing worth a clean exit (every entry is published by an
+# atomic rename), and tearing down a CUDA context takes about a second: a short grace, then kill.
+_EXIT_GRACE_S = 0.3
 
 
 class PoolObserver(Protocol):
@@ -129,6 +131,17 @@ def _context(preload: Sequence[str]) -> Any:
         ctx.set_forkserver_preload([__name__, *preload])
         return ctx
     return mp.get_context("spawn")
+
+
+def prestart(backend: Backend) -> None:
+    """Start the fork server now: its imports (seconds for torch and deep_gemm) then run while
+    the caller still plans, lists the cache and queries GPUs, instead of after."""
+    ctx = _context(backend.preload)
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with contextlib.suppress(OSError, ValueError):
+            forkserver.ensure_running()
 
 
 def run_pool(
@@ -255,10 +268,13 @@ def _shutdown(workers: Any) -> None:
     for w in workers:
         with contextlib.suppress(Exception):
             w.conn.send(None)
-    deadline = time.monotonic() + _JOIN_S
+    deadline = time.monotonic() + _EXIT_GRACE_S
     for w in workers:
         w.proc.join(max(0.0, deadline - time.monotonic()))
     for w in workers:
         if w.proc.is_alive():
             w.proc.kill()
-            w.proc.join(1.0)
+    for w in workers:
+        w.proc.join(5.0)
+        with contextlib.suppress(Exception):
+            w.conn.close()
