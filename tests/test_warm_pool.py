@@ -1,5 +1,6 @@
 """warm() end to end with the fake compile step: processes, devices, failures, exact mode."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,15 @@ def test_a_dying_worker_fails_only_its_item(tmp_path: Path) -> None:
     report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(crash_on=frozenset({(1, bad_m)})))
     assert report.failed == 1 and report.compiled == plan.num_kernels - 1
     assert "worker exited with code 17" in report.failures[0].reason
+
+
+def test_warm_returns_without_waiting_for_workers_to_tear_down(tmp_path: Path) -> None:
+    plan = exact_plan()
+    start = time.monotonic()
+    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(teardown_s=60.0))
+    # every kernel is published before warm returns; the workers' slow exit is not waited for
+    assert report.ok and len(list_entries(tmp_path)) == plan.num_kernels
+    assert time.monotonic() - start < 8.0
 
 
 def test_no_worker_can_start(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jitwarm import dgenv
 from jitwarm.plan.schema import Plan
@@ -39,6 +41,9 @@ from jitwarm.warmer.resources import (
     worker_mib,
 )
 from jitwarm.warmer.settings import worker_env
+
+if TYPE_CHECKING:
+    from jitwarm.bundle import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,11 @@ def warm(
     run_backend = backend or default_backend()
     if plan.entries:
         prestart(run_backend)
+    # What the cache is built with is found while it builds (reading package metadata can take
+    # a second on a host with many packages), and written after.
+    side = ThreadPoolExecutor(1, thread_name_prefix="jitwarm-provenance")
+    provenance = side.submit(_provenance, plan, env) if backend is None else None
+    side.shutdown(wait=False)
     cache_root.mkdir(parents=True, exist_ok=True)
     gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
     if jobs is None:
@@ -118,8 +128,8 @@ def warm(
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(log_dir, ignore_errors=True)
     used = min(jobs, len(items))
-    if backend is None:
-        _record_provenance(plan, cache_root, env)
+    if provenance is not None:
+        _record_provenance(provenance, cache_root)
     return build_report(
         items, outcomes, plan_digest=plan.digest(), arch=plan.arch, num_sms=plan.num_sms,
         cache_root=str(cache_root), jobs=used,
@@ -180,12 +190,17 @@ def _items_from_capture(
     return renumber(out), CaptureStats(calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0)
 
 
-def _record_provenance(plan: Plan, cache_root: Path, env: dict[str, str]) -> None:
+def _provenance(plan: Plan, env: dict[str, str]) -> Provenance:
+    from jitwarm.bundle import host_provenance
+
+    return host_provenance(arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env})
+
+
+def _record_provenance(provenance: Future[Provenance], cache_root: Path) -> None:
     """Leave what this cache was built with at its root, for ``jitwarm doctor``."""
-    from jitwarm.bundle import host_provenance, write_cache_provenance
+    from jitwarm.bundle import write_cache_provenance
 
     try:
-        prov = host_provenance(arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env})
-        write_cache_provenance(cache_root, prov)
+        write_cache_provenance(cache_root, provenance.result())
     except OSError as exc:  # a read-only root still warmed fine; doctor will say it lacks this
         log.warning("could not write provenance at %s: %s", cache_root, exc)

@@ -50,6 +50,8 @@ class FakeBackend:
     # (entry index, m): "compile" for hold_gil_s seconds with the GIL held, as DeepGEMM 2.5.0 does
     hold_gil_on: frozenset[tuple[int, int]] = frozenset()
     hold_gil_s: float = 1.0
+    # seconds a worker takes to exit, as tearing down a CUDA context does
+    teardown_s: float = 0.0
     preload: tuple[str, ...] = ()
     _ctx: WorkerContext | None = field(default=None, repr=False)
 
@@ -57,6 +59,10 @@ class FakeBackend:
         if self.setup_error is not None:
             raise WorkerSetupError(self.setup_error, usage=True)
         self._ctx = ctx
+        if self.teardown_s:
+            from multiprocessing.util import Finalize
+
+            Finalize(self, time.sleep, args=(self.teardown_s,), exitpriority=0)
 
     @property
     def plan(self) -> Plan:

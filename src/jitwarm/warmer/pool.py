@@ -36,9 +36,8 @@ from jitwarm.warmer.schedule import Scheduler
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.2
-# After the last item, workers hold nothing worth a clean exit (every entry is published by an
-# atomic rename), and tearing down a CUDA context takes about a second: a short grace, then kill.
-_EXIT_GRACE_S = 0.3
+# An interrupted pool gives its workers this long to stop, then kills them.
+_STOP_GRACE_S = 1.0
 
 
 class PoolObserver(Protocol):
@@ -259,22 +258,24 @@ def run_pool(
                     results[item.item_id] = outcome
                     obs.on_done(item, outcome)
     finally:
-        _shutdown(workers.values())
+        _shutdown(workers.values(), finished=scheduler.done)
     return results
 
 
-def _shutdown(workers: Any) -> None:
+def _shutdown(workers: Any, *, finished: bool) -> None:
+    """Tell every worker to exit. After the last item nothing is in flight (every entry was
+    published by an atomic rename), so the pool returns at once and workers tear down their
+    CUDA contexts (about a second) on their own; an interrupted pool kills stragglers."""
     workers = list(workers)
     for w in workers:
         with contextlib.suppress(Exception):
             w.conn.send(None)
-    deadline = time.monotonic() + _EXIT_GRACE_S
+    if finished:
+        return
+    deadline = time.monotonic() + _STOP_GRACE_S
     for w in workers:
         w.proc.join(max(0.0, deadline - time.monotonic()))
     for w in workers:
         if w.proc.is_alive():
             w.proc.kill()
-    for w in workers:
-        w.proc.join(5.0)
-        with contextlib.suppress(Exception):
-            w.conn.close()
+            w.proc.join(5.0)
