@@ -26,6 +26,7 @@ import statistics
 import string
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -207,12 +208,14 @@ def run_mode(
                 result["first_request_s"], first_tokens = complete(
                     client, url, first, 16, args.request_timeout
                 )
+            readded = 0
             if gateway is not None:  # an eviction by the first request must not fail the load
                 t0 = time.monotonic()
-                gateway.wait_routable(args.request_timeout)
+                readded = gateway.wait_routable(args.request_timeout, reregister=True)
                 result["gateway_wait_s"] = time.monotonic() - t0
             t0 = time.monotonic()
             with (
+                KeepRegistered(gateway) as keeper,
                 ThreadPoolExecutor(args.max_running_seqs) as pool,
                 httpx.Client(limits=httpx.Limits(max_connections=args.max_running_seqs)) as client,
             ):
@@ -222,6 +225,7 @@ def run_mode(
                     )
                 )
             result["load_wall_s"] = time.monotonic() - t0
+            result["smg_reregistrations"] = readded + keeper.added
         finally:
             stats = prober.stop()
             if gateway is not None:
@@ -248,6 +252,36 @@ def run_mode(
         result["token_digests"] = [token_digest(first_tokens), *[token_digest(t) for _, t in done]]
         result["server_exit_code"] = srv.stop()
     return result
+
+
+class KeepRegistered:
+    """While the load runs, adds the worker back whenever smg removed it (as service discovery
+    would for a pod still running), so the rest of the load still goes through smg."""
+
+    def __init__(self, gateway: SmgGateway | None, interval_s: float = 2.0) -> None:
+        self.gateway, self.interval_s, self.added = gateway, interval_s, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="keep-registered", daemon=True)
+
+    def __enter__(self) -> KeepRegistered:
+        if self.gateway is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        assert self.gateway is not None
+        while not self._stop.wait(self.interval_s):
+            try:
+                if self.gateway.worker_status() is None:
+                    self.gateway.register()
+                    self.added += 1
+            except (httpx.HTTPError, ValueError):
+                pass
 
 
 def export_bundle_from(cache: Path, out: Path, args: argparse.Namespace) -> Path:
@@ -318,6 +352,26 @@ def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"reference": ref, "per_mode": per_mode, "identical": identical}
 
 
+def write_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    label = "cpu-simulated" if args.device == "cpu" else f"device-{args.device}"
+    report = {
+        "label": label,
+        "note": (
+            "CPU mode: torch matmuls on shrunk widths; each kernel's first use costs a simulated "
+            f"{args.sim_compile_s} s compile, keyed by jitwarm's SM90 selection. Not GPU numbers."
+            if label == "cpu-simulated"
+            else "real device run"
+        ),
+        "created_unix": int(time.time()),
+        "config": {k: _jsonable(v) for k, v in vars(args).items()},
+        "outputs": compare_outputs(results),
+        "modes": {m: results[m] for m in sorted(results, key=MODES.index)},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
@@ -349,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results = {m: r for m, r in merge_earlier(args, args.merge).items() if m not in modes}
     bundle = None
+    report: dict[str, Any] = {}
     for mode in sorted(modes, key=MODES.index):
         if mode == "bundle":
             bundle = export_bundle_from(work / "cache-jitwarm", work / "kernels.tar.gz", args)
@@ -358,26 +413,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"run_e2e: {mode}: ready {r['time_to_ready_s']:.1f} s, first {r['first_request_s']:.2f} s, "
             f"p50 {r['p50_s']}, p99 {r['p99_s']}, failed {r['requests_failed']}, inline {r['inline_compiles_total']}, "
-            f"evictions {r.get('smg_evictions')}, deaths {r['prober_deaths']}",
+            f"evictions {r.get('smg_evictions')}, removals {r.get('smg_removals')}, deaths {r['prober_deaths']}",
             file=sys.stderr,
             flush=True,
         )
-    label = "cpu-simulated" if args.device == "cpu" else f"device-{args.device}"
-    report = {
-        "label": label,
-        "note": (
-            "CPU mode: torch matmuls on shrunk widths; each kernel's first use costs a simulated "
-            f"{args.sim_compile_s} s compile, keyed by jitwarm's SM90 selection. Not GPU numbers."
-            if label == "cpu-simulated"
-            else "real device run"
-        ),
-        "created_unix": int(time.time()),
-        "config": {k: _jsonable(v) for k, v in vars(args).items()},
-        "outputs": compare_outputs(results),
-        "modes": {m: results[m] for m in sorted(results, key=MODES.index)},
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
+        report = write_report(args, results)  # after each mode: a run cut short keeps what it has
     print(f"run_e2e: wrote {args.out} (logs in {work})", file=sys.stderr)
     plot_path = args.plot or args.out.with_suffix(".png")
     try:

@@ -129,18 +129,36 @@ class SmgGateway:
             self.proc.kill()
             self.proc.wait(5)
 
-    def wait_routable(self, timeout_s: float = 60.0) -> None:
-        """Until smg lists the worker as ready (registered and healthy)."""
+    def worker_status(self) -> str | None:
+        """The worker's status in smg's registry ("ready", ...); None when it is not listed."""
+        workers = httpx.get(f"{self.url}/workers", timeout=2).json().get("workers", [])
+        for w in workers:
+            if w.get("url") == self.worker_url:
+                return str(w.get("status"))
+        return None
+
+    def register(self) -> None:
+        """Add the worker to smg's registry again, as service discovery does for a pod that is
+        still running after smg removed it (POST /workers; smg answers 202 and adds it)."""
+        r = httpx.post(f"{self.url}/workers", json={"url": self.worker_url}, timeout=5)
+        r.raise_for_status()
+
+    def wait_routable(self, timeout_s: float = 60.0, *, reregister: bool = False) -> int:
+        """Until smg lists the worker as ready (registered and healthy). With ``reregister``, a
+        worker smg removed is added again. Returns how many times it was."""
         deadline = time.monotonic() + timeout_s
+        added = 0
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"smg exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                workers = httpx.get(f"{self.url}/workers", timeout=2).json().get("workers", [])
-                if any(
-                    w.get("url") == self.worker_url and w.get("status") == "ready" for w in workers
-                ):
-                    return
+                status = self.worker_status()
+                if status == "ready":
+                    return added
+                if status is None and reregister:
+                    self.register()
+                    added += 1
+                    time.sleep(1.0)  # smg adds it in the background
             except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.2)
