@@ -349,3 +349,30 @@ def test_the_deepgemm_path_passes_deepgemms_argument_checks(tmp_path):
         ref.warm_call(family, 128 if family is Family.M_GROUPED_CONTIGUOUS else 3, weights)
         if family is Family.M_GROUPED_CONTIGUOUS:
             ref.warm_call(Family.M_GROUPED_MASKED, 2, weights)
+
+
+def test_attention_of_a_query_does_not_depend_on_how_its_prompt_was_chunked():
+    torch = pytest.importorskip("torch")
+    from jitwarm.deepgemm.refmodel.model import _causal_attention
+
+    g = torch.Generator().manual_seed(0)
+    s = 300
+    q = torch.randn(s, 4, 24, generator=g).bfloat16()
+    k, v = torch.randn(s, 4, 24, generator=g).bfloat16(), torch.randn(s, 4, 16, generator=g).bfloat16()
+    whole = _causal_attention(q, k, v)
+    for cut in (1, 37, 256, s - 1):  # a later chunk, down to a single decode-like query
+        chunk = _causal_attention(q[cut:], k, v)
+        assert torch.equal(chunk, whole[cut:]), cut
+        first = _causal_attention(q[:cut], k[:cut], v[:cut])
+        assert torch.equal(first, whole[:cut]), cut
+
+
+def test_a_requests_tokens_do_not_depend_on_its_batch_or_chunking(build):
+    a, b = build(), build(cache="b")
+    prompt, other = [(i * 7) % 256 for i in range(120)], [3] * 90
+    alone = a.step("prefill", [(1, prompt, True)])[0]
+    # the same prompt in two chunks, the first beside another request's prompt
+    b.step("prefill", [(2, other, True), (1, prompt[:50], False)])
+    chunked = b.step("prefill", [(1, prompt[50:], True)])[0]
+    assert alone is not None and chunked == alone
+    assert a.step("decode", [(1, [alone], True)]) == b.step("decode", [(1, [alone], True), (2, [5], True)])[:1]

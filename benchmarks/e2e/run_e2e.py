@@ -54,6 +54,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--max-tokens", type=int, default=32, help="largest max_tokens of a request")
     p.add_argument("--first-prompt-tokens", type=int, default=300)
+    p.add_argument(
+        "--alone-requests",
+        type=int,
+        default=16,
+        help="after the load, this many of its requests again, one at a time: each is batched "
+        "alone, so its tokens must be identical in every mode",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sim-compile-s", type=float, default=4.5)
     p.add_argument("--warm-workers", type=int, default=16)
@@ -86,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # workload or the server); output paths, modes and timeouts may differ.
 WORKLOAD_KEYS = (
     "device", "model", "tp", "max_batched_tokens", "max_running_seqs", "layers", "requests",
-    "max_tokens", "first_prompt_tokens", "seed", "health_timeout", "smg_interval",
+    "max_tokens", "first_prompt_tokens", "alone_requests", "seed", "health_timeout", "smg_interval",
     "smg_timeout", "smg_failures", "no_smg",
 )
 
@@ -226,6 +233,11 @@ def run_mode(
                 )
             result["load_wall_s"] = time.monotonic() - t0
             result["smg_reregistrations"] = readded + keeper.added
+            with httpx.Client() as client:
+                alone = [
+                    complete(client, url, prompt, n, args.request_timeout)[1]
+                    for prompt, n in reqs[: args.alone_requests]
+                ]
         finally:
             stats = prober.stop()
             if gateway is not None:
@@ -250,6 +262,7 @@ def run_mode(
             )
         result["inline_compiles_total"] = sum(result["inline_compiles"].values())
         result["token_digests"] = [token_digest(first_tokens), *[token_digest(t) for _, t in done]]
+        result["alone_digests"] = [token_digest(t) for t in alone]
         result["server_exit_code"] = srv.stop()
     return result
 
@@ -323,33 +336,38 @@ def merge_earlier(args: argparse.Namespace, paths: list[Path]) -> dict[str, dict
         for mode, result in earlier["modes"].items():
             if "token_digests" not in result:
                 raise SystemExit(f"run_e2e: {path} has no token digests for mode {mode}")
-            merged[mode] = {**result, "merged_from": str(path)}
+            merged[mode] = {"merged_from": str(path), **result}  # the run it first came from
     return merged
 
 
 def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Each mode's tokens against a reference mode (jitwarm where it ran), over the requests
-    that succeeded in both: the same seed must give the same tokens whatever made the kernels."""
+    that succeeded in both. "alone": the requests sent one at a time, whose batches are the
+    same in every mode, so the tokens must be identical whatever made the kernels.
+    "concurrent": the load, where continuous batching groups requests by arrival time; the
+    reference model is written to be batch-invariant, and this counts where it was not."""
     modes = list(results)
     if len(modes) < 2:
-        return {"reference": None, "per_mode": {}, "identical": None}
+        return {"reference": None, "alone": {}, "concurrent": {}, "identical": None}
     ref = "jitwarm" if "jitwarm" in results else modes[0]
-    per_mode: dict[str, dict[str, int]] = {}
-    for mode in modes:
-        if mode == ref:
-            continue
-        pairs = [
-            (a, b)
-            for a, b in zip(
-                results[ref]["token_digests"], results[mode]["token_digests"], strict=True
-            )
-            if a is not None and b is not None
-        ]
-        per_mode[mode] = {"compared": len(pairs), "mismatches": sum(a != b for a, b in pairs)}
-    identical = all(v["mismatches"] == 0 for v in per_mode.values()) and any(
-        v["compared"] for v in per_mode.values()
-    )
-    return {"reference": ref, "per_mode": per_mode, "identical": identical}
+
+    def against_ref(key: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for mode in modes:
+            if mode == ref or key not in results[mode] or key not in results[ref]:
+                continue
+            pairs = [
+                (a, b)
+                for a, b in zip(results[ref][key], results[mode][key], strict=True)
+                if a is not None and b is not None
+            ]
+            out[mode] = {"compared": len(pairs), "mismatches": sum(a != b for a, b in pairs)}
+        return out
+
+    alone, concurrent = against_ref("alone_digests"), against_ref("token_digests")
+    both = [*alone.values(), *concurrent.values()]
+    identical = all(v["mismatches"] == 0 for v in both) and any(v["compared"] for v in both)
+    return {"reference": ref, "alone": alone, "concurrent": concurrent, "identical": identical}
 
 
 def write_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:

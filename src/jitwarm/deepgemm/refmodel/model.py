@@ -152,7 +152,7 @@ class RefModel:
         out: list[int | None] = [None] * len(items)
         if wanted:
             last = rms_norm(x[torch.tensor(wanted, device=ops.device)]).float()
-            tokens = (last @ self.lm_head.T).argmax(-1).tolist()
+            tokens = batch_invariant_matmul(last, self.lm_head).argmax(-1).tolist()
             it = iter(tokens)
             out = [next(it) if e >= 0 else None for e in ends]
         return out
@@ -205,7 +205,7 @@ class RefModel:
             lin["mlp.shared_experts.down_proj"],
         )
         assert layer.router is not None
-        scores = torch.sigmoid(x.float() @ layer.router.T)
+        scores = torch.sigmoid(batch_invariant_matmul(x, layer.router))
         top_w, top_i = scores.topk(d.top_k, dim=-1)
         top_w = top_w / top_w.sum(-1, keepdim=True)
         flat = top_i.reshape(-1)
@@ -248,24 +248,39 @@ class RefModel:
             h13 = ops.grouped_masked(x3, w13, masked_m, expected_m, segments)
             y = ops.grouped_masked(silu_mul(h13), w2, masked_m, expected_m, segments)
             rows = y.view(d.num_experts * max_m, d.hidden)[pos]
-        routed = torch.zeros(x.shape[0], d.hidden, dtype=torch.float32, device=ops.device)
-        routed.index_add_(0, token_of, rows.float() * top_w.reshape(-1)[order][:, None])
+        # Back to (token, k) order, then summed over k in a fixed order: index_add_ on CUDA adds
+        # with atomics, in an order that changes from run to run.
+        weighted = torch.empty(flat.numel(), d.hidden, dtype=torch.float32, device=ops.device)
+        weighted[order] = rows.float() * top_w.reshape(-1)[order][:, None]
+        per_k = weighted.view(x.shape[0], d.top_k, d.hidden)
+        routed = per_k[:, 0].clone()
+        for k in range(1, d.top_k):
+            routed += per_k[:, k]
         return shared + routed.to(ops.act_dtype)
 
 
+def batch_invariant_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``x @ w.T`` for the small non-DeepGEMM heads (router, logits), in float64: the BLAS picks
+    its algorithm (and so its summation order) by the number of rows, so a float32 result could
+    change with what else is in the batch and flip a top-k or an argmax between runs. In float64
+    those differences stay far below any gap between two scores."""
+    return (x.double() @ w.double().T).float()
+
+
 def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Attention of ``t`` new queries (t, heads, d) over ``s`` keys whose last ``t`` are theirs."""
+    """Attention of ``t`` new queries (t, heads, d) over ``s`` keys whose last ``t`` are theirs.
+
+    One formulation for a whole prompt, a later chunk of it and a decode step, in float64: a
+    query's result must not depend on how the scheduler chunked its prompt (which depends on the
+    other requests of the step), or the same request could decode differently from run to run.
+    """
     t, s = q.shape[0], k.shape[0]
-    qh, kh, vh = (x.transpose(0, 1).float() for x in (q, k, v))
-    if t == s:
-        o = F.scaled_dot_product_attention(qh, kh, vh, is_causal=True)
-    elif t == 1:
-        o = F.scaled_dot_product_attention(qh, kh, vh)
-    else:  # a later chunk of a chunked prefill: query i sits at position s - t + i
-        q_pos = torch.arange(s - t, s, device=q.device)[:, None]
-        visible = torch.arange(s, device=q.device)[None, :] <= q_pos
-        o = F.scaled_dot_product_attention(qh, kh, vh, attn_mask=visible)
-    return o.transpose(0, 1)
+    qh, kh, vh = (x.transpose(0, 1).double() for x in (q, k, v))
+    scores = (qh @ kh.transpose(1, 2)) * q.shape[-1] ** -0.5  # (heads, t, s)
+    q_pos = torch.arange(s - t, s, device=q.device)[:, None]  # query i sits at s - t + i
+    hidden = torch.arange(s, device=q.device)[None, :] > q_pos
+    o = scores.masked_fill(hidden, float("-inf")).softmax(-1) @ vh
+    return o.transpose(0, 1).float()
 
 
 def _window_attention(
@@ -274,13 +289,13 @@ def _window_attention(
     """Causal attention where each query sees itself and the ``window - 1`` keys before it."""
     t, s = q.shape[0], k.shape[0]
     pad = window - 1
-    k_pad = torch.cat([k.new_zeros(pad, *k.shape[1:]), k]).float()
-    v_pad = torch.cat([v.new_zeros(pad, *v.shape[1:]), v]).float()
+    k_pad = torch.cat([k.new_zeros(pad, *k.shape[1:]), k]).double()  # float64: see above
+    v_pad = torch.cat([v.new_zeros(pad, *v.shape[1:]), v]).double()
     # Query i sits at position p = s - t + i and sees padded rows p .. p + window - 1.
     k_win = k_pad[s - t : s + pad].unfold(0, window, 1)  # (t, heads, d, window)
     v_win = v_pad[s - t : s + pad].unfold(0, window, 1)
-    scores = torch.einsum("thd,thdw->thw", q.float(), k_win) * q.shape[-1] ** -0.5
+    scores = torch.einsum("thd,thdw->thw", q.double(), k_win) * q.shape[-1] ** -0.5
     first_real = torch.arange(s - t, s, device=q.device)[:, None] - pad  # position of slot 0
     slot_pos = first_real + torch.arange(window, device=q.device)[None, :]
     scores = scores.masked_fill((slot_pos < 0)[:, None, :], float("-inf"))
-    return torch.einsum("thw,thdw->thd", scores.softmax(-1), v_win)
+    return torch.einsum("thw,thdw->thd", scores.softmax(-1), v_win).float()
