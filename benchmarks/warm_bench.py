@@ -158,7 +158,8 @@ def main() -> None:
         subset={"fp8_gemm_nt_shapes": [f"N={n} K={k}" for n, k in shapes],
                 "why": "the dense serial sweep over the whole plan does not fit one 10-minute device command"},
         jobs=jw.jobs, jitwarm_wall_s=round(jw.wall_s, 2), kernels_jitwarm=len(jw_names),
-        jitwarm_summed_compile_s=round(jw.compile_s, 1), jitwarm_timeline=timeline(jw.items, jw.jobs, jw.wall_s),
+        jitwarm_summed_compile_s=round(jw.compile_s, 1),
+        jitwarm_timeline={**timeline(jw.items, jw.jobs, jw.wall_s), "workers_ready_s": ready_spread(jw.workers_ready_s)},
     )
     log(f"jitwarm subset: {len(jw_names)} kernels in {jw.wall_s:.1f} s (summed compile {jw.compile_s:.0f} s); "
         f"{result['jitwarm_timeline']}")
@@ -243,6 +244,13 @@ def import_costs() -> dict[str, float]:
         return {k: round(v, 2) for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
     except (ValueError, IndexError):
         return {"error": done.stderr.strip()[-300:]}  # type: ignore[dict-item]
+
+
+def ready_spread(ready: list[float]) -> dict[str, float]:
+    """When the workers were ready to compile, from the start of the warm."""
+    if not ready:
+        return {}
+    return {"first": ready[0], "median": round(statistics.median(ready), 3), "last": ready[-1]}
 
 
 def timeline(items: list[dict[str, Any]], jobs: int, wall_s: float) -> dict[str, float]:

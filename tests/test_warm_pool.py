@@ -60,6 +60,16 @@ def test_warm_returns_without_waiting_for_workers_to_tear_down(tmp_path: Path) -
     assert time.monotonic() - start < 8.0
 
 
+def test_the_report_says_when_each_worker_was_ready(tmp_path: Path) -> None:
+    report = warm(exact_plan(), jobs=3, cache_dir=tmp_path, backend=FakeBackend())
+    ready = report.workers_ready_s
+    assert len(ready) == 3 and ready == sorted(ready)
+    first_start = min(row["start_s"] for row in report.items)
+    # no item starts before a worker is ready, and no worker is ready after the warm ended
+    assert 0 <= ready[0] <= first_start + 0.05 and ready[-1] <= report.wall_s
+    assert report.to_json()["workers_ready_s"] == ready
+
+
 def test_no_worker_can_start(tmp_path: Path) -> None:
     with pytest.raises(WorkerSetupError, match="no worker could start: wrong GPU") as info:
         warm(exact_plan(), jobs=2, cache_dir=tmp_path, backend=FakeBackend(setup_error="wrong GPU"))

@@ -82,6 +82,10 @@ def render_report(report: WarmReport) -> None:
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
+    if report.workers_ready_s:
+        ready = report.workers_ready_s
+        stdout.print(f"workers ready to compile after {fmt_seconds(ready[0])} (first) to "
+                     f"{fmt_seconds(ready[-1])} (last)")
     for f in report.failures:
         first, *rest = f.reason.splitlines() or [""]
         stderr.print(f"[red]failed[/] {f.label}: {first}", highlight=False)

@@ -101,6 +101,7 @@ def warm(
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     capture: CaptureStats | None = None
+    ready_at: list[float] = []  # of the last pool (the one that compiles)
     try:
         spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
 
@@ -113,7 +114,7 @@ def warm(
                     from jitwarm.warmer.progress import ProgressBar
 
                     observer = stack.enter_context(ProgressBar(len(todo), description=what))
-                return run_pool(todo, spec, chosen, observer=observer)
+                return run_pool(todo, spec, chosen, observer=observer, ready_at=ready_at)
 
         if exact and not full_sweep and any(i.is_sweep_chunk for i in items):
             cap_backend = capture_backend or (backend if backend is not None else default_backend(capture=True))
@@ -123,6 +124,7 @@ def warm(
             cap_out = pool(cap_items, cap_spec, "capturing")
             items, capture = _items_from_capture(plan, items, cap_items, cap_out, parts=jobs)
             capture.wall_s = time.perf_counter() - t0
+        ready_at.clear()
         outcomes = pool(items, spec, "kernels")
     finally:
         if not os.environ.get("JITWARM_KEEP_LOGS"):
@@ -136,7 +138,7 @@ def warm(
         devices=assign_devices(used, gpus),
         wall_s=time.perf_counter() - started,
         new_cache_entries=len(list_entries(cache_root) - before), exact=exact, capture=capture,
-        started_at=started_at,
+        started_at=started_at, workers_ready_at=ready_at,
     )
 
 

@@ -100,7 +100,7 @@ def _worker_main(worker_id: int, device: str | None, spec: PoolSpec, conn: Any) 
     except BaseException as exc:
         conn.send(("setup_failed", worker_id, f"{type(exc).__name__}: {exc}", False))
         return
-    conn.send(("ready", worker_id))
+    conn.send(("ready", worker_id, time.time()))
     while True:
         try:
             item = conn.recv()
@@ -149,8 +149,10 @@ def run_pool(
     devices: Sequence[str | None],
     *,
     observer: PoolObserver | None = None,
+    ready_at: list[float] | None = None,
 ) -> dict[int, ItemOutcome]:
     """Run ``items`` on ``len(devices)`` workers; returns each item's outcome by id.
+    ``ready_at`` (if given) gets the wall-clock time at which each worker was ready to compile.
 
     Raises ``WorkerSetupError`` when no worker could start (every setup failed).
     """
@@ -191,6 +193,8 @@ def run_pool(
         if kind == "ready":
             w.ready = True
             ever_ready = True
+            if ready_at is not None:
+                ready_at.append(msg[2])
         elif kind == "setup_failed":
             setup_errors.append((msg[2], msg[3]))
             w.finished = True

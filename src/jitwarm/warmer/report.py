@@ -65,6 +65,8 @@ class WarmReport:
     exact: bool = False
     capture: CaptureStats | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
+    # seconds from the start of the warm until each worker was ready to compile (sorted)
+    workers_ready_s: list[float] = field(default_factory=list)
 
     @property
     def compiled(self) -> int:
@@ -115,9 +117,11 @@ def build_report(
     exact: bool = False,
     capture: CaptureStats | None = None,
     started_at: float | None = None,
+    workers_ready_at: Sequence[float] = (),
 ) -> WarmReport:
     """``started_at``: wall clock of the warm's start; item rows then carry their start and end
-    in seconds from it (how busy the workers were)."""
+    in seconds from it (how busy the workers were), and ``workers_ready_at`` (wall clock) becomes
+    how long each worker took to start."""
     families: dict[str, FamilyStats] = {}
     failures: list[Failure] = []
     rows: list[dict[str, Any]] = []
@@ -153,4 +157,6 @@ def build_report(
         devices=devices, wall_s=wall_s, families=dict(sorted(families.items())),
         failures=failures, new_cache_entries=new_cache_entries, exact=exact, capture=capture,
         items=rows,
+        workers_ready_s=sorted(round(t - started_at, 3) for t in workers_ready_at)
+        if started_at is not None else [],
     )
