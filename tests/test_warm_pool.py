@@ -1,5 +1,7 @@
 """warm() end to end with the fake compile step: processes, devices, failures, exact mode."""
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,3 +121,20 @@ def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> N
     held = next(r for r in report.items if r["label"] == first.label)
     others = [r for r in report.items if r["worker"] != held["worker"]]
     assert sum(r["start_s"] < held["end_s"] for r in others) >= 10
+
+
+def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> None:
+    # forkserver workers import the caller's script again; unguarded, it would warm from each
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from _warm_plans import exact_plan\n"
+        "from jitwarm.warmer import FakeBackend, warm\n"
+        f"warm(exact_plan(), jobs=2, cache_dir={str(tmp_path / 'cache')!r}, backend=FakeBackend())\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("jitwarm.warmer.errors.WorkerSetupError: no worker could start")
+    assert '`if __name__ == "__main__":` guard' in last

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
+from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.schedule import Scheduler
 
@@ -132,9 +132,31 @@ def _context(preload: Sequence[str]) -> Any:
     return mp.get_context("spawn")
 
 
+_GUARD_HINT = (
+    "worker processes import the caller's main script again; if a script calls jitwarm "
+    "without an `if __name__ == \"__main__\":` guard, put the call under one"
+)
+
+
+def refuse_in_worker_bootstrap() -> None:
+    """Raise when called while a starting worker process re-imports the caller's script (what
+    spawn and forkserver do): without a ``__main__`` guard the script would start a pool from
+    every worker."""
+    if getattr(mp.current_process(), "_inheriting", False):
+        raise WarmUsageError(f"jitwarm was called while a worker process was starting: {_GUARD_HINT}")
+
+
+def _startup_death_hint() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    is_script = path is not None and getattr(main, "__spec__", None) is None
+    return f" ({_GUARD_HINT})" if is_script and Path(path).name != "jitwarm" else ""
+
+
 def prestart(backend: Backend) -> None:
     """Start the fork server now: its imports (seconds for torch and deep_gemm) then run while
     the caller still plans, lists the cache and queries GPUs, instead of after."""
+    refuse_in_worker_bootstrap()
     ctx = _context(backend.preload)
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
@@ -156,6 +178,7 @@ def run_pool(
 
     Raises ``WorkerSetupError`` when no worker could start (every setup failed).
     """
+    refuse_in_worker_bootstrap()
     obs = observer or _Silent()
     results: dict[int, ItemOutcome] = {}
     if not items:
@@ -221,6 +244,12 @@ def run_pool(
             receive(w)  # its last messages may still be in the pipe
             del workers[wid]
             w.conn.close()
+            if not w.ready and not w.finished:  # died while starting: restarted only if others did
+                w.finished = True
+                setup_errors.append((
+                    f"worker process exited with code {w.proc.exitcode} before it was ready"
+                    + _startup_death_hint(), False,
+                ))
             if w.item is not None:
                 item, w.item = w.item, None
                 finish(item.item_id, ItemOutcome(
