@@ -160,6 +160,25 @@ def complete(
     return time.monotonic() - t0, tokens
 
 
+def complete_alone(
+    client: httpx.Client,
+    url: str,
+    gateway: SmgGateway | None,
+    prompt: str,
+    max_tokens: int,
+    timeout: float,
+) -> list[int] | None:
+    """One request with nothing else in flight, for the output comparison: sent once smg
+    routes to the worker, and once more if smg refused it (a worker it had just evicted)."""
+    for _ in range(2):
+        if gateway is not None:
+            gateway.wait_routable(timeout, reregister=True)
+        tokens = complete(client, url, prompt, max_tokens, timeout)[1]
+        if tokens is not None:
+            return tokens
+    return None
+
+
 def inline_compiles(metrics: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in metrics.splitlines():
@@ -235,7 +254,7 @@ def run_mode(
             result["smg_reregistrations"] = readded + keeper.added
             with httpx.Client() as client:
                 alone = [
-                    complete(client, url, prompt, n, args.request_timeout)[1]
+                    complete_alone(client, url, gateway, prompt, n, args.request_timeout)
                     for prompt, n in reqs[: args.alone_requests]
                 ]
         finally:
