@@ -5,6 +5,7 @@ the engine past the health-check timeout; the model-path prober sees the same st
 from __future__ import annotations
 
 import threading
+import time
 
 import httpx
 import pytest
@@ -103,3 +104,21 @@ def test_no_eviction_after_a_jitwarm_warmup(tmp_path):
             stats = prober.stop()
             assert results == [200, 200, 200]
             assert smg.stats().evictions == 0 and stats.deaths == 0 and stats.probes > 0
+
+
+def test_a_worker_smg_dropped_is_added_back_and_served_again(tmp_path):
+    with ServerProcess([*SMALL], log_path=tmp_path / "serve.log") as srv:
+        srv.wait_for("/ready", 60)
+        with SmgGateway(
+            srv.url, port=free_port(), metrics_port=free_port(), log_path=tmp_path / "smg.log"
+        ) as smg:
+            assert smg.wait_routable(60, reregister=True) == 0  # listed from the start
+            (worker,) = httpx.get(smg.url + "/workers", timeout=5).json()["workers"]
+            httpx.delete(f"{smg.url}/workers/{worker['id']}", timeout=5).raise_for_status()
+            deadline = time.monotonic() + 30  # smg removes it in the background
+            while smg.worker_status() == "ready" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert smg.wait_routable(60, reregister=True) == 1
+            body = {"model": MODEL, "prompt": "back again", "max_tokens": 4}
+            r = httpx.post(smg.url + "/v1/completions", json=body, timeout=60)
+            assert r.status_code == 200 and r.json()["choices"][0]["token_ids"]
