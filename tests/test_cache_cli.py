@@ -7,21 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from _cli import run
 from _cubin import age, gemm_source, real_cubin, write_entry
-from jitwarm.cli import main
 
 ARGS = (
     "cute::UMMA::Major::K, 0, 4096, 7168, 1, 16, 32, 128, 128, 128, 64, 16, 128, 128, 1, "
     "false, 132, GemmType::Normal, cutlass::bfloat16_t, epilogue::transform::EpilogueIdentity"
 )
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 @pytest.fixture()

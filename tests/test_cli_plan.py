@@ -5,16 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from jitwarm.cli import main
+from _cli import run
 from jitwarm.plan import Plan
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 def kernel_index(kernels: list[dict], m: int) -> int:

@@ -6,17 +6,9 @@ from pathlib import Path
 import pytest
 from tests._warm_plans import exact_plan
 
-from jitwarm.cli import main
+from _cli import run
 from jitwarm.warmer import FakeBackend
 from jitwarm.warmer import api as warm_api
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(argv))
-        raise SystemExit(0)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 @pytest.fixture
