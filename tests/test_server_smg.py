@@ -13,7 +13,7 @@ import pytest
 from _serve_args import SMALL_SERVE_ARGS
 from jitwarm.server.gateway import HealthCheck, SmgGateway, find_smg
 from jitwarm.server.prober import ModelPathProber
-from jitwarm.server.process import ServerProcess, free_port
+from jitwarm.server.process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")
@@ -30,13 +30,7 @@ def test_smg_routes_to_the_server_and_evicts_it_during_an_inline_compile(tmp_pat
     args = [*SMALL, "--sim-compile-s", "1.0", "--health-timeout", "0.5"]
     with ServerProcess(args, log_path=tmp_path / "serve.log") as srv:
         srv.wait_for("/ready", 60)
-        with SmgGateway(
-            srv.url,
-            port=free_port(),
-            metrics_port=free_port(),
-            log_path=tmp_path / "smg.log",
-            health=health,
-        ) as smg:
+        with SmgGateway(srv.url, log_path=tmp_path / "smg.log", health=health) as smg:
             smg.wait_routable(60)
             prober = ModelPathProber(
                 srv.url, interval_s=0.5, timeout_s=1.0, failure_threshold=3
@@ -76,13 +70,7 @@ def test_no_eviction_after_a_jitwarm_warmup(tmp_path):
     ]
     with ServerProcess(args, log_path=tmp_path / "serve.log") as srv:
         srv.wait_for("/ready", 120)
-        with SmgGateway(
-            srv.url,
-            port=free_port(),
-            metrics_port=free_port(),
-            log_path=tmp_path / "smg.log",
-            health=health,
-        ) as smg:
+        with SmgGateway(srv.url, log_path=tmp_path / "smg.log", health=health) as smg:
             smg.wait_routable(60)
             prober = ModelPathProber(
                 srv.url, interval_s=0.5, timeout_s=1.0, failure_threshold=3
@@ -109,9 +97,7 @@ def test_no_eviction_after_a_jitwarm_warmup(tmp_path):
 def test_a_worker_smg_dropped_is_added_back_and_served_again(tmp_path):
     with ServerProcess([*SMALL], log_path=tmp_path / "serve.log") as srv:
         srv.wait_for("/ready", 60)
-        with SmgGateway(
-            srv.url, port=free_port(), metrics_port=free_port(), log_path=tmp_path / "smg.log"
-        ) as smg:
+        with SmgGateway(srv.url, log_path=tmp_path / "smg.log") as smg:
             assert smg.wait_routable(60, reregister=True) == 0  # listed from the start
             (worker,) = httpx.get(smg.url + "/workers", timeout=5).json()["workers"]
             httpx.delete(f"{smg.url}/workers/{worker['id']}", timeout=5).raise_for_status()

@@ -36,7 +36,7 @@ import httpx
 
 from jitwarm.server.gateway import HealthCheck, SmgGateway, find_smg
 from jitwarm.server.prober import ModelPathProber
-from jitwarm.server.process import ServerProcess, free_port
+from jitwarm.server.process import ServerProcess
 
 MODES = ("none", "dense", "jitwarm", "bundle")
 MODEL_ID = "jitwarm-ref-deepseek-v3"
@@ -213,13 +213,7 @@ def run_mode(
                 failure_threshold=args.smg_failures,
                 interval_s=args.smg_interval,
             )
-            gateway = SmgGateway(
-                srv.url,
-                port=free_port(),
-                metrics_port=free_port(),
-                log_path=work / f"smg-{mode}.log",
-                health=health,
-            )
+            gateway = SmgGateway(srv.url, log_path=work / f"smg-{mode}.log", health=health)
             gateway.start()
             gateway.wait_routable(120)
         url = (gateway.url if gateway else srv.url) + "/v1/completions"

@@ -24,6 +24,8 @@ from types import TracebackType
 
 import httpx
 
+from jitwarm.server.process import free_port
+
 _TRANSITION = re.compile(r"Worker status transition .*old=(\w+) new=(\w+)")
 _REMOVAL = "Removing failed worker from registry"
 
@@ -61,16 +63,18 @@ class SmgGateway:
         self,
         worker_url: str,
         *,
-        port: int,
-        metrics_port: int,
         log_path: Path,
+        port: int | None = None,
+        metrics_port: int | None = None,
         health: HealthCheck = HealthCheck(),
         host: str = "127.0.0.1",
         extra_args: tuple[str, ...] = (),
     ) -> None:
+        """``port`` / ``metrics_port``: free ports when not given, as for ``ServerProcess``."""
         exe = find_smg()
         if exe is None:
             raise FileNotFoundError("smg is not installed (pip install tokenspeed-smg)")
+        port, metrics_port = port or free_port(), metrics_port or free_port()
         self.url = f"http://{host}:{port}"
         self.worker_url = worker_url
         self.log_path = log_path
