@@ -35,6 +35,9 @@ def test_warm_plan_file_json_report(capsys, tmp_path: Path, fake) -> None:  # ty
     code, out, _ = run(capsys, "warm", "--manifest", str(_plan_file(tmp_path)), "-j", "2",
                        "--cache-dir", str(tmp_path / "c"), "--json")
     assert code == 0 and json.loads(out)["compiled"] == 0
+    # what the cache was built with, for `jitwarm doctor`
+    built = json.loads((tmp_path / "c" / "jitwarm-provenance.json").read_text())
+    assert built["arch"] == exact_plan().arch and built["num_sms"] == exact_plan().num_sms
 
 
 def test_warm_model_flags_human_report(capsys, tmp_path: Path, fake) -> None:  # type: ignore[no-untyped-def]

@@ -87,9 +87,7 @@ def warm(
         prestart(run_backend)
     # What the cache is built with is found while it builds (reading package metadata can take
     # a second on a host with many packages), and written after.
-    side = ThreadPoolExecutor(1, thread_name_prefix="jitwarm-provenance")
-    provenance = side.submit(_provenance, plan, env) if backend is None else None
-    side.shutdown(wait=False)
+    provenance = _read_provenance_in_background(plan, env) if backend is None else None
     cache_root.mkdir(parents=True, exist_ok=True)
     gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
     if jobs is None:
@@ -192,10 +190,15 @@ def _items_from_capture(
     return renumber(out), CaptureStats(calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0)
 
 
-def _provenance(plan: Plan, env: dict[str, str]) -> Provenance:
+def _read_provenance_in_background(plan: Plan, env: dict[str, str]) -> Future[Provenance]:
     from jitwarm.bundle import host_provenance
 
-    return host_provenance(arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env})
+    side = ThreadPoolExecutor(1, thread_name_prefix="jitwarm-provenance")
+    future = side.submit(
+        host_provenance, arch=plan.arch, num_sms=plan.num_sms, env={**os.environ, **env}
+    )
+    side.shutdown(wait=False)  # the thread ends with the task
+    return future
 
 
 def _record_provenance(provenance: Future[Provenance], cache_root: Path) -> None:
