@@ -249,7 +249,8 @@ def scan_entry(
     parsed = parse_entry_name(name or path.name)
     guess, kernel_name, key = parsed if parsed else (Layout.UPSTREAM, name or path.name, "")
 
-    def stray(problem: str) -> CacheEntry:
+    def unread(status: EntryStatus, problem: str, files: tuple[CachedFile, ...] = ()) -> CacheEntry:
+        """An entry judged from its name and stat alone."""
         return CacheEntry(
             path,
             root,
@@ -258,34 +259,22 @@ def scan_entry(
             key,
             None,
             None,
-            (),
+            files,
             st.st_mtime,
             st.st_mtime,
-            EntryStatus.STRAY,
+            status,
             problem,
             read_only,
         )
 
     if stat.S_ISLNK(st.st_mode):
-        return stray("a symbolic link, not a folder (left alone)")
+        return unread(EntryStatus.STRAY, "a symbolic link, not a folder (left alone)")
     if parsed is None:
-        return stray("not a DeepGEMM cache entry name (left alone)")
+        return unread(EntryStatus.STRAY, "not a DeepGEMM cache entry name (left alone)")
     if not stat.S_ISDIR(st.st_mode):
         # DeepGEMM would take this name for an entry and fail on it.
-        return CacheEntry(
-            path,
-            root,
-            forced or guess,
-            kernel_name,
-            key,
-            None,
-            None,
-            (CachedFile(path.name, st.st_size, st.st_mtime),),
-            st.st_mtime,
-            st.st_mtime,
-            EntryStatus.INCOMPLETE,
-            "not a folder",
-            read_only,
+        return unread(
+            EntryStatus.INCOMPLETE, "not a folder", (CachedFile(path.name, st.st_size, st.st_mtime),)
         )
 
     files: dict[str, os.stat_result] = {}
