@@ -17,7 +17,13 @@ def test_plan_settings_cache_root_and_compile_printing_reach_workers(tmp_path: P
         "DG_JIT_USE_NVRTC": "0",
         "DG_JIT_CACHE_DIR": str(tmp_path),
         "DG_JIT_PRINT_COMPILER_COMMAND": "1",
+        "CUDA_DEVICE_MAX_CONNECTIONS": "1",
     }
+
+
+def test_a_callers_cuda_connection_count_is_kept(tmp_path: Path) -> None:
+    env = worker_env(exact_plan(), cache_root=tmp_path, base_env={"CUDA_DEVICE_MAX_CONNECTIONS": "8"})
+    assert "CUDA_DEVICE_MAX_CONNECTIONS" not in env  # the inherited 8 stands
 
 
 @pytest.mark.parametrize(

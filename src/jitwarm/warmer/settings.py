@@ -4,6 +4,9 @@
 - ``DG_JIT_CACHE_DIR`` points at the cache root being warmed.
 - ``DG_JIT_PRINT_COMPILER_COMMAND=1`` (print-only, not part of any key) makes DeepGEMM print one
   line per compile, which is how a worker tells "compiled" from "already cached" per call.
+- ``CUDA_DEVICE_MAX_CONNECTIONS=1`` (unless the caller set it): a worker runs one stream, and
+  with one hardware queue per context instead of eight, sixteen workers create their CUDA
+  contexts at once in about 1.4 s instead of 3 s (measured on an H100). It changes no kernel.
 - The SM count (``Plan.num_sms``) and the contiguous-layout alignment (``serving.mk_alignment``)
   are applied by the DeepGEMM backend through the library's setters.
 
@@ -26,6 +29,7 @@ from jitwarm.warmer.errors import KeyChangingEnvError
 log = logging.getLogger(__name__)
 
 PRINT_COMPILES_VAR = "DG_JIT_PRINT_COMPILER_COMMAND"
+CONNECTIONS_VAR = "CUDA_DEVICE_MAX_CONNECTIONS"
 DEFAULT_MK_ALIGNMENT = 128
 
 
@@ -45,6 +49,8 @@ def worker_env(
     env = {str(k): str(v) for k, v in plan.jit_env.items()}
     env[dgenv.CACHE_DIR_VAR] = str(cache_root)
     env[PRINT_COMPILES_VAR] = "1"
+    if CONNECTIONS_VAR not in base:
+        env[CONNECTIONS_VAR] = "1"
     effective = {**base, **env}
     unplanned = {
         var: value
