@@ -159,7 +159,9 @@ def main() -> None:
                 "why": "the dense serial sweep over the whole plan does not fit one 10-minute device command"},
         jobs=jw.jobs, jitwarm_wall_s=round(jw.wall_s, 2), kernels_jitwarm=len(jw_names),
         jitwarm_summed_compile_s=round(jw.compile_s, 1),
-        jitwarm_timeline={**timeline(jw.items, jw.jobs, jw.wall_s), "workers_ready_s": ready_spread(jw.workers_ready_s)},
+        jitwarm_timeline={**timeline(jw.items, jw.jobs, jw.wall_s), "imports_done_s": jw.imports_done_s,
+                          "workers_started_s": spread(jw.workers_started_s),
+                          "workers_ready_s": spread(jw.workers_ready_s)},
     )
     log(f"jitwarm subset: {len(jw_names)} kernels in {jw.wall_s:.1f} s (summed compile {jw.compile_s:.0f} s); "
         f"{result['jitwarm_timeline']}")
@@ -246,8 +248,8 @@ def import_costs() -> dict[str, float]:
         return {"error": done.stderr.strip()[-300:]}  # type: ignore[dict-item]
 
 
-def ready_spread(ready: list[float]) -> dict[str, float]:
-    """When the workers were ready to compile, from the start of the warm."""
+def spread(ready: list[float]) -> dict[str, float]:
+    """First, median and last of the workers' start-up times, from the start of the warm."""
     if not ready:
         return {}
     return {"first": ready[0], "median": round(statistics.median(ready), 3), "last": ready[-1]}

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests._device_warmup import WarmupCheckingBackend
 from tests._warm_plans import exact_plan, sweep_plan
 
 from jitwarm.warmer import FakeBackend, WorkerSetupError, warm
@@ -62,14 +63,30 @@ def test_warm_returns_without_waiting_for_workers_to_tear_down(tmp_path: Path) -
     assert time.monotonic() - start < 8.0
 
 
-def test_the_report_says_when_each_worker_was_ready(tmp_path: Path) -> None:
+def test_the_report_says_how_the_workers_started(tmp_path: Path) -> None:
     report = warm(exact_plan(), jobs=3, cache_dir=tmp_path, backend=FakeBackend())
-    ready = report.workers_ready_s
-    assert len(ready) == 3 and ready == sorted(ready)
+    ready, started = report.workers_ready_s, report.workers_started_s
+    assert len(ready) == len(started) == 3 and ready == sorted(ready)
     first_start = min(row["start_s"] for row in report.items)
     # no item starts before a worker is ready, and no worker is ready after the warm ended
     assert 0 <= ready[0] <= first_start + 0.05 and ready[-1] <= report.wall_s
-    assert report.to_json()["workers_ready_s"] == ready
+    # a worker runs after its fork server's imports and is ready after it runs
+    assert report.imports_done_s is not None and report.imports_done_s <= started[0] + 0.05
+    assert all(s <= r for s, r in zip(started, ready, strict=True))
+    body = report.to_json()
+    assert body["workers_ready_s"] == ready and body["workers_started_s"] == started
+
+
+def test_the_device_warmup_runs_in_every_worker(tmp_path: Path) -> None:
+    backend = WarmupCheckingBackend(device_warmup="tests._device_warmup:mark")
+    report = warm(exact_plan(), jobs=3, cache_dir=tmp_path, backend=backend)
+    assert report.ok and len(report.workers_ready_s) == 3
+
+
+def test_a_failing_device_warmup_is_left_to_setup(tmp_path: Path) -> None:
+    backend = FakeBackend(device_warmup="tests._device_warmup:explode")
+    report = warm(exact_plan(), jobs=2, cache_dir=tmp_path, backend=backend)
+    assert report.ok and len(list_entries(tmp_path)) == exact_plan().num_kernels
 
 
 def test_no_worker_can_start(tmp_path: Path) -> None:

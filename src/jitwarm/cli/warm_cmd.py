@@ -83,9 +83,11 @@ def render_report(report: WarmReport) -> None:
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
     if report.workers_ready_s:
-        ready = report.workers_ready_s
-        stdout.print(f"workers ready to compile after {fmt_seconds(ready[0])} (first) to "
-                     f"{fmt_seconds(ready[-1])} (last)")
+        ready, started = report.workers_ready_s, report.workers_started_s
+        imports = f"imports done after {fmt_seconds(report.imports_done_s)}, " if report.imports_done_s else ""
+        stdout.print(f"start-up: {imports}workers running after {fmt_seconds(started[0])} to "
+                     f"{fmt_seconds(started[-1])}, ready to compile after {fmt_seconds(ready[0])} "
+                     f"to {fmt_seconds(ready[-1])}")
     for f in report.failures:
         first, *rest = f.reason.splitlines() or [""]
         stderr.print(f"[red]failed[/] {f.label}: {first}", highlight=False)

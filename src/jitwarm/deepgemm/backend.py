@@ -22,7 +22,10 @@ class DeepGEMMBackend:
     """
 
     capture: bool = False
-    preload: tuple[str, ...] = ("torch", "deep_gemm", "jitwarm.deepgemm._worker")
+    # The fork server imports torch once (seconds); each worker imports deep_gemm and the rest
+    # itself while its CUDA context is made on a side thread (both about a second, in parallel).
+    preload: tuple[str, ...] = ("torch",)
+    device_warmup: str = "jitwarm.deepgemm._cuda_context:retain_primary_context"
     _state: Any = field(default=None, repr=False)
 
     def setup(self, ctx: WorkerContext) -> None:
@@ -35,4 +38,5 @@ class DeepGEMMBackend:
         return self._state.run(item)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"capture": self.capture, "preload": self.preload, "_state": None}
+        return {"capture": self.capture, "preload": self.preload,
+                "device_warmup": self.device_warmup, "_state": None}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from jitwarm import dgenv
 from jitwarm.plan.schema import Plan
-from jitwarm.warmer.backend import Backend, ItemOutcome
+from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.errors import WarmUsageError
 from jitwarm.warmer.items import (
@@ -99,7 +99,7 @@ def warm(
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     capture: CaptureStats | None = None
-    ready_at: list[float] = []  # of the last pool (the one that compiles)
+    startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
     try:
         spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
 
@@ -112,7 +112,7 @@ def warm(
                     from jitwarm.warmer.progress import ProgressBar
 
                     observer = stack.enter_context(ProgressBar(len(todo), description=what))
-                return run_pool(todo, spec, chosen, observer=observer, ready_at=ready_at)
+                return run_pool(todo, spec, chosen, observer=observer, startup=startup)
 
         if exact and not full_sweep and any(i.is_sweep_chunk for i in items):
             cap_backend = capture_backend or (backend if backend is not None else default_backend(capture=True))
@@ -122,7 +122,7 @@ def warm(
             cap_out = pool(cap_items, cap_spec, "capturing")
             items, capture = _items_from_capture(plan, items, cap_items, cap_out, parts=jobs)
             capture.wall_s = time.perf_counter() - t0
-        ready_at.clear()
+        startup.clear()
         outcomes = pool(items, spec, "kernels")
     finally:
         if not os.environ.get("JITWARM_KEEP_LOGS"):
@@ -136,7 +136,7 @@ def warm(
         devices=assign_devices(used, gpus),
         wall_s=time.perf_counter() - started,
         new_cache_entries=len(list_entries(cache_root) - before), exact=exact, capture=capture,
-        started_at=started_at, workers_ready_at=ready_at,
+        started_at=started_at, worker_startup=startup,
     )
 
 

@@ -28,6 +28,16 @@ class WorkerContext:
 
 
 @dataclass(frozen=True)
+class WorkerStartup:
+    """Wall-clock times of one worker's start: its fork server's imports done, the process
+    running, ready to compile."""
+
+    imports_done_at: float
+    started_at: float
+    ready_at: float
+
+
+@dataclass(frozen=True)
 class CallOutcome:
     """One DeepGEMM call at one M."""
 
@@ -77,7 +87,11 @@ class ItemOutcome:
 @runtime_checkable
 class Backend(Protocol):
     """What a worker process calls. ``preload`` names modules a fork server imports once so
-    workers start without importing them again (empty: none)."""
+    workers start without importing them again (empty: none).
+
+    A backend may also name a ``device_warmup`` ("module:function"): the pool runs it on a side
+    thread as soon as a worker process starts, before the worker's task is even unpickled, so
+    slow device initialisation overlaps the worker's own imports (see ``jitwarm.deepgemm``)."""
 
     preload: tuple[str, ...]
 

@@ -53,6 +53,7 @@ class FakeBackend:
     # seconds a worker takes to exit, as tearing down a CUDA context does
     teardown_s: float = 0.0
     preload: tuple[str, ...] = ()
+    device_warmup: str | None = None  # "module:function", as DeepGEMMBackend's
     _ctx: WorkerContext | None = field(default=None, repr=False)
 
     def setup(self, ctx: WorkerContext) -> None:

@@ -15,11 +15,14 @@ idle workers waiting seconds for a sibling's compile to end).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jitwarm.plan.schema import Plan
-from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext
+from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
 from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.schedule import Scheduler
@@ -85,22 +88,51 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _worker_main(worker_id: int, device: str | None, spec: PoolSpec, conn: Any) -> None:
+def _start_device_warmup(target: str | None) -> threading.Thread | None:
+    """Run the backend's ``module:function`` device warm-up on a side thread (see ``Backend``)."""
+    if not target:
+        return None
+    module, _, name = target.partition(":")
+    warmup = getattr(importlib.import_module(module), name)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            warmup()
+
+    thread = threading.Thread(target=run, name="jitwarm-device-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def _worker_main(
+    worker_id: int, device: str | None, env: dict[str, str], device_warmup: str | None,
+    payload: bytes, conn: Any,
+) -> None:
     # The environment must be in place before the backend touches CUDA or DeepGEMM.
-    os.environ.update(spec.env)
+    started_at = time.time()
+    os.environ.update(env)
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     _die_with_parent()
-    ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
+    from jitwarm.warmer import _forkserver_clock
+
     try:
+        # The device warm-up runs while the task is unpickled and the backend imports its
+        # libraries; it is best effort: setup meets and reports any failure of the device.
+        warming = _start_device_warmup(device_warmup)
+        spec: PoolSpec = pickle.loads(payload)
+        ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
         spec.backend.setup(ctx)
+        if warming is not None:
+            warming.join()
     except WorkerSetupError as exc:
         conn.send(("setup_failed", worker_id, str(exc), exc.usage))
         return
     except BaseException as exc:
         conn.send(("setup_failed", worker_id, f"{type(exc).__name__}: {exc}", False))
         return
-    conn.send(("ready", worker_id, time.time()))
+    startup = WorkerStartup(_forkserver_clock.DONE_AT, started_at, time.time())
+    conn.send(("ready", worker_id, startup))
     while True:
         try:
             item = conn.recv()
@@ -127,7 +159,7 @@ def _context(preload: Sequence[str]) -> Any:
         ctx = mp.get_context("forkserver")
         # Workers fork from a server that imported these once (this module, and the backend's
         # torch and deep_gemm), so each starts in well under a second. None initialises CUDA.
-        ctx.set_forkserver_preload([__name__, *preload])
+        ctx.set_forkserver_preload([__name__, *preload, f"{__package__}._forkserver_clock"])
         return ctx
     return mp.get_context("spawn")
 
@@ -171,10 +203,10 @@ def run_pool(
     devices: Sequence[str | None],
     *,
     observer: PoolObserver | None = None,
-    ready_at: list[float] | None = None,
+    startup: list[WorkerStartup] | None = None,
 ) -> dict[int, ItemOutcome]:
     """Run ``items`` on ``len(devices)`` workers; returns each item's outcome by id.
-    ``ready_at`` (if given) gets the wall-clock time at which each worker was ready to compile.
+    ``startup`` (if given) gets how each worker started (``WorkerStartup``).
 
     Raises ``WorkerSetupError`` when no worker could start (every setup failed).
     """
@@ -192,11 +224,14 @@ def run_pool(
     setup_errors: list[tuple[str, bool]] = []
     restarts_left = len(devices) + len(items)
 
+    payload = pickle.dumps(spec)
+    device_warmup = getattr(spec.backend, "device_warmup", None)
+
     def start(device: str | None) -> None:
         wid = next(counter)
         parent_end, child_end = ctx.Pipe(duplex=True)
         proc = ctx.Process(
-            target=_worker_main, args=(wid, device, spec, child_end),
+            target=_worker_main, args=(wid, device, spec.env, device_warmup, payload, child_end),
             name=f"jitwarm-worker-{wid}", daemon=True,
         )
         proc.start()
@@ -216,8 +251,8 @@ def run_pool(
         if kind == "ready":
             w.ready = True
             ever_ready = True
-            if ready_at is not None:
-                ready_at.append(msg[2])
+            if startup is not None:
+                startup.append(msg[2])
         elif kind == "setup_failed":
             setup_errors.append((msg[2], msg[3]))
             w.finished = True

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from jitwarm.warmer.backend import ItemOutcome
+from jitwarm.warmer.backend import ItemOutcome, WorkerStartup
 from jitwarm.warmer.items import WorkItem
 
 
@@ -65,8 +65,11 @@ class WarmReport:
     exact: bool = False
     capture: CaptureStats | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
-    # seconds from the start of the warm until each worker was ready to compile (sorted)
+    # Seconds from the start of the warm (sorted): until each worker was ready to compile, until
+    # its process ran, and until the fork server it came from had imported torch and the rest.
     workers_ready_s: list[float] = field(default_factory=list)
+    workers_started_s: list[float] = field(default_factory=list)
+    imports_done_s: float | None = None
 
     @property
     def compiled(self) -> int:
@@ -117,11 +120,11 @@ def build_report(
     exact: bool = False,
     capture: CaptureStats | None = None,
     started_at: float | None = None,
-    workers_ready_at: Sequence[float] = (),
+    worker_startup: Sequence[WorkerStartup] = (),
 ) -> WarmReport:
     """``started_at``: wall clock of the warm's start; item rows then carry their start and end
-    in seconds from it (how busy the workers were), and ``workers_ready_at`` (wall clock) becomes
-    how long each worker took to start."""
+    in seconds from it (how busy the workers were), and ``worker_startup`` becomes how long the
+    workers took to start."""
     families: dict[str, FamilyStats] = {}
     failures: list[Failure] = []
     rows: list[dict[str, Any]] = []
@@ -157,6 +160,19 @@ def build_report(
         devices=devices, wall_s=wall_s, families=dict(sorted(families.items())),
         failures=failures, new_cache_entries=new_cache_entries, exact=exact, capture=capture,
         items=rows,
-        workers_ready_s=sorted(round(t - started_at, 3) for t in workers_ready_at)
-        if started_at is not None else [],
+        **_startup_fields(worker_startup, started_at),
     )
+
+
+def _startup_fields(startup: Sequence[WorkerStartup], started_at: float | None) -> dict[str, Any]:
+    if started_at is None or not startup:
+        return {}
+
+    def since(t: float) -> float:
+        return round(t - started_at, 3)
+
+    return {
+        "workers_ready_s": sorted(since(s.ready_at) for s in startup),
+        "workers_started_s": sorted(since(s.started_at) for s in startup),
+        "imports_done_s": since(min(s.imports_done_at for s in startup)),
+    }
