@@ -66,7 +66,8 @@ def test_warm_returns_without_waiting_for_workers_to_tear_down(tmp_path: Path) -
 def test_the_report_says_how_the_workers_started(tmp_path: Path) -> None:
     report = warm(exact_plan(), jobs=3, cache_dir=tmp_path, backend=FakeBackend())
     ready, started = report.workers_ready_s, report.workers_started_s
-    assert len(ready) == len(started) == 3 and ready == sorted(ready)
+    # a worker that came up after the last item was handed out is not waited for
+    assert 1 <= len(ready) == len(started) <= 3 and ready == sorted(ready)
     first_start = min(row["start_s"] for row in report.items)
     # no item starts before a worker is ready, and no worker is ready after the warm ended
     assert 0 <= ready[0] <= first_start + 0.05 and ready[-1] <= report.wall_s
@@ -79,8 +80,9 @@ def test_the_report_says_how_the_workers_started(tmp_path: Path) -> None:
 
 def test_the_device_warmup_runs_in_every_worker(tmp_path: Path) -> None:
     backend = WarmupCheckingBackend(device_warmup="tests._device_warmup:mark")
+    # a worker whose warm-up did not run refuses to start, and warm then raises
     report = warm(exact_plan(), jobs=3, cache_dir=tmp_path, backend=backend)
-    assert report.ok and len(report.workers_ready_s) == 3
+    assert report.ok and report.workers_ready_s
 
 
 def test_a_failing_device_warmup_is_left_to_setup(tmp_path: Path) -> None:

@@ -6,25 +6,34 @@ Pure Python (no torch): the compile step is a :class:`Backend`; the real one liv
 The library call is ``jitwarm.warm(plan, ...)``: this package's :func:`warm`.
 """
 
-from jitwarm.warmer.api import warm
-from jitwarm.warmer.backend import Backend, CallOutcome, ItemOutcome, WorkerContext
-from jitwarm.warmer.errors import KeyChangingEnvError, WarmError, WarmUsageError, WorkerSetupError
-from jitwarm.warmer.fake import FakeBackend
-from jitwarm.warmer.items import WorkItem, plan_work_items
-from jitwarm.warmer.report import WarmReport
+from __future__ import annotations
 
-__all__ = [
-    "Backend",
-    "CallOutcome",
-    "FakeBackend",
-    "ItemOutcome",
-    "KeyChangingEnvError",
-    "WarmError",
-    "WarmReport",
-    "WarmUsageError",
-    "WorkItem",
-    "WorkerContext",
-    "WorkerSetupError",
-    "plan_work_items",
-    "warm",
-]
+from importlib import import_module
+from typing import Any
+
+# Imported on first use: warm's fork server imports ``jitwarm.warmer.pool`` before torch, and
+# every module it need not load there is time before the first compile.
+_LAZY = {
+    "warm": "jitwarm.warmer.api",
+    "Backend": "jitwarm.warmer.backend",
+    "CallOutcome": "jitwarm.warmer.backend",
+    "ItemOutcome": "jitwarm.warmer.backend",
+    "WorkerContext": "jitwarm.warmer.backend",
+    "KeyChangingEnvError": "jitwarm.warmer.errors",
+    "WarmError": "jitwarm.warmer.errors",
+    "WarmUsageError": "jitwarm.warmer.errors",
+    "WorkerSetupError": "jitwarm.warmer.errors",
+    "FakeBackend": "jitwarm.warmer.fake",
+    "WorkItem": "jitwarm.warmer.items",
+    "plan_work_items": "jitwarm.warmer.items",
+    "WarmReport": "jitwarm.warmer.report",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jitwarm.warmer' has no attribute {name!r}")
+    return getattr(import_module(module), name)

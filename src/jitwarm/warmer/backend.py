@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from jitwarm.plan.schema import Plan
-from jitwarm.warmer.items import WorkItem
+if TYPE_CHECKING:
+    from jitwarm.plan.schema import Plan
+    from jitwarm.warmer.items import WorkItem
+
 
 
 @dataclass(frozen=True)

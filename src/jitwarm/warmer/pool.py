@@ -28,13 +28,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
 from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
-from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.schedule import Scheduler
+
+if TYPE_CHECKING:
+    from jitwarm.plan.schema import Plan
+    from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)
 

@@ -174,5 +174,6 @@ def _startup_fields(startup: Sequence[WorkerStartup], started_at: float | None) 
     return {
         "workers_ready_s": sorted(since(s.ready_at) for s in startup),
         "workers_started_s": sorted(since(s.started_at) for s in startup),
-        "imports_done_s": since(min(s.imports_done_at for s in startup)),
+        # 0: a fork server started before this warm (an earlier one in this process) was reused
+        "imports_done_s": max(0.0, since(min(s.imports_done_at for s in startup))),
     }

@@ -7,8 +7,11 @@ time rule; it keeps the tail short when estimates are roughly right.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from jitwarm.warmer.items import WorkItem
+if TYPE_CHECKING:
+    from jitwarm.warmer.items import WorkItem
+
 
 
 class Scheduler:
