@@ -1,5 +1,6 @@
 """warm() end to end with the fake compile step: processes, devices, failures, exact mode."""
 
+import json
 import subprocess
 import sys
 import time
@@ -157,3 +158,31 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> Non
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("jitwarm.warmer.errors.WorkerSetupError: no worker could start")
     assert '`if __name__ == "__main__":` guard' in last
+
+
+def test_workers_start_together_when_the_plan_is_large(tmp_path: Path) -> None:
+    # Each worker re-imports the caller's script before it runs (here: 0.5 s). A task larger
+    # than a pipe holds, sent as process arguments, made the parent wait for each worker in
+    # turn; through a file, the four start within one such import of each other.
+    script = tmp_path / "large_plan.py"
+    script.write_text(
+        "import json, time\n"
+        "time.sleep(0.5)\n"
+        "if __name__ == '__main__':\n"
+        "    import pickle\n"
+        "    from jitwarm.models.loader import load_model\n"
+        "    from jitwarm.plan import plan_serving\n"
+        "    from jitwarm.serving import ServingConfig\n"
+        "    from jitwarm.warmer import FakeBackend, warm\n"
+        "    plan = plan_serving(load_model('deepseek-v3'), ServingConfig(tp=8))\n"
+        "    assert len(pickle.dumps(plan)) > 1 << 16\n"
+        f"    report = warm(plan, jobs=4, cache_dir={str(tmp_path / 'cache')!r},\n"
+        "                  backend=FakeBackend(compile_s=0.05))\n"
+        "    print(json.dumps(report.workers_started_s))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    started = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(started) == 4
+    assert started[-1] - started[0] < 1.0, started
+    assert "Traceback" not in done.stderr

@@ -108,7 +108,17 @@ def _start_device_warmup(target: str | None) -> threading.Thread | None:
 
 def _worker_main(
     worker_id: int, device: str | None, env: dict[str, str], device_warmup: str | None,
-    payload: bytes, conn: Any,
+    task: Path, conn: Any,
+) -> None:
+    # A worker that comes up after the pool has returned finds its pipe closed (and its task
+    # file gone): nobody is left to tell, so it exits quietly.
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        _serve(worker_id, device, env, device_warmup, task, conn)
+
+
+def _serve(
+    worker_id: int, device: str | None, env: dict[str, str], device_warmup: str | None,
+    task: Path, conn: Any,
 ) -> None:
     # The environment must be in place before the backend touches CUDA or DeepGEMM.
     started_at = time.time()
@@ -122,7 +132,11 @@ def _worker_main(
         # The device warm-up runs while the task is unpickled and the backend imports its
         # libraries; it is best effort: setup meets and reports any failure of the device.
         warming = _start_device_warmup(device_warmup)
-        spec: PoolSpec = pickle.loads(payload)
+        try:
+            spec: PoolSpec = pickle.loads(task.read_bytes())
+        except FileNotFoundError:
+            return  # the pool has finished and removed it
+
         ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
         spec.backend.setup(ctx)
         if warming is not None:
@@ -159,8 +173,8 @@ def _worker_main(
 def _context(preload: Sequence[str]) -> Any:
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        # Workers fork from a server that imported these once (this module, and the backend's
-        # torch and deep_gemm), so each starts in well under a second. None initialises CUDA.
+        # Workers fork from a server that imported these once (this light module, and the
+        # backend's torch), so each starts in well under a second. None initialises CUDA.
         ctx.set_forkserver_preload([__name__, *preload, f"{__package__}._forkserver_clock"])
         return ctx
     return mp.get_context("spawn")
@@ -226,14 +240,18 @@ def run_pool(
     setup_errors: list[tuple[str, bool]] = []
     restarts_left = len(devices) + len(items)
 
-    payload = pickle.dumps(spec)
+    # The task goes through a file, not the process arguments: a child reads its arguments only
+    # after re-importing the caller's main module, and the parent's write of arguments larger
+    # than a pipe holds waits for that, so workers would start one after another.
+    task = spec.log_dir / "worker-task.pickle"
+    task.write_bytes(pickle.dumps(spec))
     device_warmup = getattr(spec.backend, "device_warmup", None)
 
     def start(device: str | None) -> None:
         wid = next(counter)
         parent_end, child_end = ctx.Pipe(duplex=True)
         proc = ctx.Process(
-            target=_worker_main, args=(wid, device, spec.env, device_warmup, payload, child_end),
+            target=_worker_main, args=(wid, device, spec.env, device_warmup, task, child_end),
             name=f"jitwarm-worker-{wid}", daemon=True,
         )
         proc.start()
