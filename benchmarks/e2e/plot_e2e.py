@@ -1,4 +1,4 @@
-"""Plot benchmarks/results/e2e.json: one panel per measure, one bar per startup mode.
+"""Plot an e2e result (benchmarks/results/e2e.json, or e2e-cpu-sim.json): one panel per measure, one bar per startup mode.
 
 .venv/bin/python benchmarks/e2e/plot_e2e.py benchmarks/results/e2e.json
 """

@@ -13,7 +13,8 @@ For each mode (none, dense, jitwarm, bundle), from a cold kernel cache:
 CPU mode simulates each compile (``--sim-compile-s``, default the measured H100 median 4.5 s)
 and labels every result ``cpu-simulated``; on a GPU host run it with ``--device cuda``.
 
-    .venv/bin/python benchmarks/e2e/run_e2e.py --device cpu --out benchmarks/results/e2e.json
+    .venv/bin/python benchmarks/e2e/run_e2e.py --device cpu   # -> benchmarks/results/e2e-cpu-sim.json
+    .venv/bin/python benchmarks/e2e/run_e2e.py --device cuda  # -> benchmarks/results/e2e.json
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prober-timeout", type=float, default=5.0)
     p.add_argument("--request-timeout", type=float, default=900.0)
     p.add_argument("--ready-timeout", type=float, default=3600.0)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/e2e.json"))
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: benchmarks/results/e2e.json on a GPU, e2e-cpu-sim.json in CPU mode")
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and caches here")
     p.add_argument(
@@ -413,6 +415,9 @@ def _jsonable(value: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.out is None:
+        name = "e2e-cpu-sim.json" if args.device == "cpu" else "e2e.json"
+        args.out = Path("benchmarks/results") / name
     modes = [m for m in args.modes.split(",") if m]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
