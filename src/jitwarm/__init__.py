@@ -13,9 +13,7 @@ torch or deep_gemm:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from jitwarm._lazy import lazy_getattr
 from jitwarm.errors import ConfigError, InlineJITError, JitwarmError, UsageError
 
 _LAZY = {
@@ -48,9 +46,4 @@ __all__ = [
     "warm_model",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jitwarm' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

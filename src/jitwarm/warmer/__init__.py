@@ -8,8 +8,7 @@ The library call is ``jitwarm.warm(plan, ...)``: this package's :func:`warm`.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from jitwarm._lazy import lazy_getattr
 
 # Imported on first use: warm's fork server imports ``jitwarm.warmer.pool`` before torch, and
 # every module it need not load there is time before the first compile.
@@ -31,9 +30,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jitwarm.warmer' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
