@@ -1,6 +1,9 @@
 """warm() end to end with the fake compile step: processes, devices, failures, exact mode."""
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -186,3 +189,49 @@ def test_workers_start_together_when_the_plan_is_large(tmp_path: Path) -> None:
     assert len(started) == 4
     assert started[-1] - started[0] < 1.0, started
     assert "Traceback" not in done.stderr
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if text in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_a_killed_warm_leaves_no_worker_behind(tmp_path: Path) -> None:
+    # The fork server (and the workers forked from it) carry the script's folder on their
+    # command line; the fake compiles for 60 s, far past the 10 s allowed here.
+    script = tmp_path / "killed.py"
+    cache = tmp_path / "cache"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from _warm_plans import exact_plan\n"
+        "from jitwarm.warmer import FakeBackend, warm\n"
+        "if __name__ == '__main__':\n"
+        f"    warm(exact_plan(), jobs=2, cache_dir={str(cache)!r}, backend=FakeBackend(compile_s=60))\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 60
+        while not any((cache / "tmp").glob("*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any((cache / "tmp").glob("*")), "no worker started compiling"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _processes_mentioning(str(tmp_path)) == []
+        assert not list((cache / "cache").glob("*"))  # nothing half-compiled was published
+    finally:
+        proc.kill()
+        for pid in _processes_mentioning(str(tmp_path)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

@@ -2,8 +2,8 @@
 
 The parent hands the next item to whichever worker is free (see ``Scheduler``), collects
 outcomes, and replaces a worker that dies: the item it was running fails with the reason, the
-rest go on. Workers die with the parent (``PR_SET_PDEATHSIG``), so a killed warm leaves no
-process compiling behind it.
+rest go on. Workers die with their parent (``PR_SET_PDEATHSIG``), the fork server, which exits
+with the warm, so a killed warm leaves no process compiling behind it.
 
 Each worker talks to the parent over its own pipe, and sends from its calling thread before it
 asks for the next item. Not a shared ``multiprocessing.Queue``: its feeder thread holds a lock
@@ -90,6 +90,21 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _let_the_fork_server_go() -> None:
+    """A worker forked by the fork server inherits the pipe end by which that server learns its
+    clients are gone. Holding it, workers outlive a killed warm: the server waits for them and
+    they, dying only with the server, wait for it. Workers start no processes through the fork
+    server, so they close it; the server then exits with the warm, and its workers with it."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def _start_device_warmup(target: str | None) -> threading.Thread | None:
     """Run the backend's ``module:function`` device warm-up on a side thread (see ``Backend``)."""
     if not target:
@@ -126,6 +141,7 @@ def _serve(
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     _die_with_parent()
+    _let_the_fork_server_go()
     from jitwarm.warmer import _forkserver_clock
 
     try:
