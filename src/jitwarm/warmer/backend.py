@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from jitwarm.warmer.items import WorkItem
 
 
-
 @dataclass(frozen=True)
 class WorkerContext:
     worker_id: int

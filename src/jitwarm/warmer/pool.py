@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -152,7 +153,6 @@ def _serve(
             spec: PoolSpec = pickle.loads(task.read_bytes())
         except FileNotFoundError:
             return  # the pool has finished and removed it
-
         ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
         spec.backend.setup(ctx)
         if warming is not None:
@@ -259,8 +259,11 @@ def run_pool(
     # The task goes through a file, not the process arguments: a child reads its arguments only
     # after re-importing the caller's main module, and the parent's write of arguments larger
     # than a pipe holds waits for that, so workers would start one after another.
-    task = spec.log_dir / "worker-task.pickle"
-    task.write_bytes(pickle.dumps(spec))
+    # One file per pool: warm's exact mode runs two pools over one log folder.
+    fd, name = tempfile.mkstemp(prefix="worker-task-", suffix=".pickle", dir=spec.log_dir)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pickle.dumps(spec))
+    task = Path(name)
     device_warmup = getattr(spec.backend, "device_warmup", None)
 
     def start(device: str | None) -> None:
@@ -363,6 +366,7 @@ def run_pool(
                     obs.on_done(item, outcome)
     finally:
         _shutdown(workers.values(), finished=scheduler.done)
+        task.unlink(missing_ok=True)  # a worker still starting then exits quietly
     return results
 
 

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from jitwarm.warmer.items import WorkItem
 
 
-
 class Scheduler:
     """Pending items in longest-first order, with the kernels now being compiled."""
 
