@@ -162,6 +162,7 @@ def main() -> None:
         jitwarm_timeline={**timeline(jw.items, jw.jobs, jw.wall_s), "imports_done_s": jw.imports_done_s,
                           "workers_started_s": spread(jw.workers_started_s),
                           "workers_ready_s": spread(jw.workers_ready_s)},
+        jitwarm_ahead=jw.ahead,
     )
     log(f"jitwarm subset: {len(jw_names)} kernels in {jw.wall_s:.1f} s (summed compile {jw.compile_s:.0f} s); "
         f"{result['jitwarm_timeline']}")
@@ -210,7 +211,8 @@ def main() -> None:
                   full_plan={"kernels_planned": plan.num_kernels, "compiled": full.compiled,
                              "failed": full.failed, "summed_compile_s": round(full.compile_s, 1),
                              "timeline": timeline(full.items, full.jobs, full.wall_s),
-                             "failures": [f.reason[:300] for f in full.failures[:5]]})
+                             "failures": [f.reason[:300] for f in full.failures[:5]],
+                             "ahead": full.ahead})
     log(f"full plan: {full.compiled}/{plan.num_kernels} kernels in {full.wall_s:.1f} s; {result['full_plan']['timeline']}")
     save()
     proof = warm(plan, cache_dir=args.work / "full", jobs=args.jobs, full_sweep=True)
@@ -290,6 +292,7 @@ def kill_and_resume(plan: Plan, root: Path, jobs: int | None, after_s: float) ->
     rerun = warm(plan, cache_dir=root, jobs=jobs)
     return {"killed_after_s": round(after_s, 1), "entries_after_kill": len(survived), "all_whole": whole,
             "rerun_compiled": rerun.compiled, "rerun_cached": rerun.cached, "planned": plan.num_kernels,
+            "rerun_ahead": rerun.ahead,
             "rerun_new_entries": rerun.new_cache_entries,
             # nothing compiled twice and every kernel is now there; a worker of the killed warm
             # may still publish (a whole entry) while the rerun runs, and the rerun finds it cached

@@ -199,16 +199,7 @@ def find_deepgemm() -> DeepGEMMInstall:
 
     Uses import metadata and ``find_spec`` only, so neither deep_gemm nor torch is imported.
     """
-    try:
-        spec = importlib.util.find_spec("deep_gemm")
-    except (ImportError, ValueError):
-        spec = None
-    path = None
-    if spec is not None:
-        if spec.submodule_search_locations:
-            path = Path(next(iter(spec.submodule_search_locations)))
-        elif spec.origin:
-            path = Path(spec.origin).parent
+    path = deepgemm_dir()
     try:
         dists = importlib.metadata.packages_distributions().get("deep_gemm", [])
     except Exception:  # broken metadata of an unrelated package must not stop us
@@ -220,6 +211,20 @@ def find_deepgemm() -> DeepGEMMInstall:
         except importlib.metadata.PackageNotFoundError:
             continue
     return DeepGEMMInstall(None, None, path)
+
+
+def deepgemm_dir() -> Path | None:
+    """The folder of the `deep_gemm` package this interpreter would import (``find_spec``
+    only: nothing is imported, and no package metadata is read)."""
+    try:
+        spec = importlib.util.find_spec("deep_gemm")
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
 
 
 def find_nvcc(env: Mapping[str, str] | None = None) -> Path | None:

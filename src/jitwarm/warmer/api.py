@@ -43,6 +43,7 @@ from jitwarm.warmer.resources import (
 from jitwarm.warmer.settings import worker_env
 
 if TYPE_CHECKING:
+    from jitwarm.ahead import AheadCompiler
     from jitwarm.bundle import Provenance
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def warm(
     capture_backend: Backend | None = None,
     devices: Sequence[str] | None = None,
     progress: bool = False,
+    ahead: bool = True,
 ) -> WarmReport:
     """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
     DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
@@ -76,6 +78,11 @@ def warm(
     ``full_sweep`` calls every reachable M of every entry (the check that nothing is left to
     compile). Failures are reported, never raised; the report says what compiled, what was
     already cached and what failed.
+
+    ``ahead`` (default DeepGEMM backend only): kernels whose exact source can be rendered for
+    the installed DeepGEMM start compiling in this process at once, while the workers still
+    import torch; the workers' DeepGEMM takes those cubins through an nvcc shim
+    (``jitwarm.ahead``).
     """
     if jobs is not None and jobs < 1:
         raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
@@ -89,6 +96,14 @@ def warm(
     # a second on a host with many packages), and written after.
     provenance = _read_provenance_in_background(plan, env) if backend is None else None
     cache_root.mkdir(parents=True, exist_ok=True)
+    before = list_entries(cache_root)
+    log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
+    # First thing after the fork server: every second before nvcc runs is on the wall clock.
+    ahead_compiler = (
+        _start_ahead(plan, plan_work_items(plan), cache_root=cache_root, log_dir=log_dir,
+                     slots=jobs or usable_cpus(), env=env)
+        if ahead and backend is None and not full_sweep and plan.entries else None
+    )
     gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
     if jobs is None:
         jobs = default_jobs(
@@ -96,12 +111,11 @@ def warm(
             host_mib=host_memory_mib(),
         )
     items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
-    before = list_entries(cache_root)
-    log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     capture: CaptureStats | None = None
     startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
     try:
-        spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
+        run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
+        spec = PoolSpec(plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
 
         def pool(todo: list[WorkItem], spec: PoolSpec, what: str) -> dict[int, ItemOutcome]:
             n = min(jobs, len(todo))
@@ -124,7 +138,10 @@ def warm(
             capture.wall_s = time.perf_counter() - t0
         startup.clear()
         outcomes = pool(items, spec, "kernels")
+        ahead_stats = ahead_compiler.finish() if ahead_compiler is not None else None
     finally:
+        if ahead_compiler is not None:
+            ahead_compiler.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(log_dir, ignore_errors=True)
     used = min(jobs, len(items))
@@ -137,7 +154,25 @@ def warm(
         wall_s=time.perf_counter() - started,
         new_cache_entries=len(list_entries(cache_root) - before), exact=exact, capture=capture,
         started_at=started_at, worker_startup=startup,
+        ahead=ahead_stats.to_json(since=started) if ahead_stats is not None else None,
     )
+
+
+def _start_ahead(
+    plan: Plan, items: list[WorkItem], *, cache_root: Path, log_dir: Path, slots: int, env: dict[str, str],
+) -> AheadCompiler | None:
+    from jitwarm.ahead import AheadCompiler
+
+    try:
+        compiler = AheadCompiler.for_plan(
+            plan, items, cache_root=cache_root, stage_dir=log_dir / "stage", slots=slots, env=env,
+        )
+        if compiler is not None:
+            compiler.start()
+        return compiler
+    except Exception as exc:  # an optimisation only: the workers compile everything instead
+        log.warning("not compiling ahead: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _capture_items(plan: Plan, items: list[WorkItem], *, parts: int) -> list[WorkItem]:

@@ -70,6 +70,8 @@ class WarmReport:
     workers_ready_s: list[float] = field(default_factory=list)
     workers_started_s: list[float] = field(default_factory=list)
     imports_done_s: float | None = None
+    # Compiling ahead in the warm's own process (``jitwarm.ahead.AheadStats``), if it ran.
+    ahead: dict[str, Any] | None = None
 
     @property
     def compiled(self) -> int:
@@ -121,6 +123,7 @@ def build_report(
     capture: CaptureStats | None = None,
     started_at: float | None = None,
     worker_startup: Sequence[WorkerStartup] = (),
+    ahead: dict[str, Any] | None = None,
 ) -> WarmReport:
     """``started_at``: wall clock of the warm's start; item rows then carry their start and end
     in seconds from it (how busy the workers were), and ``worker_startup`` becomes how long the
@@ -159,7 +162,7 @@ def build_report(
         plan_digest=plan_digest, arch=arch, num_sms=num_sms, cache_root=cache_root, jobs=jobs,
         devices=devices, wall_s=wall_s, families=dict(sorted(families.items())),
         failures=failures, new_cache_entries=new_cache_entries, exact=exact, capture=capture,
-        items=rows,
+        items=rows, ahead=ahead,
         **_startup_fields(worker_startup, started_at),
     )
 

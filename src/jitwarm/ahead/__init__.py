@@ -1,0 +1,9 @@
+"""Compiling ahead: nvcc runs for every kernel warm can render exactly, started in the warm's
+own process before its workers have imported torch; the workers' DeepGEMM takes the cubins
+through an nvcc shim. Imports neither torch nor deep_gemm."""
+
+from jitwarm.ahead.compiler import AheadCompiler, AheadJob, AheadStats, plan_jobs
+from jitwarm.ahead.source import SourceRenderer
+from jitwarm.ahead.stage import Stage, compile_key
+
+__all__ = ["AheadCompiler", "AheadJob", "AheadStats", "SourceRenderer", "Stage", "compile_key", "plan_jobs"]

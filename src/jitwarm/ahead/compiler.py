@@ -1,0 +1,256 @@
+"""Compile a plan's kernels ahead of DeepGEMM: nvcc runs in the warm's own process, started
+before the workers have imported torch, and the workers' DeepGEMM picks the cubins up through
+the nvcc shim (see ``stage``).
+
+Only kernels whose exact source this module can render are compiled ahead (``source``); the
+rest, and anything rendered wrongly, compile in the workers as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shlex
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jitwarm import dgenv
+from jitwarm.ahead import stage as stage_module
+from jitwarm.ahead.source import SourceRenderer
+from jitwarm.ahead.stage import REAL_NVCC_VAR, STAGE_VAR, Stage, compile_key
+
+if TYPE_CHECKING:
+    from jitwarm.plan.schema import Plan
+    from jitwarm.warmer.items import WorkItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AheadJob:
+    key: str
+    source: str
+    flags: tuple[str, ...]
+    est_s: float
+    label: str
+
+
+@dataclass
+class AheadStats:
+    """What compiling ahead did, for the report."""
+
+    planned: int = 0  # kernels rendered and queued
+    already_cached: int = 0  # rendered, but their source is in the cache already: not queued
+    compiled: int = 0
+    failed: int = 0
+    handed_over: int = 0  # cubins the workers' DeepGEMM took from the stage
+    compile_s: float = 0.0  # summed nvcc seconds
+    wall_s: float = 0.0  # from the first nvcc start to the last end
+    failures: tuple[str, ...] = ()
+    first_start: float | None = None  # perf_counter() of the first nvcc start
+
+    def to_json(self, *, since: float | None = None) -> dict[str, object]:
+        """``since``: perf_counter() of the warm's start; adds when the first nvcc started."""
+        out = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        out["failures"] = list(self.failures)
+        first = out.pop("first_start")
+        if since is not None and first is not None:
+            out["first_nvcc_s"] = round(self.first_start - since, 3)  # type: ignore[operator]
+        return out
+
+
+def nvcc_release(nvcc: Path | None) -> tuple[int, int] | None:
+    text = dgenv.nvcc_version_text(nvcc)
+    match = re.search(r"release (\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
+    """One job per known-kernel item the renderer can render, longest first."""
+    from jitwarm.warmer.items import kernel_key
+
+    wanted = {i.kernel_key: i for i in items if i.kernel_key is not None and not i.is_sweep_chunk}
+    jobs: dict[str, AheadJob] = {}
+    for entry in plan.entries:
+        for kernel in entry.kernels or ():
+            item = wanted.get(kernel_key(entry, kernel))
+            if item is None or not kernel.template_args:
+                continue
+            rendered = renderer.render(entry.family.value, kernel.template_args)
+            if rendered is None:
+                continue
+            argv = ["<source>.cu", "-cubin", "-o", "<output>", *rendered.flags]
+            key = compile_key(rendered.source.encode(), argv)
+            if key is not None and key not in jobs:
+                jobs[key] = AheadJob(key, rendered.source, rendered.flags, item.est_s, item.label)
+    return sorted(jobs.values(), key=lambda j: -j.est_s)
+
+
+def cached_sources(cache_root: Path) -> set[bytes]:
+    """The kernel sources already in a DeepGEMM 2.5.0 cache root."""
+    out: set[bytes] = set()
+    for cu in (cache_root / "cache").glob("kernel.*/kernel.cu"):
+        with contextlib.suppress(OSError):
+            out.add(cu.read_bytes())
+    return out
+
+
+def _die_with_this_thread() -> None:
+    """nvcc is killed when the thread that started it ends (a SIGKILLed warm leaves no nvcc)."""
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def _load_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()  # resolved before any fork: the child only calls it
+
+
+class AheadCompiler:
+    """A thread per job slot, each running one nvcc at a time into the stage."""
+
+    def __init__(self, jobs: Sequence[AheadJob], *, stage_dir: Path, nvcc: Path, slots: int,
+                 already_cached: int = 0) -> None:
+        self.jobs = list(jobs)
+        self.stage = Stage(stage_dir)
+        self.nvcc = nvcc
+        self.slots = max(1, slots)
+        self.stats = AheadStats(planned=len(self.jobs), already_cached=already_cached)
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopping = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._first_start: float | None = None
+        self._last_end: float | None = None
+
+    @classmethod
+    def for_plan(
+        cls, plan: Plan, items: Sequence[WorkItem], *, cache_root: Path, stage_dir: Path,
+        slots: int, env: Mapping[str, str],
+    ) -> AheadCompiler | None:
+        """A compiler for what of ``plan`` can be rendered for the installed DeepGEMM, or None
+        (another arch or build, a key-changing setting, no nvcc)."""
+        effective = {**os.environ, **env}
+        if plan.arch != "sm90" or any(v != dgenv.NVCC_VAR for v in dgenv.key_env(effective)):
+            return None
+        nvcc = dgenv.find_nvcc(effective)
+        renderer = SourceRenderer.for_install(dgenv.deepgemm_dir(), nvcc_release=nvcc_release(nvcc))
+        if renderer is None or nvcc is None:
+            return None
+        jobs = plan_jobs(plan, items, renderer)
+        cached = cached_sources(cache_root)
+        todo = [j for j in jobs if j.source.encode() not in cached]
+        if not todo:
+            return None
+        return cls(todo, stage_dir=stage_dir, nvcc=nvcc, slots=slots, already_cached=len(jobs) - len(todo))
+
+    def worker_env(self) -> dict[str, str]:
+        """What workers set so their DeepGEMM compiles through the stage."""
+        return {dgenv.NVCC_VAR: str(self.stage.root / "nvcc"), STAGE_VAR: str(self.stage.root),
+                REAL_NVCC_VAR: str(self.nvcc)}
+
+    def start(self) -> None:
+        root = self.stage.root
+        (root / "work").mkdir(parents=True, exist_ok=True)
+        shim = root / "nvcc"
+        shim.write_text(
+            "#!/bin/sh\n# jitwarm: DeepGEMM's nvcc during warm (see jitwarm.ahead.stage)\n"
+            f"exec {shlex.quote(sys.executable)} -I -S {shlex.quote(stage_module.__file__)} \"$@\"\n"
+        )
+        shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        for job in self.jobs:
+            self.stage.plan(job.key)
+        self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="jitwarm-ahead")
+        for job in self.jobs:
+            self._pool.submit(self._compile, job)
+
+    def _compile(self, job: AheadJob) -> None:
+        try:
+            self._run_nvcc(job)
+        except BaseException as exc:  # the shim must never wait on a job that died
+            self._failed(job, f"{type(exc).__name__}: {exc}")
+
+    def _run_nvcc(self, job: AheadJob) -> None:
+        if self._stopping:
+            self._failed(job, "warm stopped")
+            return
+        work = self.stage.root / "work" / job.key[:32]
+        work.mkdir(parents=True, exist_ok=True)
+        source, cubin = work / "kernel.cu", work / "kernel.cubin"
+        source.write_text(job.source)
+        start = time.perf_counter()
+        with self._lock:
+            self._first_start = self._first_start or start
+        # As DeepGEMM runs it: from a folder of its own, so no file there shadows a header.
+        proc = subprocess.Popen(
+            [str(self.nvcc), str(source), "-cubin", "-o", str(cubin), *job.flags], cwd=work,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_this_thread,
+        )
+        with self._lock:
+            self._running.add(proc)
+        output, _ = proc.communicate()
+        end = time.perf_counter()
+        with self._lock:
+            self._running.discard(proc)
+            self._last_end = end
+            self.stats.compile_s += end - start
+        if proc.returncode == 0 and cubin.is_file():
+            os.replace(cubin, self.stage.root / f"{job.key}.cubin")
+            with self._lock:
+                self.stats.compiled += 1
+        else:
+            self._failed(job, f"nvcc exited with {proc.returncode}: {output.decode(errors='replace')[-400:]}")
+
+    def _failed(self, job: AheadJob, reason: str) -> None:
+        with contextlib.suppress(OSError):
+            self.stage.fail(job.key, reason)
+        with self._lock:
+            self.stats.failed += 1
+            self.stats.failures = (*self.stats.failures, f"{job.label}: {reason}")[:5]
+        log.warning("compiling ahead failed for %s (its worker compiles it instead): %s", job.label, reason)
+
+    def finish(self) -> AheadStats:
+        """Wait for every job (the workers are done by now, so this returns at once unless the
+        pool ended early) and count what the workers took."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        with self._lock:
+            if self._first_start is not None and self._last_end is not None:
+                self.stats.wall_s = self._last_end - self._first_start
+            self.stats.first_start = self._first_start
+        self.stats.handed_over = self.stage.count("used")
+        return self.stats
+
+    def stop(self) -> None:
+        """Abandon queued jobs and kill running nvcc (the warm was interrupted)."""
+        self._stopping = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        for job in self.jobs:  # no shim may wait for a job that will never run
+            if not (self.stage.root / f"{job.key}.cubin").exists():
+                with contextlib.suppress(OSError):
+                    self.stage.fail(job.key, "warm stopped")
