@@ -43,6 +43,7 @@ class AheadJob:
     flags: tuple[str, ...]
     est_s: float
     label: str
+    kernel_keys: tuple[str, ...] = ()  # the work items' kernel keys this job compiles
 
 
 @dataclass
@@ -76,7 +77,8 @@ def nvcc_release(nvcc: Path | None) -> tuple[int, int] | None:
 
 
 def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
-    """One job per known-kernel item the renderer can render, longest first."""
+    """One job per known-kernel item the renderer can render, longest first (two items of
+    one source share a job)."""
     from jitwarm.warmer.items import kernel_key
 
     wanted = {i.kernel_key: i for i in items if i.kernel_key is not None and not i.is_sweep_chunk}
@@ -91,8 +93,11 @@ def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -
                 continue
             argv = ["<source>.cu", "-cubin", "-o", "<output>", *rendered.flags]
             key = compile_key(rendered.source.encode(), argv)
-            if key is not None and key not in jobs:
-                jobs[key] = AheadJob(key, rendered.source, rendered.flags, item.est_s, item.label)
+            if key is None:
+                continue
+            known = jobs.get(key)
+            keys = (*known.kernel_keys, item.kernel_key) if known else (item.kernel_key,)
+            jobs[key] = AheadJob(key, rendered.source, rendered.flags, item.est_s, item.label, keys)
     return sorted(jobs.values(), key=lambda j: -j.est_s)
 
 
@@ -129,8 +134,10 @@ class AheadCompiler:
     """A thread per job slot, each running one nvcc at a time into the stage."""
 
     def __init__(self, jobs: Sequence[AheadJob], *, stage_dir: Path, nvcc: Path, slots: int,
-                 already_cached: int = 0) -> None:
+                 already_cached: int = 0, covered: frozenset[str] = frozenset()) -> None:
         self.jobs = list(jobs)
+        # kernel keys of items whose kernel is compiled here or was in the cache already
+        self.covered = covered | {k for j in self.jobs for k in j.kernel_keys}
         self.stage = Stage(stage_dir)
         self.nvcc = nvcc
         self.slots = max(1, slots)
@@ -161,7 +168,13 @@ class AheadCompiler:
         todo = [j for j in jobs if j.source.encode() not in cached]
         if not todo:
             return None
-        return cls(todo, stage_dir=stage_dir, nvcc=nvcc, slots=slots, already_cached=len(jobs) - len(todo))
+        covered = frozenset(k for j in jobs for k in j.kernel_keys)
+        return cls(todo, stage_dir=stage_dir, nvcc=nvcc, slots=slots, already_cached=len(jobs) - len(todo),
+                   covered=covered)
+
+    def covers(self, items: Sequence[WorkItem]) -> bool:
+        """Whether every item's kernel is compiled here (or was cached): then no worker runs nvcc."""
+        return all(i.kernel_key is not None and i.kernel_key in self.covered for i in items)
 
     def worker_env(self) -> dict[str, str]:
         """What workers set so their DeepGEMM compiles through the stage."""

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from jitwarm.warmer.items import (
     renumber,
     sweep_items,
 )
-from jitwarm.warmer.pool import PoolObserver, PoolSpec, prestart, run_pool
+from jitwarm.warmer.pool import WORKER_NICE_VAR, PoolObserver, PoolSpec, prestart, run_pool
 from jitwarm.warmer.report import CaptureStats, WarmReport, build_report
 from jitwarm.warmer.resources import (
     GpuInfo,
@@ -47,6 +48,15 @@ if TYPE_CHECKING:
     from jitwarm.bundle import Provenance
 
 log = logging.getLogger(__name__)
+
+
+# Workers that only hand over cubins compiled ahead: a quarter of the job slots (at least two),
+# niced so their start-up (imports, CUDA contexts) yields the cores to nvcc.
+HANDOVER_NICE = 10
+
+
+def handover_workers(jobs: int) -> int:
+    return min(jobs, max(2, -(-jobs // 4)))
 
 
 def default_backend(*, capture: bool = False) -> Backend:
@@ -117,8 +127,8 @@ def warm(
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
 
-        def pool(todo: list[WorkItem], spec: PoolSpec, what: str) -> dict[int, ItemOutcome]:
-            n = min(jobs, len(todo))
+        def pool(todo: list[WorkItem], spec: PoolSpec, what: str, workers: int) -> dict[int, ItemOutcome]:
+            n = min(workers, len(todo))
             chosen = assign_devices(n, gpus)
             observer: PoolObserver | None = None
             with contextlib.ExitStack() as stack:
@@ -133,18 +143,24 @@ def warm(
             cap_spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=cap_backend)
             t0 = time.perf_counter()
             cap_items = _capture_items(plan, items, parts=jobs)
-            cap_out = pool(cap_items, cap_spec, "capturing")
+            cap_out = pool(cap_items, cap_spec, "capturing", jobs)
             items, capture = _items_from_capture(plan, items, cap_items, cap_out, parts=jobs)
             capture.wall_s = time.perf_counter() - t0
         startup.clear()
-        outcomes = pool(items, spec, "kernels")
+        workers = jobs
+        if ahead_compiler is not None and ahead_compiler.covers(items):
+            # Every kernel is compiled ahead: workers only hand cubins to DeepGEMM, so a few
+            # suffice, and they start at low priority instead of taking cores from nvcc.
+            workers = handover_workers(jobs)
+            spec = replace(spec, env={**spec.env, WORKER_NICE_VAR: str(HANDOVER_NICE)})
+        outcomes = pool(items, spec, "kernels", workers)
         ahead_stats = ahead_compiler.finish() if ahead_compiler is not None else None
     finally:
         if ahead_compiler is not None:
             ahead_compiler.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(log_dir, ignore_errors=True)
-    used = min(jobs, len(items))
+    used = min(workers, len(items))
     if provenance is not None:
         _record_provenance(provenance, cache_root)
     return build_report(

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.2
+# A worker lowers its priority by this (``os.nice``) first thing, when set in its environment.
+WORKER_NICE_VAR = "JITWARM_WORKER_NICE"
 # An interrupted pool gives its workers this long to stop, then kills them.
 _STOP_GRACE_S = 1.0
 
@@ -139,6 +141,9 @@ def _serve(
     # The environment must be in place before the backend touches CUDA or DeepGEMM.
     started_at = time.time()
     os.environ.update(env)
+    if env.get(WORKER_NICE_VAR):
+        with contextlib.suppress(OSError, ValueError):
+            os.nice(int(env[WORKER_NICE_VAR]))
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
     _die_with_parent()
