@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shlex
+import signal
 import stat
 import subprocess
 import sys
@@ -113,7 +114,7 @@ def cached_sources(cache_root: Path) -> set[bytes]:
 def _die_with_this_thread() -> None:
     """nvcc is killed when the thread that started it ends (a SIGKILLed warm leaves no nvcc)."""
     if _PRCTL is not None:
-        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _load_prctl() -> Any:
@@ -217,6 +218,7 @@ class AheadCompiler:
         proc = subprocess.Popen(
             [str(self.nvcc), str(source), "-cubin", "-o", str(cubin), *job.flags], cwd=work,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_this_thread,
+            start_new_session=True,  # its own process group: stop() kills nvcc's children too
         )
         with self._lock:
             self._running.add(proc)
@@ -262,7 +264,7 @@ class AheadCompiler:
             running = list(self._running)
         for proc in running:
             with contextlib.suppress(OSError):
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
         for job in self.jobs:  # no shim may wait for a job that will never run
             if not (self.stage.root / f"{job.key}.cubin").exists():
                 with contextlib.suppress(OSError):

@@ -95,10 +95,14 @@ class RenderedKernel:
 class SourceRenderer:
     """Renders sources and flags for one DeepGEMM install, one arch, one nvcc."""
 
-    def __init__(self, include_dir: Path, *, arch: str = "90a", cpp_standard: int = 20) -> None:
+    def __init__(
+        self, include_dir: Path, *, arch: str = "90a", cpp_standard: int = 20, include_hash: str | None = None,
+    ) -> None:
+        """``include_hash``: the GEMM template's include hash when already known (else it is
+        computed from ``include_dir`` at the first render)."""
         self.include_dir = include_dir
         self._hasher = IncludeHasher(include_dir)
-        self._gemm_hash: str | None = None
+        self._gemm_hash = include_hash
         base = fill(BASE_FLAGS, [cpp_standard])
         self.flags = tuple(fill(NVCC_FLAGS, [base, include_dir, arch]).split())
 

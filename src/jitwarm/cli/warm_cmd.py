@@ -44,6 +44,10 @@ def warm_command(
         bool,
         typer.Option("--allow-key-changing-env", help="Warm even with DG_JIT_DEBUG and similar set (their keys differ from a server's).", rich_help_panel=_W),
     ] = False,
+    ahead: Annotated[
+        bool,
+        typer.Option("--ahead/--no-ahead", help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly; workers hand the cubins to DeepGEMM.", rich_help_panel=_W),
+    ] = True,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
@@ -55,7 +59,7 @@ def warm_command(
     show_progress = not json_out and sys.stderr.isatty()
     report = warm(
         plan, jobs=jobs, cache_dir=cache_dir, exact=exact,
-        allow_key_changing_env=allow_key_changing_env, progress=show_progress,
+        allow_key_changing_env=allow_key_changing_env, progress=show_progress, ahead=ahead,
     )
     if json_out:
         print_json(report.to_json())
@@ -82,6 +86,11 @@ def render_report(report: WarmReport) -> None:
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
+    if report.ahead is not None:
+        a = report.ahead
+        stdout.print(f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
+                     f"{fmt_seconds(a.get('first_nvcc_s') or 0.0)}, summed {fmt_seconds(a['compile_s'])}), "
+                     f"{a['handed_over']} taken by DeepGEMM, {a['failed']} failed (compiled by workers)")
     if report.workers_ready_s:
         ready, started = report.workers_ready_s, report.workers_started_s
         imports = f"imports done after {fmt_seconds(report.imports_done_s)}, " if report.imports_done_s else ""
