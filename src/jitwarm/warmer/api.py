@@ -114,16 +114,16 @@ def warm(
                      slots=jobs or usable_cpus(), env=env)
         if ahead and backend is None and not full_sweep and plan.entries else None
     )
-    gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
-    if jobs is None:
-        jobs = default_jobs(
-            1 << 30, cpus=usable_cpus(), gpus=gpus, per_worker_mib=worker_mib(plan),
-            host_mib=host_memory_mib(),
-        )
-    items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
     capture: CaptureStats | None = None
     startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
     try:
+        gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
+        if jobs is None:
+            jobs = default_jobs(
+                1 << 30, cpus=usable_cpus(), gpus=gpus, per_worker_mib=worker_mib(plan),
+                host_mib=host_memory_mib(),
+            )
+        items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
 
