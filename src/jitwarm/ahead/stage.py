@@ -104,21 +104,27 @@ class Stage:
         return sum(1 for _ in self.root.glob(f"*.{suffix}"))
 
 
+def _wait_s(env: dict[str, str] | os._Environ[str]) -> float:
+    try:
+        return float(env.get(WAIT_VAR) or DEFAULT_WAIT_S)
+    except ValueError:
+        return DEFAULT_WAIT_S
+
+
 def shim_main(argv: list[str], env: dict[str, str] | os._Environ[str] = os.environ) -> int:
     real = env.get(REAL_NVCC_VAR)
     if not real:
         sys.stderr.write(f"jitwarm nvcc shim: {REAL_NVCC_VAR} is not set\n")
         return 2
     stage_dir = env.get(STAGE_VAR)
-    if stage_dir and "--version" not in argv and "-V" not in argv:
-        try:
-            source, output = request_paths(argv) if compile_key(b"", argv) else (None, None)
-            key = compile_key(source.read_bytes(), argv) if source is not None else None
-        except OSError:
-            key = None
-        if key is not None and output is not None:
+    key = None
+    if stage_dir and "--version" not in argv and "-V" not in argv and compile_key(b"", argv):
+        source, output = request_paths(argv)
+        with contextlib.suppress(OSError):
+            key = compile_key(source.read_bytes(), argv)
+        if key is not None:
             stage = Stage(Path(stage_dir))
-            cubin = stage.wait(key, timeout_s=float(env.get(WAIT_VAR) or DEFAULT_WAIT_S))
+            cubin = stage.wait(key, timeout_s=_wait_s(env))
             if cubin is not None:
                 try:
                     stage.hand_over(key, cubin, output)
