@@ -9,9 +9,15 @@ import pytest
 from fakes.helpers import FAKE_NVCC
 from jitwarm import dgenv
 from jitwarm.ahead.compiler import AheadCompiler, plan_jobs
-from jitwarm.ahead.source import BASE_FLAGS, GEMM_1D2D_TEMPLATE, INCLUDE_HASH_LINE, NVCC_FLAGS, SourceRenderer
+from jitwarm.ahead.source import (
+    BASE_FLAGS,
+    GEMM_1D2D_TEMPLATE,
+    INCLUDE_HASH_LINE,
+    NVCC_FLAGS,
+    SourceRenderer,
+)
 from jitwarm.models.loader import load_model
-from jitwarm.plan import plan_serving
+from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
 from jitwarm.warmer.items import plan_work_items
 
@@ -31,11 +37,11 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return pkg
 
 
-def _plan(arch: str = "sm90"):  # noqa: ANN202
+def _plan(arch: str = "sm90") -> Plan:
     return plan_serving(load_model("deepseek-v3"), ServingConfig(tp=8, arch=arch))
 
 
-def _for_plan(plan, tmp_path: Path, env: dict[str, str] | None = None) -> AheadCompiler | None:  # noqa: ANN001
+def _for_plan(plan: Plan, tmp_path: Path, env: dict[str, str] | None = None) -> AheadCompiler | None:
     return AheadCompiler.for_plan(
         plan, plan_work_items(plan, sweep_parts=4), cache_root=tmp_path / "cache-root",
         stage_dir=tmp_path / "stage", slots=4, env={dgenv.NVCC_VAR: str(FAKE_NVCC), **(env or {})},

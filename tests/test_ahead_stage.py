@@ -138,3 +138,14 @@ def test_the_cli_report_says_what_was_compiled_ahead() -> None:
     text = " ".join(captured.get().split())
     assert "compiled ahead: 66 of 67 kernels" in text
     assert "66 taken by DeepGEMM, 1 failed" in text
+
+
+def test_a_shim_gives_up_waiting_after_its_limit(tmp_path: Path) -> None:
+    compiler = _compiler(tmp_path, [_job("// never\n")])
+    compiler.write_shim()
+    compiler.stage.plan(compiler.jobs[0].key)  # planned, but nothing compiles it: a stuck job
+    worker = {**os.environ, **compiler.worker_env(), REAL_NVCC_VAR: str(FAKE_NVCC), "JITWARM_STAGE_WAIT_S": "0.2"}
+    started = time.monotonic()
+    done, cubin = _deepgemm_compile(tmp_path / "root", worker, "// never\n")
+    assert done.returncode == 0 and cubin.read_text() == "FAKECUBIN\n// never\n"
+    assert time.monotonic() - started < 5

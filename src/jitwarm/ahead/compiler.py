@@ -183,6 +183,15 @@ class AheadCompiler:
                 REAL_NVCC_VAR: str(self.nvcc)}
 
     def start(self) -> None:
+        self.write_shim()
+        for job in self.jobs:
+            self.stage.plan(job.key)
+        self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="jitwarm-ahead")
+        for job in self.jobs:
+            self._pool.submit(self._compile, job)
+
+    def write_shim(self) -> Path:
+        """The stage folder with the nvcc shim workers run (``worker_env`` names it)."""
         root = self.stage.root
         (root / "work").mkdir(parents=True, exist_ok=True)
         shim = root / "nvcc"
@@ -191,11 +200,7 @@ class AheadCompiler:
             f"exec {shlex.quote(sys.executable)} -I -S {shlex.quote(stage_module.__file__)} \"$@\"\n"
         )
         shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        for job in self.jobs:
-            self.stage.plan(job.key)
-        self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="jitwarm-ahead")
-        for job in self.jobs:
-            self._pool.submit(self._compile, job)
+        return shim
 
     def _compile(self, job: AheadJob) -> None:
         try:
