@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shlex
 import signal
 import stat
@@ -23,9 +22,10 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jitwarm import dgenv
+from jitwarm._pdeathsig import die_with_parent
 from jitwarm.ahead import stage as stage_module
 from jitwarm.ahead.source import SourceRenderer
 from jitwarm.ahead.stage import REAL_NVCC_VAR, STAGE_VAR, Stage, compile_key
@@ -72,9 +72,12 @@ class AheadStats:
 
 
 def nvcc_release(nvcc: Path | None) -> tuple[int, int] | None:
-    text = dgenv.nvcc_version_text(nvcc)
-    match = re.search(r"release (\d+)\.(\d+)", text or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    """(major, minor) of the nvcc at ``nvcc``, or None if it cannot say."""
+    release = dgenv.nvcc_release(dgenv.nvcc_version_text(nvcc))
+    if release is None:
+        return None
+    major, minor = release.split(".")
+    return int(major), int(minor)
 
 
 def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
@@ -109,26 +112,6 @@ def cached_sources(cache_root: Path) -> set[bytes]:
         with contextlib.suppress(OSError):
             out.add(cu.read_bytes())
     return out
-
-
-def _die_with_this_thread() -> None:
-    """nvcc is killed when the thread that started it ends (a SIGKILLed warm leaves no nvcc)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _load_prctl() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _load_prctl()  # resolved before any fork: the child only calls it
 
 
 class AheadCompiler:
@@ -222,7 +205,7 @@ class AheadCompiler:
         # As DeepGEMM runs it: from a folder of its own, so no file there shadows a header.
         proc = subprocess.Popen(
             [str(self.nvcc), str(source), "-cubin", "-o", str(cubin), *job.flags], cwd=work,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_this_thread,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,  # nvcc ends with this thread
             start_new_session=True,  # its own process group: stop() kills nvcc's children too
         )
         with self._lock:

@@ -68,11 +68,6 @@ class Stage:
     def plan(self, key: str) -> None:
         self._path(key, "planned").touch()
 
-    def publish(self, key: str, cubin: Path) -> None:
-        tmp = self._path(key, f"cubin.{os.getpid()}.tmp")
-        shutil.copyfile(cubin, tmp)
-        os.replace(tmp, self._path(key, "cubin"))
-
     def fail(self, key: str, reason: str) -> None:
         self._path(key, "failed").write_text(reason)
 

@@ -20,7 +20,6 @@ import logging
 import multiprocessing as mp
 import os
 import pickle
-import signal
 import sys
 import tempfile
 import threading
@@ -31,6 +30,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from jitwarm._pdeathsig import die_with_parent
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
 from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.schedule import Scheduler
@@ -83,14 +83,6 @@ class PoolSpec:
     log_dir: Path
     backend: Backend
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _let_the_fork_server_go() -> None:
@@ -146,7 +138,7 @@ def _serve(
             os.nice(int(env[WORKER_NICE_VAR]))
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
-    _die_with_parent()
+    die_with_parent()
     _let_the_fork_server_go()
     from jitwarm.warmer import _forkserver_clock
 
