@@ -88,8 +88,11 @@ for _ in range(30):
             f(*args, **kwargs)
             noop_t[name].append(pc() - t)
 
+
 def us(xs):
     return round(statistics.median(xs) * 1e6, 2)
+
+
 out = {
     "gpu": torch.cuda.get_device_name(0),
     "deep_gemm": deep_gemm.__version__,

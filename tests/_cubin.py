@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from _data import SM90_H100_GROUND_TRUTH
+
 _KERNEL = 'extern "C" __global__ void add_one(float* x) { x[threadIdx.x] += 1.0f; }\n'
 
 # DeepGEMM's 1D2D FP8 GEMM source as generate_impl renders it (csrc/jit_kernels/impls/
 # sm90_fp8_gemm_1d2d.hpp), one line per group of template arguments.
 _GEMM_1D2D_GROUPS = (1, 3, 1, 3, 3, 1, 2, 2, 2, 1, 1)
 
-GROUND_TRUTH = Path("/work/shared/data/deepgemm-sm90-h100/ground-truth.json")
+GROUND_TRUTH = SM90_H100_GROUND_TRUTH
 
 
 @functools.lru_cache(maxsize=1)

@@ -41,10 +41,16 @@ def _plan(arch: str = "sm90") -> Plan:
     return plan_serving(load_model("deepseek-v3"), ServingConfig(tp=8, arch=arch))
 
 
-def _for_plan(plan: Plan, tmp_path: Path, env: dict[str, str] | None = None) -> AheadCompiler | None:
+def _for_plan(
+    plan: Plan, tmp_path: Path, env: dict[str, str] | None = None
+) -> AheadCompiler | None:
     return AheadCompiler.for_plan(
-        plan, plan_work_items(plan, sweep_parts=4), cache_root=tmp_path / "cache-root",
-        stage_dir=tmp_path / "stage", slots=4, env={dgenv.NVCC_VAR: str(FAKE_NVCC), **(env or {})},
+        plan,
+        plan_work_items(plan, sweep_parts=4),
+        cache_root=tmp_path / "cache-root",
+        stage_dir=tmp_path / "stage",
+        slots=4,
+        env={dgenv.NVCC_VAR: str(FAKE_NVCC), **(env or {})},
     )
 
 
@@ -74,7 +80,9 @@ def test_sources_already_cached_are_not_compiled_again(install: Path, tmp_path: 
 
 
 def test_nothing_ahead_off_sm90_with_key_changing_settings_or_another_build(
-    install: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    install: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plan = _plan()
     assert _for_plan(plan.model_copy(update={"arch": "sm100"}), tmp_path) is None
@@ -99,4 +107,6 @@ def test_plan_jobs_share_one_job_per_source(tmp_path: Path) -> None:
     items = plan_work_items(plan)
     jobs = plan_jobs(plan, items, renderer)
     assert len({j.key for j in jobs}) == len(jobs)
-    assert sorted(k for j in jobs for k in j.kernel_keys) == sorted(i.kernel_key for i in items if i.kernel_key)
+    assert sorted(k for j in jobs for k in j.kernel_keys) == sorted(
+        i.kernel_key for i in items if i.kernel_key
+    )

@@ -25,17 +25,23 @@ def _job(source: str, label: str = "k") -> AheadJob:
     return AheadJob(key, source, FLAGS, 1.0, label, (label,))
 
 
-def _deepgemm_compile(root: Path, env: dict[str, str], source: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _deepgemm_compile(
+    root: Path, env: dict[str, str], source: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     """What DeepGEMM 2.5.0 does on a miss: the source in tmp/<uuid>/, nvcc run from tmp/."""
     work = root / "tmp" / uuid.uuid4().hex
     work.mkdir(parents=True)
     (work / "kernel.cu").write_text(source)
     cubin = work / "kernel.cubin"
     command = f"cd {work.parent} && {env[NVCC_VAR]} {work / 'kernel.cu'} -cubin -o {cubin} {' '.join(FLAGS)}"
-    return subprocess.run(command, shell=True, env=env, capture_output=True, text=True, timeout=60), cubin
+    return subprocess.run(
+        command, shell=True, env=env, capture_output=True, text=True, timeout=60
+    ), cubin
 
 
-def _compiler(tmp_path: Path, jobs: list[AheadJob], nvcc: Path = FAKE_NVCC, slots: int = 2) -> AheadCompiler:
+def _compiler(
+    tmp_path: Path, jobs: list[AheadJob], nvcc: Path = FAKE_NVCC, slots: int = 2
+) -> AheadCompiler:
     return AheadCompiler(jobs, stage_dir=tmp_path / "stage", nvcc=nvcc, slots=slots)
 
 
@@ -78,7 +84,9 @@ def test_a_source_not_compiled_ahead_goes_to_the_real_nvcc(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert cubin.read_text() == "FAKECUBIN\n// rendered differently\n"
     assert stats.handed_over == 0
-    version = subprocess.run([worker[NVCC_VAR], "--version"], env=worker, capture_output=True, text=True)
+    version = subprocess.run(
+        [worker[NVCC_VAR], "--version"], env=worker, capture_output=True, text=True
+    )
     assert "release 13.0" in version.stdout  # the key's compiler identity is the real one's
 
 
@@ -104,7 +112,12 @@ def test_stop_kills_nvcc_and_releases_waiting_shims(tmp_path: Path) -> None:
     slow = tmp_path / "slow-nvcc"
     slow.write_text("#!/bin/sh\nsleep 30\n")
     slow.chmod(0o755)
-    compiler = _compiler(tmp_path, [_job("// a\n", "a"), _job("// b\n", "b"), _job("// c\n", "c")], nvcc=slow, slots=1)
+    compiler = _compiler(
+        tmp_path,
+        [_job("// a\n", "a"), _job("// b\n", "b"), _job("// c\n", "c")],
+        nvcc=slow,
+        slots=1,
+    )
     compiler.start()
     time.sleep(0.3)
     start = time.monotonic()
@@ -128,10 +141,30 @@ def test_the_cli_report_says_what_was_compiled_ahead() -> None:
     from jitwarm.cli.warm_cmd import render_report
     from jitwarm.warmer.report import build_report
 
-    ahead = {"planned": 67, "already_cached": 0, "compiled": 66, "failed": 1, "handed_over": 66,
-             "compile_s": 301.2, "wall_s": 19.0, "failures": ["x: nvcc exited with 1"], "first_nvcc_s": 0.3}
-    report = build_report([], {}, plan_digest="d", arch="sm90", num_sms=132, cache_root="/c", jobs=4,
-                          devices=["0"], wall_s=20.0, new_cache_entries=67, ahead=ahead)
+    ahead = {
+        "planned": 67,
+        "already_cached": 0,
+        "compiled": 66,
+        "failed": 1,
+        "handed_over": 66,
+        "compile_s": 301.2,
+        "wall_s": 19.0,
+        "failures": ["x: nvcc exited with 1"],
+        "first_nvcc_s": 0.3,
+    }
+    report = build_report(
+        [],
+        {},
+        plan_digest="d",
+        arch="sm90",
+        num_sms=132,
+        cache_root="/c",
+        jobs=4,
+        devices=["0"],
+        wall_s=20.0,
+        new_cache_entries=67,
+        ahead=ahead,
+    )
     assert report.to_json()["ahead"]["handed_over"] == 66
     with stdout.capture() as captured:
         render_report(report)
@@ -144,7 +177,12 @@ def test_a_shim_gives_up_waiting_after_its_limit(tmp_path: Path) -> None:
     compiler = _compiler(tmp_path, [_job("// never\n")])
     compiler.write_shim()
     compiler.stage.plan(compiler.jobs[0].key)  # planned, but nothing compiles it: a stuck job
-    worker = {**os.environ, **compiler.worker_env(), REAL_NVCC_VAR: str(FAKE_NVCC), "JITWARM_STAGE_WAIT_S": "0.2"}
+    worker = {
+        **os.environ,
+        **compiler.worker_env(),
+        REAL_NVCC_VAR: str(FAKE_NVCC),
+        "JITWARM_STAGE_WAIT_S": "0.2",
+    }
     started = time.monotonic()
     done, cubin = _deepgemm_compile(tmp_path / "root", worker, "// never\n")
     assert done.returncode == 0 and cubin.read_text() == "FAKECUBIN\n// never\n"

@@ -16,7 +16,6 @@ ARGS = (
 )
 
 
-
 @pytest.fixture()
 def root(tmp_path: Path) -> Path:
     ok = write_entry(

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jitwarm
+from _data import SM90_H100_GROUND_TRUTH
 from jitwarm.selection import sm90
 from jitwarm.selection.sm90 import (
     GemmProblem,
@@ -26,9 +27,7 @@ from jitwarm.selection.sm90 import (
     select_sm90,
 )
 
-GROUND_TRUTH = (
-    Path(__file__).resolve().parents[2] / "shared/data/deepgemm-sm90-h100/ground-truth.json"
-)
+GROUND_TRUTH = SM90_H100_GROUND_TRUTH
 
 
 def _load_ground_truth() -> dict | None:

@@ -358,7 +358,10 @@ def test_attention_of_a_query_does_not_depend_on_how_its_prompt_was_chunked():
     g = torch.Generator().manual_seed(0)
     s = 300
     q = torch.randn(s, 4, 24, generator=g).bfloat16()
-    k, v = torch.randn(s, 4, 24, generator=g).bfloat16(), torch.randn(s, 4, 16, generator=g).bfloat16()
+    k, v = (
+        torch.randn(s, 4, 24, generator=g).bfloat16(),
+        torch.randn(s, 4, 16, generator=g).bfloat16(),
+    )
     whole = _causal_attention(q, k, v)
     for cut in (1, 37, 256, s - 1):  # a later chunk, down to a single decode-like query
         chunk = _causal_attention(q[cut:], k, v)
@@ -375,4 +378,7 @@ def test_a_requests_tokens_do_not_depend_on_its_batch_or_chunking(build):
     b.step("prefill", [(2, other, True), (1, prompt[:50], False)])
     chunked = b.step("prefill", [(1, prompt[50:], True)])[0]
     assert alone is not None and chunked == alone
-    assert a.step("decode", [(1, [alone], True)]) == b.step("decode", [(1, [alone], True), (2, [5], True)])[:1]
+    assert (
+        a.step("decode", [(1, [alone], True)])
+        == b.step("decode", [(1, [alone], True), (2, [5], True)])[:1]
+    )

@@ -42,7 +42,11 @@ def test_fp8_gemm_nt_sm90(m: int) -> None:
     assert b.dtype == FP8 and b.shape == (e.n, e.k) and b.is_contiguous()
     assert sfa.dtype == torch.float32
     assert_mn_major_tma(sfa, m, -(-e.k // 128))
-    assert sfb.dtype == torch.float32 and sfb.shape == (-(-e.n // 128), -(-e.k // 128)) and sfb.is_contiguous()
+    assert (
+        sfb.dtype == torch.float32
+        and sfb.shape == (-(-e.n // 128), -(-e.k // 128))
+        and sfb.is_contiguous()
+    )
     assert d.dtype == torch.bfloat16 and d.shape == (m, e.n) and d.is_contiguous()
 
 
@@ -86,8 +90,10 @@ def _v4_plan(arch: str = "sm90"):  # type: ignore[no-untyped-def]
     from jitwarm.models.loader import load_model
     from jitwarm.plan import plan_serving
 
-    return plan_serving(load_model("deepseek-v4-flash"), ServingConfig(tp=8, max_batched_tokens=256,
-                                                                      max_running_seqs=16, arch=arch))
+    return plan_serving(
+        load_model("deepseek-v4-flash"),
+        ServingConfig(tp=8, max_batched_tokens=256, max_running_seqs=16, arch=arch),
+    )
 
 
 def test_fp8_einsum_scales_are_mn_major_after_deepgemm_permutes() -> None:
@@ -115,7 +121,9 @@ def test_hc_prenorm_and_indexer_families() -> None:
     assert kw["clean_logits"] is True
 
     paged = entry_of(plan, Family.PAGED_MQA_LOGITS)
-    fn, (q, cache, w, lens, table, sched, ctx_len), kw = build_call(paged, 3, "cpu", num_sms=132, for_capture=True)
+    fn, (q, cache, w, lens, table, sched, ctx_len), kw = build_call(
+        paged, 3, "cpu", num_sms=132, for_capture=True
+    )
     nn = paged.dims["next_n"]
     assert fn == "fp8_paged_mqa_logits" and q.shape == (3, nn, heads, dim)
     assert cache.dtype == torch.uint8 and cache.shape[1:] == (paged.dims["block_kv"], 1, dim + 4)
@@ -126,13 +134,26 @@ def test_hc_prenorm_and_indexer_families() -> None:
 
     meta = entry_of(plan, Family.PAGED_MQA_METADATA)
     fn, (lens, block_kv, sms), _ = build_call(meta, 40, "cpu", num_sms=132)
-    assert fn == "get_paged_mqa_logits_metadata" and lens.shape == (40, 1) and (block_kv, sms) == (64, 132)
+    assert (
+        fn == "get_paged_mqa_logits_metadata"
+        and lens.shape == (40, 1)
+        and (block_kv, sms) == (64, 132)
+    )
 
 
 def test_mega_moe_is_refused_with_a_reason() -> None:
-    e = PlanEntry(family=Family.MEGA_MOE, n=512, k=7168, num_groups=32, phases=["decode"],
-                  m_values=[[1, 8]], selection=Selection.SWEEP, kernels=None, modules=[],
-                  conventions=Conventions(ab_dtype="fp8xfp4", scale_dtype="ue8m0"))
+    e = PlanEntry(
+        family=Family.MEGA_MOE,
+        n=512,
+        k=7168,
+        num_groups=32,
+        phases=["decode"],
+        m_values=[[1, 8]],
+        selection=Selection.SWEEP,
+        kernels=None,
+        modules=[],
+        conventions=Conventions(ab_dtype="fp8xfp4", scale_dtype="ue8m0"),
+    )
     with pytest.raises(UnsupportedFamilyError, match="fp8_fp4_mega_moe"):
         build_call(e, 4, "cpu")
 
@@ -145,11 +166,15 @@ def test_random_init_fills_data_and_positive_scales() -> None:
 
 
 class _Linear(torch.nn.Module):
-    def __init__(self, n: int, k: int, scale_name: str = "weight_scale_inv", block: bool = True) -> None:
+    def __init__(
+        self, n: int, k: int, scale_name: str = "weight_scale_inv", block: bool = True
+    ) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.empty(n, k, dtype=FP8), requires_grad=False)
         shape = (-(-n // 128), -(-k // 128)) if block else (n, 1)
-        self.register_parameter(scale_name, torch.nn.Parameter(torch.ones(shape), requires_grad=False))
+        self.register_parameter(
+            scale_name, torch.nn.Parameter(torch.ones(shape), requires_grad=False)
+        )
 
 
 def test_scan_finds_fp8_block_quantized_linears_only() -> None:
@@ -167,7 +192,9 @@ def test_scan_finds_fp8_block_quantized_linears_only() -> None:
     assert shapes[0].modules == ("layers.0.q", "layers.1.q", "layers.2.q")
     plan = plan_model(model, ServingConfig(max_batched_tokens=512))
     assert [(e.n, e.k) for e in plan.entries] == [(1536, 7168), (7168, 2048)]
-    assert plan.entries[0].modules[0].name == "layers.*.q" and plan.entries[0].modules[0].layers == [[0, 2]]
+    assert plan.entries[0].modules[0].name == "layers.*.q" and plan.entries[0].modules[
+        0
+    ].layers == [[0, 2]]
     assert all(e.mset.max == 512 and e.kernels for e in plan.entries)
 
 

@@ -27,13 +27,31 @@ def _plan_file(tmp_path: Path) -> Path:
 
 
 def test_warm_plan_file_json_report(capsys, tmp_path: Path, fake) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(capsys, "warm", "--plan", str(_plan_file(tmp_path)), "--jobs", "2",
-                         "--cache-dir", str(tmp_path / "c"), "--json")
+    code, out, err = run(
+        capsys,
+        "warm",
+        "--plan",
+        str(_plan_file(tmp_path)),
+        "--jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--json",
+    )
     assert code == 0 and err == ""
     body = json.loads(out)
     assert body["ok"] and body["compiled"] == exact_plan().num_kernels and body["jobs"] == 2
-    code, out, _ = run(capsys, "warm", "--manifest", str(_plan_file(tmp_path)), "-j", "2",
-                       "--cache-dir", str(tmp_path / "c"), "--json")
+    code, out, _ = run(
+        capsys,
+        "warm",
+        "--manifest",
+        str(_plan_file(tmp_path)),
+        "-j",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--json",
+    )
     assert code == 0 and json.loads(out)["compiled"] == 0
     # what the cache was built with, for `jitwarm doctor`
     built = json.loads((tmp_path / "c" / "jitwarm-provenance.json").read_text())
@@ -41,8 +59,22 @@ def test_warm_plan_file_json_report(capsys, tmp_path: Path, fake) -> None:  # ty
 
 
 def test_warm_model_flags_human_report(capsys, tmp_path: Path, fake) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = run(capsys, "warm", "--model", "deepseek-v3", "--tp", "8", "--max-batched-tokens",
-                       "512", "--max-running-seqs", "16", "-j", "2", "--cache-dir", str(tmp_path))
+    code, out, _ = run(
+        capsys,
+        "warm",
+        "--model",
+        "deepseek-v3",
+        "--tp",
+        "8",
+        "--max-batched-tokens",
+        "512",
+        "--max-running-seqs",
+        "16",
+        "-j",
+        "2",
+        "--cache-dir",
+        str(tmp_path),
+    )
     assert code == 0
     assert "fp8_gemm_nt" in out and f"{exact_plan().num_kernels} kernels compiled" in out
 
@@ -50,8 +82,16 @@ def test_warm_model_flags_human_report(capsys, tmp_path: Path, fake) -> None:  #
 def test_a_failed_kernel_exits_1_and_names_it(capsys, tmp_path: Path, fake) -> None:  # type: ignore[no-untyped-def]
     m = exact_plan().entries[0].kernels[0].m  # type: ignore[index]
     fake["backend"] = FakeBackend(fail_on=frozenset({(0, m)}))
-    code, out, err = run(capsys, "warm", "--plan", str(_plan_file(tmp_path)), "-j", "2",
-                         "--cache-dir", str(tmp_path / "c"))
+    code, out, err = run(
+        capsys,
+        "warm",
+        "--plan",
+        str(_plan_file(tmp_path)),
+        "-j",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
     assert code == 1
     assert "1 failed" in out and "planted failure" in err
 
@@ -65,7 +105,9 @@ def test_a_failed_kernel_exits_1_and_names_it(capsys, tmp_path: Path, fake) -> N
         (["warm", "--model", "deepseek-v3", "--tp", "8"], {"DG_JIT_DEBUG": "1"}, "DG_JIT_DEBUG=1"),
     ],
 )
-def test_usage_errors_exit_2_on_one_line(capsys, monkeypatch, tmp_path, fake, argv, env, needle) -> None:  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2_on_one_line(
+    capsys, monkeypatch, tmp_path, fake, argv, env, needle
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -76,6 +118,16 @@ def test_usage_errors_exit_2_on_one_line(capsys, monkeypatch, tmp_path, fake, ar
 
 def test_key_changing_variable_allowed_when_asked(capsys, monkeypatch, tmp_path, fake) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DG_JIT_DEBUG", "1")
-    code, out, _ = run(capsys, "warm", "--plan", str(_plan_file(tmp_path)), "-j", "2", "--json",
-                       "--cache-dir", str(tmp_path / "c"), "--allow-key-changing-env")
+    code, out, _ = run(
+        capsys,
+        "warm",
+        "--plan",
+        str(_plan_file(tmp_path)),
+        "-j",
+        "2",
+        "--json",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--allow-key-changing-env",
+    )
     assert code == 0 and json.loads(out)["ok"]

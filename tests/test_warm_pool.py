@@ -42,7 +42,9 @@ def test_workers_round_robin_over_an_existing_cuda_visible_devices(
 def test_one_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
     plan = exact_plan()
     bad_m = plan.entries[0].kernels[0].m  # type: ignore[index]
-    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(fail_on=frozenset({(0, bad_m)})))
+    report = warm(
+        plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(fail_on=frozenset({(0, bad_m)}))
+    )
     assert not report.ok and report.failed == 1
     assert report.compiled == plan.num_kernels - 1
     (failure,) = report.failures
@@ -53,7 +55,9 @@ def test_one_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
 def test_a_dying_worker_fails_only_its_item(tmp_path: Path) -> None:
     plan = exact_plan()
     bad_m = plan.entries[1].kernels[-1].m  # type: ignore[index]
-    report = warm(plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(crash_on=frozenset({(1, bad_m)})))
+    report = warm(
+        plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(crash_on=frozenset({(1, bad_m)}))
+    )
     assert report.failed == 1 and report.compiled == plan.num_kernels - 1
     assert "worker exited with code 17" in report.failures[0].reason
 
@@ -156,7 +160,9 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> Non
         "from jitwarm.warmer import FakeBackend, warm\n"
         f"warm(exact_plan(), jobs=2, cache_dir={str(tmp_path / 'cache')!r}, backend=FakeBackend())\n"
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("jitwarm.warmer.errors.WorkerSetupError: no worker could start")
@@ -183,7 +189,9 @@ def test_workers_start_together_when_the_plan_is_large(tmp_path: Path) -> None:
         "                  backend=FakeBackend(compile_s=0.05))\n"
         "    print(json.dumps(report.workers_started_s))\n"
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     started = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(started) == 4

@@ -17,18 +17,35 @@ def _item(i: int, family: str, ms: tuple[int, ...]) -> WorkItem:
 
 def _report(items, outcomes):  # type: ignore[no-untyped-def]
     return build_report(
-        items, outcomes, plan_digest="d", arch="sm90", num_sms=132, cache_root="/c", jobs=2,
-        devices=["0", "1"], wall_s=12.5, new_cache_entries=3,
+        items,
+        outcomes,
+        plan_digest="d",
+        arch="sm90",
+        num_sms=132,
+        cache_root="/c",
+        jobs=2,
+        devices=["0", "1"],
+        wall_s=12.5,
+        new_cache_entries=3,
     )
 
 
 def test_counts_per_family_and_totals() -> None:
-    items = [_item(0, "a", (1,)), _item(1, "a", (2,)), _item(2, "b", (5, 6, 7)), _item(3, "b", (9,))]
+    items = [
+        _item(0, "a", (1,)),
+        _item(1, "a", (2,)),
+        _item(2, "b", (5, 6, 7)),
+        _item(3, "b", (9,)),
+    ]
     outcomes = {
         0: ItemOutcome(0, 0, (CallOutcome(1, 4.0, compiled=1),), 4.1),
         1: ItemOutcome(1, 1, (CallOutcome(2, 0.01),), 0.02),
-        2: ItemOutcome(2, 0, (CallOutcome(5, 3.0, compiled=1), CallOutcome(6, 0.1),
-                              CallOutcome(7, 5.0, compiled=2)), 8.2),
+        2: ItemOutcome(
+            2,
+            0,
+            (CallOutcome(5, 3.0, compiled=1), CallOutcome(6, 0.1), CallOutcome(7, 5.0, compiled=2)),
+            8.2,
+        ),
         3: ItemOutcome(3, 1, (CallOutcome(9, 0.5, error="boom"),), 0.5),
     }
     report = _report(items, outcomes)
@@ -52,7 +69,9 @@ def test_json_has_the_totals_and_is_serializable() -> None:
     body = json.loads(json.dumps(report.to_json()))
     assert body["compiled"] == 1 and body["ok"] is True and body["wall_s"] == 12.5
     assert body["families"]["a"]["compile_s"] == 4.0 and "items" not in body
-    assert json.loads(json.dumps(report.to_json(with_items=True)))["items"][0]["compile_times_s"] == [4.0]
+    assert json.loads(json.dumps(report.to_json(with_items=True)))["items"][0][
+        "compile_times_s"
+    ] == [4.0]
 
 
 def test_progress_bar_counts_items_and_compiles() -> None:

@@ -22,7 +22,9 @@ def test_plan_settings_cache_root_and_compile_printing_reach_workers(tmp_path: P
 
 
 def test_a_callers_cuda_connection_count_is_kept(tmp_path: Path) -> None:
-    env = worker_env(exact_plan(), cache_root=tmp_path, base_env={"CUDA_DEVICE_MAX_CONNECTIONS": "8"})
+    env = worker_env(
+        exact_plan(), cache_root=tmp_path, base_env={"CUDA_DEVICE_MAX_CONNECTIONS": "8"}
+    )
     assert "CUDA_DEVICE_MAX_CONNECTIONS" not in env  # the inherited 8 stands
 
 
@@ -33,7 +35,9 @@ def test_key_changing_debug_variable_is_refused(var: str, tmp_path: Path) -> Non
     with pytest.raises(KeyChangingEnvError, match=var) as info:
         worker_env(exact_plan(), cache_root=tmp_path, base_env={var: "1"})
     assert info.value.exit_code == 2
-    assert worker_env(exact_plan(), cache_root=tmp_path, base_env={var: "1"}, allow_key_changing_env=True)
+    assert worker_env(
+        exact_plan(), cache_root=tmp_path, base_env={var: "1"}, allow_key_changing_env=True
+    )
 
 
 def test_cpp_standard_only_when_it_differs_from_the_default(tmp_path: Path) -> None:

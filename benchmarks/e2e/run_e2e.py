@@ -76,8 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prober-timeout", type=float, default=5.0)
     p.add_argument("--request-timeout", type=float, default=900.0)
     p.add_argument("--ready-timeout", type=float, default=3600.0)
-    p.add_argument("--out", type=Path, default=None,
-                   help="default: benchmarks/results/e2e.json on a GPU, e2e-cpu-sim.json in CPU mode")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: benchmarks/results/e2e.json on a GPU, e2e-cpu-sim.json in CPU mode",
+    )
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and caches here")
     p.add_argument(
@@ -94,9 +98,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # What must be equal for two runs' results to be compared (everything that shapes the
 # workload or the server); output paths, modes and timeouts may differ.
 WORKLOAD_KEYS = (
-    "device", "model", "tp", "max_batched_tokens", "max_running_seqs", "layers", "requests",
-    "max_tokens", "first_prompt_tokens", "alone_requests", "seed", "health_timeout", "smg_interval",
-    "smg_timeout", "smg_failures", "no_smg",
+    "device",
+    "model",
+    "tp",
+    "max_batched_tokens",
+    "max_running_seqs",
+    "layers",
+    "requests",
+    "max_tokens",
+    "first_prompt_tokens",
+    "alone_requests",
+    "seed",
+    "health_timeout",
+    "smg_interval",
+    "smg_timeout",
+    "smg_failures",
+    "no_smg",
 )
 
 

@@ -62,18 +62,36 @@ def test_every_sm90_family_passes_deepgemm_host_checks(tmp_path: Path) -> None:
         items = []
         for index, entry in enumerate(plan.entries):
             ms = sorted({entry.mset.min, entry.mset.max})
-            items += sweep_items(entry, index, ms, parts=1, first_id=len(items), mode=ItemMode.CAPTURE)
-        spec = PoolSpec(plan=plan, env={"DG_JIT_CACHE_DIR": str(tmp_path / "unused")},
-                        cache_root=tmp_path / "unused", log_dir=tmp_path, backend=DeepGEMMBackend(capture=True))
+            items += sweep_items(
+                entry, index, ms, parts=1, first_id=len(items), mode=ItemMode.CAPTURE
+            )
+        spec = PoolSpec(
+            plan=plan,
+            env={"DG_JIT_CACHE_DIR": str(tmp_path / "unused")},
+            cache_root=tmp_path / "unused",
+            log_dir=tmp_path,
+            backend=DeepGEMMBackend(capture=True),
+        )
         outcomes = run_pool(items, spec, [None] * 4)
         for item in items:
             for call in outcomes[item.item_id].calls:
-                assert call.error is None and call.source_digest, f"{item.label} m={call.m}: {call.error}"
+                assert call.error is None and call.source_digest, (
+                    f"{item.label} m={call.m}: {call.error}"
+                )
             families.add(item.family)
-    assert families >= {f.value for f in (
-        Family.FP8_GEMM_NT, Family.M_GROUPED_CONTIGUOUS, Family.M_GROUPED_MASKED, Family.FP8_EINSUM,
-        Family.TF32_HC_PRENORM, Family.MQA_LOGITS, Family.PAGED_MQA_LOGITS, Family.PAGED_MQA_METADATA,
-    )}
+    assert families >= {
+        f.value
+        for f in (
+            Family.FP8_GEMM_NT,
+            Family.M_GROUPED_CONTIGUOUS,
+            Family.M_GROUPED_MASKED,
+            Family.FP8_EINSUM,
+            Family.TF32_HC_PRENORM,
+            Family.MQA_LOGITS,
+            Family.PAGED_MQA_LOGITS,
+            Family.PAGED_MQA_METADATA,
+        )
+    }
 
 
 def _calc_diff(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -91,8 +109,17 @@ def _deq_b(b: torch.Tensor, sfb: torch.Tensor) -> torch.Tensor:
 
 
 def _gemm_entry(family: Family, n: int, k: int, groups: int = 1) -> PlanEntry:
-    return PlanEntry(family=family, n=n, k=k, num_groups=groups, phases=["prefill"],
-                     m_values=[[1, 1024]], selection=Selection.SWEEP, kernels=None, modules=[])
+    return PlanEntry(
+        family=family,
+        n=n,
+        k=k,
+        num_groups=groups,
+        phases=["prefill"],
+        m_values=[[1, 1024]],
+        selection=Selection.SWEEP,
+        kernels=None,
+        modules=[],
+    )
 
 
 def test_gemm_contracts_compute_the_right_product() -> None:
@@ -102,7 +129,9 @@ def test_gemm_contracts_compute_the_right_product() -> None:
     start = time.perf_counter()
     call()
     torch.cuda.synchronize()
-    print(f"first fp8_gemm_nt call (one compile, this process alone): {time.perf_counter() - start:.2f} s")
+    print(
+        f"first fp8_gemm_nt call (one compile, this process alone): {time.perf_counter() - start:.2f} s"
+    )
     assert _calc_diff(d, _deq_a(a, sfa) @ _deq_b(b, sfb).T) < 1e-3
 
     call = build_call(_gemm_entry(Family.M_GROUPED_CONTIGUOUS, 512, 7168, 4), 512, init="random")
@@ -142,10 +171,18 @@ def test_exact_mode_finds_the_planned_kernels(tmp_path: Path) -> None:
     """A planned entry turned into a sweep: the stand-in finds exactly its kernels, with the
     same cache keys a plain warm produced."""
     plan = _plan("deepseek-v3")
-    index = next(i for i, e in enumerate(plan.entries) if e.family is Family.FP8_GEMM_NT and len(e.kernels or []) > 2)
+    index = next(
+        i
+        for i, e in enumerate(plan.entries)
+        if e.family is Family.FP8_GEMM_NT and len(e.kernels or []) > 2
+    )
     entry = plan.entries[index]
     one = plan.model_copy(update={"entries": [entry]})
-    swept = plan.model_copy(update={"entries": [entry.model_copy(update={"selection": Selection.SWEEP, "kernels": None})]})
+    swept = plan.model_copy(
+        update={
+            "entries": [entry.model_copy(update={"selection": Selection.SWEEP, "kernels": None})]
+        }
+    )
     planned = warm(one, cache_dir=tmp_path / "planned", jobs=8)
     exact = warm(swept, cache_dir=tmp_path / "exact", jobs=8, exact=True)
     _dump("exact_planned", planned)

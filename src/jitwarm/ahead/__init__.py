@@ -6,4 +6,12 @@ from jitwarm.ahead.compiler import AheadCompiler, AheadJob, AheadStats, plan_job
 from jitwarm.ahead.source import SourceRenderer
 from jitwarm.ahead.stage import Stage, compile_key
 
-__all__ = ["AheadCompiler", "AheadJob", "AheadStats", "SourceRenderer", "Stage", "compile_key", "plan_jobs"]
+__all__ = [
+    "AheadCompiler",
+    "AheadJob",
+    "AheadStats",
+    "SourceRenderer",
+    "Stage",
+    "compile_key",
+    "plan_jobs",
+]

@@ -117,8 +117,16 @@ def cached_sources(cache_root: Path) -> set[bytes]:
 class AheadCompiler:
     """A thread per job slot, each running one nvcc at a time into the stage."""
 
-    def __init__(self, jobs: Sequence[AheadJob], *, stage_dir: Path, nvcc: Path, slots: int,
-                 already_cached: int = 0, covered: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[AheadJob],
+        *,
+        stage_dir: Path,
+        nvcc: Path,
+        slots: int,
+        already_cached: int = 0,
+        covered: frozenset[str] = frozenset(),
+    ) -> None:
         self.jobs = list(jobs)
         # kernel keys of items whose kernel is compiled here or was in the cache already
         self.covered = covered | {k for j in self.jobs for k in j.kernel_keys}
@@ -135,8 +143,14 @@ class AheadCompiler:
 
     @classmethod
     def for_plan(
-        cls, plan: Plan, items: Sequence[WorkItem], *, cache_root: Path, stage_dir: Path,
-        slots: int, env: Mapping[str, str],
+        cls,
+        plan: Plan,
+        items: Sequence[WorkItem],
+        *,
+        cache_root: Path,
+        stage_dir: Path,
+        slots: int,
+        env: Mapping[str, str],
     ) -> AheadCompiler | None:
         """A compiler for what of ``plan`` can be rendered for the installed DeepGEMM, or None
         (another arch or build, a key-changing setting, no nvcc)."""
@@ -153,8 +167,14 @@ class AheadCompiler:
         if not todo:
             return None
         covered = frozenset(k for j in jobs for k in j.kernel_keys)
-        return cls(todo, stage_dir=stage_dir, nvcc=nvcc, slots=slots, already_cached=len(jobs) - len(todo),
-                   covered=covered)
+        return cls(
+            todo,
+            stage_dir=stage_dir,
+            nvcc=nvcc,
+            slots=slots,
+            already_cached=len(jobs) - len(todo),
+            covered=covered,
+        )
 
     def covers(self, items: Sequence[WorkItem]) -> bool:
         """Whether every item's kernel is compiled here (or was cached): then no worker runs nvcc."""
@@ -162,8 +182,11 @@ class AheadCompiler:
 
     def worker_env(self) -> dict[str, str]:
         """What workers set so their DeepGEMM compiles through the stage."""
-        return {dgenv.NVCC_VAR: str(self.stage.root / "nvcc"), STAGE_VAR: str(self.stage.root),
-                REAL_NVCC_VAR: str(self.nvcc)}
+        return {
+            dgenv.NVCC_VAR: str(self.stage.root / "nvcc"),
+            STAGE_VAR: str(self.stage.root),
+            REAL_NVCC_VAR: str(self.nvcc),
+        }
 
     def start(self) -> None:
         self.write_shim()
@@ -180,7 +203,7 @@ class AheadCompiler:
         shim = root / "nvcc"
         shim.write_text(
             "#!/bin/sh\n# jitwarm: DeepGEMM's nvcc during warm (see jitwarm.ahead.stage)\n"
-            f"exec {shlex.quote(sys.executable)} -I -S {shlex.quote(stage_module.__file__)} \"$@\"\n"
+            f'exec {shlex.quote(sys.executable)} -I -S {shlex.quote(stage_module.__file__)} "$@"\n'
         )
         shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return shim
@@ -204,8 +227,11 @@ class AheadCompiler:
             self._first_start = self._first_start or start
         # As DeepGEMM runs it: from a folder of its own, so no file there shadows a header.
         proc = subprocess.Popen(
-            [str(self.nvcc), str(source), "-cubin", "-o", str(cubin), *job.flags], cwd=work,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,  # nvcc ends with this thread
+            [str(self.nvcc), str(source), "-cubin", "-o", str(cubin), *job.flags],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # nvcc ends with this thread
             start_new_session=True,  # its own process group: stop() kills nvcc's children too
         )
         with self._lock:
@@ -221,7 +247,9 @@ class AheadCompiler:
             with self._lock:
                 self.stats.compiled += 1
         else:
-            self._failed(job, f"nvcc exited with {proc.returncode}: {output.decode(errors='replace')[-400:]}")
+            self._failed(
+                job, f"nvcc exited with {proc.returncode}: {output.decode(errors='replace')[-400:]}"
+            )
 
     def _failed(self, job: AheadJob, reason: str) -> None:
         with contextlib.suppress(OSError):
@@ -229,7 +257,9 @@ class AheadCompiler:
         with self._lock:
             self.stats.failed += 1
             self.stats.failures = (*self.stats.failures, f"{job.label}: {reason}")[:5]
-        log.warning("compiling ahead failed for %s (its worker compiles it instead): %s", job.label, reason)
+        log.warning(
+            "compiling ahead failed for %s (its worker compiles it instead): %s", job.label, reason
+        )
 
     def finish(self) -> AheadStats:
         """Wait for every job (the workers are done by now, so this returns at once unless the

@@ -31,7 +31,9 @@ GEMM_1D2D_ARGS = 20
 # LaunchRuntime::generate prefixes every source with the hash of the headers it includes.
 INCLUDE_HASH_LINE = "// Includes' hash value: {}\n{}"
 # Compiler flags: the base ones, then NVCCCompiler's (include folder, arch).
-BASE_FLAGS = "-std=c++{} --diag-suppress=39,161,174,177,186,940 --ptxas-options=--register-usage-level=10"
+BASE_FLAGS = (
+    "-std=c++{} --diag-suppress=39,161,174,177,186,940 --ptxas-options=--register-usage-level=10"
+)
 NVCC_FLAGS = (
     "{} -I{} --gpu-architecture=sm_{} --compiler-options=-fPIC,-O3,-fconcepts,"
     "-Wno-deprecated-declarations,-Wno-abi -O3 --expt-relaxed-constexpr --expt-extended-lambda"
@@ -39,9 +41,13 @@ NVCC_FLAGS = (
 _FINGERPRINT = (GEMM_1D2D_TEMPLATE, INCLUDE_HASH_LINE, BASE_FLAGS, NVCC_FLAGS)
 _INCLUDE = re.compile(r"#\s*include\s*[<\"][^>\"]+[>\"]")
 # Families whose SM90 kernels are instances of the 1D2D GEMM template.
-GEMM_1D2D_FAMILIES = frozenset({
-    "fp8_gemm_nt", "m_grouped_fp8_gemm_nt_contiguous", "m_grouped_fp8_gemm_nt_masked",
-})
+GEMM_1D2D_FAMILIES = frozenset(
+    {
+        "fp8_gemm_nt",
+        "m_grouped_fp8_gemm_nt_contiguous",
+        "m_grouped_fp8_gemm_nt_masked",
+    }
+)
 
 
 def fill(template: str, args: list[str] | tuple[str, ...]) -> str:
@@ -64,7 +70,9 @@ class IncludeHasher:
     _memo: dict[Path, str] = field(default_factory=dict)
 
     def source_hash(self, code: str) -> str:
-        return deepgemm_digest("".join(f"{self._file_hash(self.include_dir / i)}$" for i in _includes(code)))
+        return deepgemm_digest(
+            "".join(f"{self._file_hash(self.include_dir / i)}$" for i in _includes(code))
+        )
 
     def _file_hash(self, path: Path) -> str:
         if path in self._memo:
@@ -80,7 +88,7 @@ def _includes(code: str) -> list[str]:
     for match in _INCLUDE.finditer(code):
         text = match.group(0)
         if text.startswith("#include <") and text.endswith(">"):
-            name = text[len("#include <"):-1]
+            name = text[len("#include <") : -1]
             if name.startswith("deep_gemm"):
                 out.append(name)
     return out
@@ -96,7 +104,12 @@ class SourceRenderer:
     """Renders sources and flags for one DeepGEMM install, one arch, one nvcc."""
 
     def __init__(
-        self, include_dir: Path, *, arch: str = "90a", cpp_standard: int = 20, include_hash: str | None = None,
+        self,
+        include_dir: Path,
+        *,
+        arch: str = "90a",
+        cpp_standard: int = 20,
+        include_hash: str | None = None,
     ) -> None:
         """``include_hash``: the GEMM template's include hash when already known (else it is
         computed from ``include_dir`` at the first render)."""
@@ -107,7 +120,9 @@ class SourceRenderer:
         self.flags = tuple(fill(NVCC_FLAGS, [base, include_dir, arch]).split())
 
     @classmethod
-    def for_install(cls, package_dir: Path | None, *, nvcc_release: tuple[int, int] | None) -> SourceRenderer | None:
+    def for_install(
+        cls, package_dir: Path | None, *, nvcc_release: tuple[int, int] | None
+    ) -> SourceRenderer | None:
         """A renderer for the deep_gemm in ``package_dir`` if its extension holds this module's
         templates verbatim and nvcc supports ``sm_90a`` (12.9+, as the library requires for
         the arch suffix); else None."""

@@ -274,7 +274,9 @@ def scan_entry(
     if not stat.S_ISDIR(st.st_mode):
         # DeepGEMM would take this name for an entry and fail on it.
         return unread(
-            EntryStatus.INCOMPLETE, "not a folder", (CachedFile(path.name, st.st_size, st.st_mtime),)
+            EntryStatus.INCOMPLETE,
+            "not a folder",
+            (CachedFile(path.name, st.st_size, st.st_mtime),),
         )
 
     files: dict[str, os.stat_result] = {}

@@ -25,28 +25,62 @@ _W = "Warm"
 def warm_command(
     plan_file: Annotated[
         Path | None,
-        typer.Option("--plan", "--manifest", help="Warm this plan manifest (`jitwarm plan --json`) or recording (`jitwarm run --record`) instead of planning --model.", rich_help_panel=_W),
+        typer.Option(
+            "--plan",
+            "--manifest",
+            help="Warm this plan manifest (`jitwarm plan --json`) or recording (`jitwarm run --record`) instead of planning --model.",
+            rich_help_panel=_W,
+        ),
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: from CPU cores and GPU memory).", rich_help_panel=_W),
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes (default: from CPU cores and GPU memory).",
+            rich_help_panel=_W,
+        ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout (no progress bar).", rich_help_panel=_W)] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the report as JSON on stdout (no progress bar).",
+            rich_help_panel=_W,
+        ),
+    ] = False,
     cache_dir: Annotated[
         Path | None,
-        typer.Option("--cache-dir", help="DeepGEMM cache root to fill (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).", rich_help_panel=_W),
+        typer.Option(
+            "--cache-dir",
+            help="DeepGEMM cache root to fill (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).",
+            rich_help_panel=_W,
+        ),
     ] = None,
     exact: Annotated[
         bool,
-        typer.Option("--exact", help="For sweep entries, find the distinct kernels first (stand-in compiler), then compile each once.", rich_help_panel=_W),
+        typer.Option(
+            "--exact",
+            help="For sweep entries, find the distinct kernels first (stand-in compiler), then compile each once.",
+            rich_help_panel=_W,
+        ),
     ] = False,
     allow_key_changing_env: Annotated[
         bool,
-        typer.Option("--allow-key-changing-env", help="Warm even with DG_JIT_DEBUG and similar set (their keys differ from a server's).", rich_help_panel=_W),
+        typer.Option(
+            "--allow-key-changing-env",
+            help="Warm even with DG_JIT_DEBUG and similar set (their keys differ from a server's).",
+            rich_help_panel=_W,
+        ),
     ] = False,
     ahead: Annotated[
         bool,
-        typer.Option("--ahead/--no-ahead", help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly; workers hand the cubins to DeepGEMM.", rich_help_panel=_W),
+        typer.Option(
+            "--ahead/--no-ahead",
+            help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly; workers hand the cubins to DeepGEMM.",
+            rich_help_panel=_W,
+        ),
     ] = True,
     *,
     model: ModelSpec | None,
@@ -58,8 +92,13 @@ def warm_command(
     plan = load_plan_arg(plan_file, model, serving)
     show_progress = not json_out and sys.stderr.isatty()
     report = warm(
-        plan, jobs=jobs, cache_dir=cache_dir, exact=exact,
-        allow_key_changing_env=allow_key_changing_env, progress=show_progress, ahead=ahead,
+        plan,
+        jobs=jobs,
+        cache_dir=cache_dir,
+        exact=exact,
+        allow_key_changing_env=allow_key_changing_env,
+        progress=show_progress,
+        ahead=ahead,
     )
     if json_out:
         print_json(report.to_json())
@@ -74,13 +113,21 @@ def render_report(report: WarmReport) -> None:
     for col in ("family", "items", "compiled", "cached", "failed", "compile time"):
         table.add_column(col, justify="left" if col == "family" else "right")
     for family, s in report.families.items():
-        table.add_row(family, str(s.items), str(s.compiled), str(s.cached),
-                      f"[red]{s.failed}[/]" if s.failed else "0", fmt_seconds(s.compile_s))
+        table.add_row(
+            family,
+            str(s.items),
+            str(s.compiled),
+            str(s.cached),
+            f"[red]{s.failed}[/]" if s.failed else "0",
+            fmt_seconds(s.compile_s),
+        )
     stdout.print(table)
     if report.capture is not None:
         c = report.capture
-        stdout.print(f"exact mode: {c.calls} sweep calls captured in {fmt_seconds(c.wall_s)}, "
-                     f"{c.distinct_kernels} distinct kernels")
+        stdout.print(
+            f"exact mode: {c.calls} sweep calls captured in {fmt_seconds(c.wall_s)}, "
+            f"{c.distinct_kernels} distinct kernels"
+        )
     stdout.print(
         f"{report.compiled} kernels compiled, {report.cached} already cached, {report.failed} failed; "
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
@@ -88,15 +135,23 @@ def render_report(report: WarmReport) -> None:
     )
     if report.ahead is not None:
         a = report.ahead
-        stdout.print(f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
-                     f"{fmt_seconds(a.get('first_nvcc_s') or 0.0)}, summed {fmt_seconds(a['compile_s'])}), "
-                     f"{a['handed_over']} taken by DeepGEMM, {a['failed']} failed (compiled by workers)")
+        stdout.print(
+            f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
+            f"{fmt_seconds(a.get('first_nvcc_s') or 0.0)}, summed {fmt_seconds(a['compile_s'])}), "
+            f"{a['handed_over']} taken by DeepGEMM, {a['failed']} failed (compiled by workers)"
+        )
     if report.workers_ready_s:
         ready, started = report.workers_ready_s, report.workers_started_s
-        imports = f"imports done after {fmt_seconds(report.imports_done_s)}, " if report.imports_done_s else ""
-        stdout.print(f"start-up: {imports}workers running after {fmt_seconds(started[0])} to "
-                     f"{fmt_seconds(started[-1])}, ready to compile after {fmt_seconds(ready[0])} "
-                     f"to {fmt_seconds(ready[-1])}")
+        imports = (
+            f"imports done after {fmt_seconds(report.imports_done_s)}, "
+            if report.imports_done_s
+            else ""
+        )
+        stdout.print(
+            f"start-up: {imports}workers running after {fmt_seconds(started[0])} to "
+            f"{fmt_seconds(started[-1])}, ready to compile after {fmt_seconds(ready[0])} "
+            f"to {fmt_seconds(ready[-1])}"
+        )
     for f in report.failures:
         first, *rest = f.reason.splitlines() or [""]
         stderr.print(f"[red]failed[/] {f.label}: {first}", highlight=False)

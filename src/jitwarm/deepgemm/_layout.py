@@ -57,7 +57,11 @@ def packed_ue8m0(t: torch.Tensor, init: str) -> torch.Tensor:
 
 
 def mn_major_sf(
-    rows: int, cols: int, *, groups: int | None = None, dtype: torch.dtype = torch.float32,
+    rows: int,
+    cols: int,
+    *,
+    groups: int | None = None,
+    dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cuda",
 ) -> torch.Tensor:
     """A ``(groups?, rows, cols)`` scale tensor, MN-major and TMA-aligned, as DeepGEMM's

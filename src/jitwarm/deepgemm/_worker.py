@@ -27,7 +27,13 @@ from jitwarm.warmer.settings import mk_alignment
 
 COMPILE_LINE = re.compile(r"Running NVCC command|Compiling JIT runtime with NVRTC")
 COMPILE_WALL_S = 2.0
-_CUDA_FATAL = ("CUDA error", "CUDA_ERROR", "cudaError", "illegal memory access", "device-side assert")
+_CUDA_FATAL = (
+    "CUDA error",
+    "CUDA_ERROR",
+    "cudaError",
+    "illegal memory access",
+    "device-side assert",
+)
 _ARCH_MAJOR = {"sm90": 9, "sm100": 10}
 _REASON_CHARS = 1500
 RESERVED_CAP_BYTES = 4 << 30
@@ -72,7 +78,9 @@ class WorkerState:
     def _configure_deepgemm(self) -> None:
         plan = self.ctx.plan
         if not torch.cuda.is_available():
-            raise WorkerSetupError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES={self.ctx.device!r})")
+            raise WorkerSetupError(
+                f"no CUDA device visible (CUDA_VISIBLE_DEVICES={self.ctx.device!r})"
+            )
         import deep_gemm
 
         major, minor = torch.cuda.get_device_capability()
@@ -80,7 +88,8 @@ class WorkerState:
         if want is not None and major != want:
             raise WorkerSetupError(
                 f"the plan is for {plan.arch} but this GPU is sm{major}{minor}: its kernels would "
-                "be built for the wrong architecture", usage=True,
+                "be built for the wrong architecture",
+                usage=True,
             )
         sms = torch.cuda.get_device_properties(0).multi_processor_count
         if plan.num_sms > sms:
@@ -128,8 +137,12 @@ class WorkerState:
         error: str | None = None
         try:
             call = build_call(
-                entry, m, self.device, num_sms=self.ctx.plan.num_sms,
-                mk_alignment=mk_alignment(self.ctx.plan), for_capture=self.capture,
+                entry,
+                m,
+                self.device,
+                num_sms=self.ctx.plan.num_sms,
+                mk_alignment=mk_alignment(self.ctx.plan),
+                for_capture=self.capture,
             )
             call()
             del call
@@ -144,7 +157,9 @@ class WorkerState:
             captured = self._sources.take()
             if captured is not None:
                 return CallOutcome(m, wall, source_digest=captured[0])
-            return CallOutcome(m, wall, error=error or "the call compiled nothing under the stand-in")
+            return CallOutcome(
+                m, wall, error=error or "the call compiled nothing under the stand-in"
+            )
         compiled = len(COMPILE_LINE.findall(printed))
         if not compiled and error is None and wall > COMPILE_WALL_S:
             compiled = 1
@@ -159,4 +174,3 @@ def _reason(error: str, printed: str) -> str:
     tail = "\n".join(lines[-8:])
     text = f"{error}\n{tail}" if tail else error
     return text[:_REASON_CHARS]
-

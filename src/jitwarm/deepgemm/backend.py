@@ -38,5 +38,9 @@ class DeepGEMMBackend:
         return self._state.run(item)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"capture": self.capture, "preload": self.preload,
-                "device_warmup": self.device_warmup, "_state": None}
+        return {
+            "capture": self.capture,
+            "preload": self.preload,
+            "device_warmup": self.device_warmup,
+            "_state": None,
+        }

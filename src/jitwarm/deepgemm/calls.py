@@ -126,20 +126,31 @@ def _ue8m0(entry: PlanEntry) -> bool:
 def _sfa(ctx: _Ctx, entry: PlanEntry, rows: int, k: int, groups: int | None = None) -> torch.Tensor:
     gran_k = _recipe(entry)[2]
     if _ue8m0(entry):
-        t = mn_major_sf(rows, ceil_div(k, gran_k * PACK), groups=groups, dtype=torch.int32, device=ctx.device)
+        t = mn_major_sf(
+            rows, ceil_div(k, gran_k * PACK), groups=groups, dtype=torch.int32, device=ctx.device
+        )
         return packed_ue8m0(t, ctx.init)
-    return scales(mn_major_sf(rows, ceil_div(k, gran_k), groups=groups, device=ctx.device), ctx.init)
+    return scales(
+        mn_major_sf(rows, ceil_div(k, gran_k), groups=groups, device=ctx.device), ctx.init
+    )
 
 
 def _sfb(ctx: _Ctx, entry: PlanEntry, n: int, k: int, groups: int | None = None) -> torch.Tensor:
     _, gran_n, gran_k = _recipe(entry)
     if _ue8m0(entry):
-        t = mn_major_sf(n, ceil_div(k, gran_k * PACK), groups=groups, dtype=torch.int32, device=ctx.device)
+        t = mn_major_sf(
+            n, ceil_div(k, gran_k * PACK), groups=groups, dtype=torch.int32, device=ctx.device
+        )
         return packed_ue8m0(t, ctx.init)
     if gran_n == 1:  # per-row B scales (1D1D): MN-major like A's
-        return scales(mn_major_sf(n, ceil_div(k, gran_k), groups=groups, device=ctx.device), ctx.init)
+        return scales(
+            mn_major_sf(n, ceil_div(k, gran_k), groups=groups, device=ctx.device), ctx.init
+        )
     shape = (ceil_div(n, gran_n), ceil_div(k, gran_k))
-    return scales(torch.empty((groups, *shape) if groups else shape, dtype=torch.float32, device=ctx.device), ctx.init)
+    return scales(
+        torch.empty((groups, *shape) if groups else shape, dtype=torch.float32, device=ctx.device),
+        ctx.init,
+    )
 
 
 def _gemm_kwargs(entry: PlanEntry) -> dict[str, Any]:
@@ -219,7 +230,10 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
         )
     else:
         q = ctx.empty((m, heads, dim), FP8)
-        kv = (ctx.empty((seq_kv, dim), FP8), scales(torch.empty((seq_kv,), device=ctx.device), ctx.init))
+        kv = (
+            ctx.empty((seq_kv, dim), FP8),
+            scales(torch.empty((seq_kv,), device=ctx.device), ctx.init),
+        )
     weights = ctx.empty((m, heads), torch.float32)
     ks = torch.zeros((m,), dtype=torch.int32, device=ctx.device)
     ke = torch.arange(1, m + 1, dtype=torch.int32, device=ctx.device)
@@ -232,7 +246,9 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     return Call(Family.MQA_LOGITS.value, (q, kv, weights, ks, ke), kwargs)
 
 
-def _paged_context(m: int, next_n: int, block_kv: int, ctx: _Ctx) -> tuple[torch.Tensor, torch.Tensor, int]:
+def _paged_context(
+    m: int, next_n: int, block_kv: int, ctx: _Ctx
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     context = PAGED_BLOCKS_PER_SEQ * block_kv
     context_lens = torch.full((m, next_n), context, dtype=torch.int32, device=ctx.device)
     block_table = torch.arange(m * PAGED_BLOCKS_PER_SEQ, dtype=torch.int32, device=ctx.device)
@@ -265,7 +281,9 @@ def _paged_mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     if fp4:
         q: Any = (
             ctx.empty((m, next_n, heads, dim // 2), torch.int8),
-            packed_ue8m0(torch.empty((m, next_n, heads), dtype=torch.int32, device=ctx.device), ctx.init),
+            packed_ue8m0(
+                torch.empty((m, next_n, heads), dtype=torch.int32, device=ctx.device), ctx.init
+            ),
         )
         kv_cache = ctx.empty((blocks, block_kv, 1, dim // 2 + 4), torch.uint8)
     else:
@@ -277,7 +295,11 @@ def _paged_mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     logits_dtype = OUT_DTYPES[entry.conventions.out_dtype]
     if fp4 or logits_dtype != torch.float32:
         args = (q if fp4 else (q, None), *args[1:])
-        return Call(Family.FP4_PAGED_MQA_LOGITS.value, args, {"clean_logits": False, "logits_dtype": logits_dtype})
+        return Call(
+            Family.FP4_PAGED_MQA_LOGITS.value,
+            args,
+            {"clean_logits": False, "logits_dtype": logits_dtype},
+        )
     return Call(Family.PAGED_MQA_LOGITS.value, args, {"clean_logits": False})
 
 

@@ -30,7 +30,11 @@ def scan_fp8_linears(model: Any) -> list[LinearShape]:
         own = dict(module.named_parameters(recurse=False))
         own.update(dict(module.named_buffers(recurse=False)))
         weight = own.get("weight")
-        if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or weight.dtype != torch.float8_e4m3fn:
+        if (
+            not isinstance(weight, torch.Tensor)
+            or weight.dim() != 2
+            or weight.dtype != torch.float8_e4m3fn
+        ):
             continue
         n, k = weight.shape
         block_scales = (_ceil_div(n, BLOCK), _ceil_div(k, BLOCK))
@@ -48,7 +52,11 @@ def plan_model(model: Any, serving: ServingConfig, *, jit_env: dict[str, str] | 
     archs = getattr(config, "architectures", None) or [type(model).__name__]
     name = getattr(config, "_name_or_path", None) or type(model).__name__
     return plan_linear_shapes(
-        scan_fp8_linears(model), serving, model_name=str(name), architecture=str(archs[0]), jit_env=jit_env
+        scan_fp8_linears(model),
+        serving,
+        model_name=str(name),
+        architecture=str(archs[0]),
+        jit_env=jit_env,
     )
 
 

@@ -10,8 +10,17 @@ _LAZY = {
     "plan_serving": "jitwarm.plan.builder",
     **{
         name: "jitwarm.plan.schema"
-        for name in ("SCHEMA_VERSION", "Conventions", "Family", "MKind", "Module", "Plan",
-                     "PlanEntry", "PlanKernel", "Selection")
+        for name in (
+            "SCHEMA_VERSION",
+            "Conventions",
+            "Family",
+            "MKind",
+            "Module",
+            "Plan",
+            "PlanEntry",
+            "PlanKernel",
+            "Selection",
+        )
     },
 }
 

@@ -84,7 +84,12 @@ class EntryShape(Protocol):
 
 
 def build_entry(
-    site: EntryShape, m_values: MSet, *, phases: list[str], modules: list[Module], serving: ServingConfig
+    site: EntryShape,
+    m_values: MSet,
+    *,
+    phases: list[str],
+    modules: list[Module],
+    serving: ServingConfig,
 ) -> PlanEntry:
     """A plan entry for ``site``'s kernel family and dimensions over ``m_values``, with its
     distinct kernels selected for the serving target."""

@@ -110,9 +110,16 @@ def warm(
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     # First thing after the fork server: every second before nvcc runs is on the wall clock.
     ahead_compiler = (
-        _start_ahead(plan, plan_work_items(plan), cache_root=cache_root, log_dir=log_dir,
-                     slots=jobs or usable_cpus(), env=env)
-        if ahead and backend is None and not full_sweep and plan.entries else None
+        _start_ahead(
+            plan,
+            plan_work_items(plan),
+            cache_root=cache_root,
+            log_dir=log_dir,
+            slots=jobs or usable_cpus(),
+            env=env,
+        )
+        if ahead and backend is None and not full_sweep and plan.entries
+        else None
     )
     capture: CaptureStats | None = None
     startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
@@ -120,14 +127,21 @@ def warm(
         gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
         if jobs is None:
             jobs = default_jobs(
-                1 << 30, cpus=usable_cpus(), gpus=gpus, per_worker_mib=worker_mib(plan),
+                1 << 30,
+                cpus=usable_cpus(),
+                gpus=gpus,
+                per_worker_mib=worker_mib(plan),
                 host_mib=host_memory_mib(),
             )
         items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
-        spec = PoolSpec(plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend)
+        spec = PoolSpec(
+            plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend
+        )
 
-        def pool(todo: list[WorkItem], spec: PoolSpec, what: str, workers: int) -> dict[int, ItemOutcome]:
+        def pool(
+            todo: list[WorkItem], spec: PoolSpec, what: str, workers: int
+        ) -> dict[int, ItemOutcome]:
             n = min(workers, len(todo))
             chosen = assign_devices(n, gpus)
             observer: PoolObserver | None = None
@@ -139,8 +153,12 @@ def warm(
                 return run_pool(todo, spec, chosen, observer=observer, startup=startup)
 
         if exact and not full_sweep and any(i.is_sweep_chunk for i in items):
-            cap_backend = capture_backend or (backend if backend is not None else default_backend(capture=True))
-            cap_spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=cap_backend)
+            cap_backend = capture_backend or (
+                backend if backend is not None else default_backend(capture=True)
+            )
+            cap_spec = PoolSpec(
+                plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=cap_backend
+            )
             t0 = time.perf_counter()
             cap_items = _capture_items(plan, items, parts=jobs)
             cap_out = pool(cap_items, cap_spec, "capturing", jobs)
@@ -164,24 +182,43 @@ def warm(
     if provenance is not None:
         _record_provenance(provenance, cache_root)
     return build_report(
-        items, outcomes, plan_digest=plan.digest(), arch=plan.arch, num_sms=plan.num_sms,
-        cache_root=str(cache_root), jobs=used,
+        items,
+        outcomes,
+        plan_digest=plan.digest(),
+        arch=plan.arch,
+        num_sms=plan.num_sms,
+        cache_root=str(cache_root),
+        jobs=used,
         devices=assign_devices(used, gpus),
         wall_s=time.perf_counter() - started,
-        new_cache_entries=len(list_entries(cache_root) - before), exact=exact, capture=capture,
-        started_at=started_at, worker_startup=startup,
+        new_cache_entries=len(list_entries(cache_root) - before),
+        exact=exact,
+        capture=capture,
+        started_at=started_at,
+        worker_startup=startup,
         ahead=ahead_stats.to_json(since=started) if ahead_stats is not None else None,
     )
 
 
 def _start_ahead(
-    plan: Plan, items: list[WorkItem], *, cache_root: Path, log_dir: Path, slots: int, env: dict[str, str],
+    plan: Plan,
+    items: list[WorkItem],
+    *,
+    cache_root: Path,
+    log_dir: Path,
+    slots: int,
+    env: dict[str, str],
 ) -> AheadCompiler | None:
     from jitwarm.ahead import AheadCompiler
 
     try:
         compiler = AheadCompiler.for_plan(
-            plan, items, cache_root=cache_root, stage_dir=log_dir / "stage", slots=slots, env=env,
+            plan,
+            items,
+            cache_root=cache_root,
+            stage_dir=log_dir / "stage",
+            slots=slots,
+            env=env,
         )
         if compiler is not None:
             compiler.start()
@@ -196,7 +233,9 @@ def _capture_items(plan: Plan, items: list[WorkItem], *, parts: int) -> list[Wor
     out: list[WorkItem] = []
     for index in sweeps:
         entry = plan.entries[index]
-        out += sweep_items(entry, index, list(entry.mset), parts=parts, first_id=len(out), mode=ItemMode.CAPTURE)
+        out += sweep_items(
+            entry, index, list(entry.mset), parts=parts, first_id=len(out), mode=ItemMode.CAPTURE
+        )
     return out
 
 
@@ -229,16 +268,25 @@ def _items_from_capture(
     for digest, (index, ms) in groups.items():
         entry = plan.entries[index]
         m = max(ms)
-        out.append(WorkItem(
-            item_id=0, entry_index=index, family=entry.family.value, entry_key=entry.key, ms=(m,),
-            kernel_key=f"source:{digest}", est_s=estimate_kernel_s(entry, None),
-            label=f"{entry.family.value} {entry.shape()} m={m} ({len(ms)} M values)",
-        ))
+        out.append(
+            WorkItem(
+                item_id=0,
+                entry_index=index,
+                family=entry.family.value,
+                entry_key=entry.key,
+                ms=(m,),
+                kernel_key=f"source:{digest}",
+                est_s=estimate_kernel_s(entry, None),
+                label=f"{entry.family.value} {entry.shape()} m={m} ({len(ms)} M values)",
+            )
+        )
     for index, ms in uncaptured.items():
         out += sweep_items(plan.entries[index], index, sorted(ms), parts=parts, first_id=0)
     if failed:
         log.warning("%d sweep calls could not be captured; they run for real", failed)
-    return renumber(out), CaptureStats(calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0)
+    return renumber(out), CaptureStats(
+        calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0
+    )
 
 
 def _read_provenance_in_background(plan: Plan, env: dict[str, str]) -> Future[Provenance]:

@@ -112,8 +112,15 @@ class ItemRecorder:
     device: str | None
     calls: list[CallOutcome] = field(default_factory=list)
 
-    def outcome(self, wall_s: float, *, error: str | None = None, fatal: bool = False) -> ItemOutcome:
+    def outcome(
+        self, wall_s: float, *, error: str | None = None, fatal: bool = False
+    ) -> ItemOutcome:
         return ItemOutcome(
-            item_id=self.item.item_id, worker_id=self.worker_id, calls=tuple(self.calls),
-            wall_s=wall_s, device=self.device, error=error, fatal=fatal,
+            item_id=self.item.item_id,
+            worker_id=self.worker_id,
+            calls=tuple(self.calls),
+            wall_s=wall_s,
+            device=self.device,
+            error=error,
+            fatal=fatal,
         )

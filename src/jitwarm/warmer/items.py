@@ -79,7 +79,9 @@ def _label(entry: PlanEntry, ms: Sequence[int]) -> str:
     return f"{entry.family.value} {entry.shape()} {where}"
 
 
-def chunk(values: Sequence[int], parts: int, *, min_size: int = MIN_SWEEP_CHUNK) -> list[tuple[int, ...]]:
+def chunk(
+    values: Sequence[int], parts: int, *, min_size: int = MIN_SWEEP_CHUNK
+) -> list[tuple[int, ...]]:
     """``values`` cut into at most ``parts`` runs of consecutive elements, each at least
     ``min_size`` long (except when there are fewer values), sizes differing by at most one."""
     if not values:
@@ -95,7 +97,9 @@ def chunk(values: Sequence[int], parts: int, *, min_size: int = MIN_SWEEP_CHUNK)
     return out
 
 
-def plan_work_items(plan: Plan, *, sweep_parts: int = 1, full_sweep: bool = False) -> list[WorkItem]:
+def plan_work_items(
+    plan: Plan, *, sweep_parts: int = 1, full_sweep: bool = False
+) -> list[WorkItem]:
     """The items that warm ``plan``: one per distinct kernel where the plan knows them, and
     ``sweep_parts`` chunks of every sweep entry's M set (each M called once).
 
@@ -113,9 +117,14 @@ def plan_work_items(plan: Plan, *, sweep_parts: int = 1, full_sweep: bool = Fals
                 seen.add(key)
                 items.append(
                     WorkItem(
-                        item_id=len(items), entry_index=index, family=entry.family.value,
-                        entry_key=entry.key, ms=(kernel.m,), kernel_key=key,
-                        est_s=estimate_kernel_s(entry, kernel), label=_label(entry, (kernel.m,)),
+                        item_id=len(items),
+                        entry_index=index,
+                        family=entry.family.value,
+                        entry_key=entry.key,
+                        ms=(kernel.m,),
+                        kernel_key=key,
+                        est_s=estimate_kernel_s(entry, kernel),
+                        label=_label(entry, (kernel.m,)),
                     )
                 )
             continue
@@ -124,7 +133,13 @@ def plan_work_items(plan: Plan, *, sweep_parts: int = 1, full_sweep: bool = Fals
 
 
 def sweep_items(
-    entry: PlanEntry, index: int, ms: Sequence[int], *, parts: int, first_id: int, mode: str = ItemMode.RUN
+    entry: PlanEntry,
+    index: int,
+    ms: Sequence[int],
+    *,
+    parts: int,
+    first_id: int,
+    mode: str = ItemMode.RUN,
 ) -> list[WorkItem]:
     out = []
     per_kernel = estimate_kernel_s(entry, None)
@@ -133,9 +148,15 @@ def sweep_items(
         est = (0.0 if mode == ItemMode.CAPTURE else 2 * per_kernel) + CALL_S * len(piece)
         out.append(
             WorkItem(
-                item_id=first_id + len(out), entry_index=index, family=entry.family.value,
-                entry_key=entry.key, ms=piece, kernel_key=None, est_s=est,
-                label=_label(entry, piece), mode=mode,
+                item_id=first_id + len(out),
+                entry_index=index,
+                family=entry.family.value,
+                entry_key=entry.key,
+                ms=piece,
+                kernel_key=None,
+                est_s=est,
+                label=_label(entry, piece),
+                mode=mode,
             )
         )
     return out

@@ -35,9 +35,11 @@ def _modules(names: Sequence[str]) -> list[Module]:
         if match is None:
             layers.setdefault(name, set())
             continue
-        pattern = name[: match.start()] + ".*." + name[match.end():]
+        pattern = name[: match.start()] + ".*." + name[match.end() :]
         layers.setdefault(pattern, set()).add(int(match.group(1)))
-    return [Module(name=p, layers=MSet.of(sorted(ls)).to_json()) for p, ls in sorted(layers.items())]
+    return [
+        Module(name=p, layers=MSet.of(sorted(ls)).to_json()) for p, ls in sorted(layers.items())
+    ]
 
 
 def plan_linear_shapes(
@@ -57,21 +59,41 @@ def plan_linear_shapes(
     rows = domains.gathered_rows(serving)
     entries = []
     for shape in sorted(shapes, key=lambda s: (s.n, s.k)):
-        site = linear_site(serving, shape.modules[0] if shape.modules else "linear", (), shape.n, shape.k, rows)
-        selection, kernels = select_kernels(
-            site.family, site.n, site.k, 1, site.conventions, rows, arch=serving.arch.value,
-            num_sms=serving.sms, mk_alignment=serving.mk_alignment,
+        site = linear_site(
+            serving, shape.modules[0] if shape.modules else "linear", (), shape.n, shape.k, rows
         )
-        entries.append(PlanEntry(
-            family=site.family, n=site.n, k=site.k, conventions=site.conventions,
-            phases=list(site.phases), m_kind=site.m_kind, m_values=rows.to_json(),
-            selection=selection, kernels=kernels, modules=_modules(shape.modules),
-        ))
+        selection, kernels = select_kernels(
+            site.family,
+            site.n,
+            site.k,
+            1,
+            site.conventions,
+            rows,
+            arch=serving.arch.value,
+            num_sms=serving.sms,
+            mk_alignment=serving.mk_alignment,
+        )
+        entries.append(
+            PlanEntry(
+                family=site.family,
+                n=site.n,
+                k=site.k,
+                conventions=site.conventions,
+                phases=list(site.phases),
+                m_kind=site.m_kind,
+                m_values=rows.to_json(),
+                selection=selection,
+                kernels=kernels,
+                modules=_modules(shape.modules),
+            )
+        )
     return Plan(
         jitwarm_version=jitwarm_version(),
         arch=serving.arch.value,
         num_sms=serving.sms,
-        model=ModelRef(name=model_name, architecture=architecture, source="scanned from a loaded model"),
+        model=ModelRef(
+            name=model_name, architecture=architecture, source="scanned from a loaded model"
+        ),
         serving=serving.model_dump(mode="json"),
         jit_env=dict(jit_env or {}),
         entries=entries,

@@ -117,8 +117,12 @@ def _start_device_warmup(target: str | None) -> threading.Thread | None:
 
 
 def _worker_main(
-    worker_id: int, device: str | None, env: dict[str, str], device_warmup: str | None,
-    task: Path, conn: Any,
+    worker_id: int,
+    device: str | None,
+    env: dict[str, str],
+    device_warmup: str | None,
+    task: Path,
+    conn: Any,
 ) -> None:
     # A worker that comes up after the pool has returned finds its pipe closed (and its task
     # file gone): nobody is left to tell, so it exits quietly.
@@ -127,8 +131,12 @@ def _worker_main(
 
 
 def _serve(
-    worker_id: int, device: str | None, env: dict[str, str], device_warmup: str | None,
-    task: Path, conn: Any,
+    worker_id: int,
+    device: str | None,
+    env: dict[str, str],
+    device_warmup: str | None,
+    task: Path,
+    conn: Any,
 ) -> None:
     # The environment must be in place before the backend touches CUDA or DeepGEMM.
     started_at = time.time()
@@ -174,8 +182,13 @@ def _serve(
             outcome = spec.backend.run(item)
         except BaseException as exc:  # a backend bug must not hang the pool
             outcome = ItemOutcome(
-                item.item_id, worker_id, (), time.perf_counter() - start, device,
-                error=f"{type(exc).__name__}: {exc}", fatal=True,
+                item.item_id,
+                worker_id,
+                (),
+                time.perf_counter() - start,
+                device,
+                error=f"{type(exc).__name__}: {exc}",
+                fatal=True,
             )
         outcome = replace(outcome, started_at=started_at, ended_at=time.time())
         conn.send(("done", worker_id, outcome))
@@ -195,7 +208,7 @@ def _context(preload: Sequence[str]) -> Any:
 
 _GUARD_HINT = (
     "worker processes import the caller's main script again; if a script calls jitwarm "
-    "without an `if __name__ == \"__main__\":` guard, put the call under one"
+    'without an `if __name__ == "__main__":` guard, put the call under one'
 )
 
 
@@ -204,7 +217,9 @@ def refuse_in_worker_bootstrap() -> None:
     spawn and forkserver do): without a ``__main__`` guard the script would start a pool from
     every worker."""
     if getattr(mp.current_process(), "_inheriting", False):
-        raise WarmUsageError(f"jitwarm was called while a worker process was starting: {_GUARD_HINT}")
+        raise WarmUsageError(
+            f"jitwarm was called while a worker process was starting: {_GUARD_HINT}"
+        )
 
 
 def _startup_death_hint() -> str:
@@ -267,8 +282,10 @@ def run_pool(
         wid = next(counter)
         parent_end, child_end = ctx.Pipe(duplex=True)
         proc = ctx.Process(
-            target=_worker_main, args=(wid, device, spec.env, device_warmup, task, child_end),
-            name=f"jitwarm-worker-{wid}", daemon=True,
+            target=_worker_main,
+            args=(wid, device, spec.env, device_warmup, task, child_end),
+            name=f"jitwarm-worker-{wid}",
+            daemon=True,
         )
         proc.start()
         child_end.close()
@@ -317,17 +334,27 @@ def run_pool(
             w.conn.close()
             if not w.ready and not w.finished:  # died while starting: restarted only if others did
                 w.finished = True
-                setup_errors.append((
-                    f"worker process exited with code {w.proc.exitcode} before it was ready"
-                    + _startup_death_hint(), False,
-                ))
+                setup_errors.append(
+                    (
+                        f"worker process exited with code {w.proc.exitcode} before it was ready"
+                        + _startup_death_hint(),
+                        False,
+                    )
+                )
             if w.item is not None:
                 item, w.item = w.item, None
-                finish(item.item_id, ItemOutcome(
-                    item.item_id, wid, (), 0.0, w.device,
-                    error=f"worker exited with code {w.proc.exitcode} while running this item",
-                    fatal=True,
-                ))
+                finish(
+                    item.item_id,
+                    ItemOutcome(
+                        item.item_id,
+                        wid,
+                        (),
+                        0.0,
+                        w.device,
+                        error=f"worker exited with code {w.proc.exitcode} while running this item",
+                        fatal=True,
+                    ),
+                )
             if scheduler.pending and restarts_left > 0 and (ever_ready or not w.finished):
                 restarts_left -= 1
                 start(w.device)

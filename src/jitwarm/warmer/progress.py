@@ -24,7 +24,9 @@ from jitwarm.warmer.items import WorkItem
 class ProgressBar:
     """Use as a context manager around a pool run; pass it as the pool's observer."""
 
-    def __init__(self, total: int, *, description: str = "kernels", console: Console | None = None) -> None:
+    def __init__(
+        self, total: int, *, description: str = "kernels", console: Console | None = None
+    ) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -48,7 +50,10 @@ class ProgressBar:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._progress.__exit__(exc_type, exc, tb)
 
@@ -58,6 +63,8 @@ class ProgressBar:
     def on_done(self, item: WorkItem, outcome: ItemOutcome) -> None:
         self._compiled += outcome.compiled
         self._failed += int(outcome.failed)
-        status = f"{self._compiled} compiled" + (f", [red]{self._failed} failed[/]" if self._failed else "")
+        status = f"{self._compiled} compiled" + (
+            f", [red]{self._failed} failed[/]" if self._failed else ""
+        )
         if self._task is not None:
             self._progress.update(self._task, advance=1, status=status)

@@ -98,8 +98,11 @@ class WarmReport:
         if not with_items:
             body.pop("items")
         body.update(
-            compiled=self.compiled, cached=self.cached, failed=self.failed,
-            compile_s=round(self.compile_s, 3), ok=self.ok,
+            compiled=self.compiled,
+            cached=self.cached,
+            failed=self.failed,
+            compile_s=round(self.compile_s, 3),
+            ok=self.ok,
         )
         body["wall_s"] = round(self.wall_s, 3)
         for stats in body["families"].values():
@@ -144,25 +147,51 @@ def build_report(
         if status == ItemStatus.FAILED:
             stats.failed += 1
             bad = outcome.failed_calls
-            failures.append(Failure(item.label, item.entry_key, bad[0].m if bad else None,
-                                    outcome.reason or "unknown"))
+            failures.append(
+                Failure(
+                    item.label,
+                    item.entry_key,
+                    bad[0].m if bad else None,
+                    outcome.reason or "unknown",
+                )
+            )
         elif status == ItemStatus.CACHED:
             stats.cached += 1
-        rows.append({
-            "label": item.label, "entry": item.entry_key, "ms": [item.ms[0], item.ms[-1]],
-            "calls": len(item.ms), "status": status, "compiled": outcome.compiled,
-            "compile_s": round(outcome.compile_s, 3), "wall_s": round(outcome.wall_s, 3),
-            "worker": outcome.worker_id, "device": outcome.device,
-            "compile_times_s": [round(c.wall_s, 3) for c in outcome.calls if c.compiled],
-        })
+        rows.append(
+            {
+                "label": item.label,
+                "entry": item.entry_key,
+                "ms": [item.ms[0], item.ms[-1]],
+                "calls": len(item.ms),
+                "status": status,
+                "compiled": outcome.compiled,
+                "compile_s": round(outcome.compile_s, 3),
+                "wall_s": round(outcome.wall_s, 3),
+                "worker": outcome.worker_id,
+                "device": outcome.device,
+                "compile_times_s": [round(c.wall_s, 3) for c in outcome.calls if c.compiled],
+            }
+        )
         if started_at is not None and outcome.started_at:
-            rows[-1].update(start_s=round(outcome.started_at - started_at, 3),
-                            end_s=round(outcome.ended_at - started_at, 3))
+            rows[-1].update(
+                start_s=round(outcome.started_at - started_at, 3),
+                end_s=round(outcome.ended_at - started_at, 3),
+            )
     return WarmReport(
-        plan_digest=plan_digest, arch=arch, num_sms=num_sms, cache_root=cache_root, jobs=jobs,
-        devices=devices, wall_s=wall_s, families=dict(sorted(families.items())),
-        failures=failures, new_cache_entries=new_cache_entries, exact=exact, capture=capture,
-        items=rows, ahead=ahead,
+        plan_digest=plan_digest,
+        arch=arch,
+        num_sms=num_sms,
+        cache_root=cache_root,
+        jobs=jobs,
+        devices=devices,
+        wall_s=wall_s,
+        families=dict(sorted(families.items())),
+        failures=failures,
+        new_cache_entries=new_cache_entries,
+        exact=exact,
+        capture=capture,
+        items=rows,
+        ahead=ahead,
         **_startup_fields(worker_startup, started_at),
     )
 

@@ -44,7 +44,10 @@ def _query_nvidia_smi() -> list[GpuInfo]:
     try:
         done = subprocess.run(
             [exe, "--query-gpu=index,memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return []

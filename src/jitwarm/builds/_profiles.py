@@ -1,0 +1,97 @@
+"""The DeepGEMM builds jitwarm knows, one profile each. Adding a build is one entry here plus
+its ground truth under tests/data."""
+
+from __future__ import annotations
+
+from jitwarm.builds._profile import BuildProfile, JitGeneration, Sm90GemmArgs
+
+# 2.8.1 and later renamed the indexer's entry points (any FP8/FP4 mix).
+_FP4_INDEXER_NAMES = {
+    "fp8_mqa_logits": None,
+    "fp8_paged_mqa_logits": None,
+}
+_DEEPJIT_LOG = "Running command:"
+
+TOKENSPEED_250 = BuildProfile(
+    name="tokenspeed-deepgemm-2.5.0",
+    distribution="tokenspeed-deepgemm",
+    version="2.5.0.post20260604",
+    module="deep_gemm",
+    generation=JitGeneration.UPSTREAM,
+    shipped_by="tokenspeed-deepgemm (June 2026)",
+    sm90_gemm_args=Sm90GemmArgs.WITH_EPILOGUE,
+    nvrtc=True,
+    selection_models={"sm90": "sm90"},
+)
+
+TOKENSPEED_280 = BuildProfile(
+    name="tokenspeed-deepgemm-2.8.0",
+    distribution="tokenspeed-deepgemm",
+    version="2.8.0.post20260924",
+    module="deep_gemm",
+    generation=JitGeneration.DEEPJIT,
+    shipped_by="TokenSpeed 0.1.1",
+    sm90_gemm_args=Sm90GemmArgs.WITH_EPILOGUE,
+    extra_signature="cutlass-480",
+    env_fallback_prefix="DJ_",
+    compile_log_marker=_DEEPJIT_LOG,
+    selection_models={"sm90": "sm90"},
+)
+
+VLLM_281 = BuildProfile(
+    name="vllm-deepgemm-2.8.1",
+    distribution="vllm",
+    version="2.8.1",
+    module="vllm.third_party.deep_gemm",
+    generation=JitGeneration.DEEPJIT,
+    shipped_by="vLLM 0.33.0 (vendored)",
+    entry_points=dict(_FP4_INDEXER_NAMES),
+    sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    extra_signature="cutlass-421",
+    env_fallback_prefix="DJ_",
+    compile_log_marker=_DEEPJIT_LOG,
+    selection_models={"sm90": "sm90"},
+)
+
+TOKENSPEED_282 = BuildProfile(
+    name="tokenspeed-deepgemm-2.8.2",
+    distribution="tokenspeed-deepgemm",
+    version="2.8.2.post20261020",
+    module="deep_gemm",
+    generation=JitGeneration.DEEPJIT,
+    shipped_by="tokenspeed-deepgemm (latest)",
+    entry_points=dict(_FP4_INDEXER_NAMES),
+    sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    extra_signature="cutlass-480",
+    env_fallback_prefix="DJ_",
+    compile_log_marker=_DEEPJIT_LOG,
+    selection_models={"sm90": "sm90"},
+)
+
+SGL_023 = BuildProfile(
+    name="sgl-deep-gemm-0.2.3",
+    distribution="sgl-deep-gemm",
+    version="0.2.3.post2",
+    module="deep_gemm",
+    generation=JitGeneration.DEEPJIT,
+    shipped_by="SGLang 0.5.23",
+    entry_points=dict(_FP4_INDEXER_NAMES),
+    sm90_gemm_args=Sm90GemmArgs.SGL_SCALE_GRAN,
+    extra_signature="cutlass-421",
+    env_fallback_prefix="DJ_",
+    compile_log_marker=_DEEPJIT_LOG,
+    selection_models={"sm90": "sm90"},
+    validated=False,
+    notes=(
+        "its prebuilt extension does not load on the lent GPU hosts and its sources are not "
+        "public: checked on CPU against its wheel's headers only",
+    ),
+)
+
+PROFILES: tuple[BuildProfile, ...] = (
+    TOKENSPEED_250,
+    TOKENSPEED_280,
+    VLLM_281,
+    TOKENSPEED_282,
+    SGL_023,
+)
