@@ -3,7 +3,7 @@ its ground truth under tests/data."""
 
 from __future__ import annotations
 
-from jitwarm.builds._profile import BuildProfile, JitGeneration, Sm90GemmArgs
+from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
 
 # 2.8.1 and later renamed the indexer's entry points (any FP8/FP4 mix).
 _FP4_INDEXER_NAMES = {

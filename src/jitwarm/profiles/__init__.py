@@ -5,8 +5,8 @@ Pure Python: nothing here imports torch or deep_gemm.
 
 from __future__ import annotations
 
-from jitwarm.builds._profile import BuildProfile, JitGeneration, Sm90GemmArgs
-from jitwarm.builds._profiles import PROFILES
+from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
+from jitwarm.profiles._profiles import PROFILES
 from jitwarm.errors import UsageError
 
 __all__ = [
