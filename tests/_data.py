@@ -8,5 +8,6 @@ SM90_H100_GROUND_TRUTH = DATA / "deepgemm-sm90-h100" / "ground-truth.json"
 DEEPJIT_H200 = DATA / "deepgemm-2.8-h200"
 DEEPJIT_ENTRIES = {
     "2.8.0": DEEPJIT_H200 / "cache-entries-2.8.0.post20260924.json",
+    "2.8.1": DEEPJIT_H200 / "cache-entries-2.8.1.json",
     "2.8.2": DEEPJIT_H200 / "cache-entries-2.8.2.post20261020.json",
 }

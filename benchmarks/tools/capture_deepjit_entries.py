@@ -6,7 +6,8 @@ install folder and cache root replaced by placeholders (neither is part of the k
         --deepgemm "tokenspeed-deepgemm 2.8.0.post20260924" --library-root DIR [--into FILE]
 
 With ``--into`` an existing capture file is extended (entries already there are kept, new ones
-appended with ``first_planned_by`` set to the label).
+appended with ``first_planned_by`` set to the label, and ``plans[label]`` lists every entry the plan
+made).
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ def main() -> int:
             "entries": [],
         }
     seen = {e["entry"] for e in doc["entries"]}
-    new = [e for e in _entries(args.root, args.library_root, args.label) if e["entry"] not in seen]
+    found = _entries(args.root, args.library_root, args.label)
+    new = [e for e in found if e["entry"] not in seen]
     doc["entries"].extend(new)
+    # The whole set each plan made (entries shared with an earlier plan keep its label).
+    doc.setdefault("plans", {})[args.label] = sorted(e["entry"] for e in found)
     text = json.dumps(doc, indent=1)
     if args.into:
         args.into.write_text(text)
