@@ -30,10 +30,18 @@ from jitwarm.plan import Plan
 from jitwarm.profiles import get_profile
 
 # Which plans each capture warmed (its README), and the profile of its build.
+V3, V4_FLASH, V32_SPEC3 = (
+    ("deepseek-v3", 8, 0),
+    ("deepseek-v4-flash", 4, 0),
+    ("deepseek-v3.2", 8, 3),
+)
 CAPTURES = {
-    "2.8.0": ("tokenspeed-deepgemm-2.8.0", [("deepseek-v3", 8), ("deepseek-v4-flash", 4)]),
-    "2.8.2": ("tokenspeed-deepgemm-2.8.2", [("deepseek-v3", 8)]),
+    "2.8.0": ("tokenspeed-deepgemm-2.8.0", [V3, V4_FLASH, V32_SPEC3]),
+    "2.8.2": ("tokenspeed-deepgemm-2.8.2", [V3, V4_FLASH, V32_SPEC3]),
 }
+# Captures made while warm still called the indexer entry points 2.8.1 renamed: DeepGEMM wrote
+# none of those kernels (the data's README), so they are rendered but not captured.
+INDEXER_NOT_CAPTURED = {"2.8.2": {"sm90_fp8_mqa_logits", "sm90_fp8_paged_mqa_logits"}}
 
 
 @cache
@@ -42,8 +50,8 @@ def _capture(version: str) -> dict:
 
 
 @cache
-def _plan(model: str, tp: int) -> Plan:
-    return plan_serving(load_model(model), ServingConfig(tp=tp))
+def _plan(model: str, tp: int, draft: int = 0) -> Plan:
+    return plan_serving(load_model(model), ServingConfig(tp=tp, spec_draft_tokens=draft))
 
 
 def _include_dir(version: str) -> Path:
@@ -54,9 +62,9 @@ def _include_dir(version: str) -> Path:
 def _rendered(version: str) -> dict[str, KernelSource]:
     profile_name, presets = CAPTURES[version]
     out: dict[str, KernelSource] = {}
-    for model, tp in presets:
+    for model, tp, draft in presets:
         for kernel in render_plan(
-            _plan(model, tp),
+            _plan(model, tp, draft),
             get_profile(profile_name),
             _include_dir(version),
             _capture(version)["nvcc_version_text"],
@@ -69,7 +77,7 @@ def _hc_splits(kernel: KernelSource, version: str) -> int:
     """The split count a rendered tf32_hc_prenorm_gemm kernel was planned with."""
     _, presets = CAPTURES[version]
     ref = kernel.serves[0]
-    plans = [_plan(m, tp) for m, tp in presets]
+    plans = [_plan(*preset) for preset in presets]
     for plan in plans:
         entry = plan.entries[ref.entry_index]
         if entry.key == ref.entry_key:
@@ -116,7 +124,7 @@ def test_rendered_entries_are_the_captured_ones(version: str) -> None:
         name
         for name, k in rendered.items()
         if k.tag == "sm90_tf32_hc_prenorm_gemm" and _hc_splits(k, version) != 1
-    }
+    } | {n for n, k in rendered.items() if k.tag in INDEXER_NOT_CAPTURED.get(version, ())}
     missing = sorted(set(captured) - set(rendered))
     extra = sorted(set(rendered) - set(captured) - not_captured)
     wrong = sorted(n for n in set(captured) & set(rendered) if rendered[n].source != captured[n])
@@ -129,7 +137,8 @@ def test_rendered_entries_are_the_captured_ones(version: str) -> None:
     ]
     assert not lines, f"{len(lines)} differences:\n" + "\n".join(lines)
     assert all(name not in captured for name in not_captured)
-    assert len(not_captured) == (20 if version == "2.8.0" else 0)
+    hc_not_captured = [n for n in not_captured if n.startswith("sm90_tf32_hc_prenorm_gemm.")]
+    assert len(hc_not_captured) == 20  # V4-Flash TP4's split counts other than 1
 
 
 @pytest.mark.parametrize("version", sorted(CAPTURES))
