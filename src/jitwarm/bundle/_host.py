@@ -191,3 +191,12 @@ def write_cache_provenance(root: Path, provenance: Provenance) -> Path:
     path = Path(root) / PROVENANCE_FILE
     atomic_write_text(path, provenance.model_dump_json(indent=1) + "\n")
     return path
+
+
+def read_cache_provenance(root: Path) -> Provenance | None:
+    """What warm recorded at a cache root, or None (no record, or one this jitwarm cannot
+    read: a missing record only means there is nothing to compare)."""
+    try:
+        return Provenance.model_validate_json((Path(root) / PROVENANCE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
