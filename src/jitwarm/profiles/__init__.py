@@ -9,6 +9,8 @@ Pure Python: nothing here imports torch, deep_gemm or vllm.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from jitwarm.errors import UsageError
 from jitwarm.profiles._detect import UNKNOWN_BUILD, DetectedBuild, detect_build, profile_for
 from jitwarm.profiles._profile import (
@@ -39,6 +41,7 @@ __all__ = [
     "detect_build",
     "get_profile",
     "profile_for",
+    "profile_for_api",
     "release_of",
 ]
 
@@ -62,6 +65,18 @@ class BuildMismatchError(UsageError):
         super().__init__(f"{what} was made for DeepGEMM build {made_for}, this is {here}; {hint}")
         self.made_for = made_for
         self.here = here
+
+
+def profile_for_api(names: Collection[str] | None) -> BuildProfile:
+    """The profile whose calling conventions an unknown build's public names (``dir`` of its
+    module) fit: the first profile, newest first, that has every planned family's entry
+    point. With no names (nothing to look at), the first profile's conventions."""
+    if names is not None:
+        wanted = {f for p in PROFILES for f in p.entry_points}
+        for profile in reversed(PROFILES):
+            if all(profile.entry_point(f) in names for f in wanted):
+                return profile
+    return PROFILES[0]
 
 
 def get_profile(name: str) -> BuildProfile:
