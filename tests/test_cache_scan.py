@@ -164,8 +164,13 @@ def test_key_env_is_typed_and_named_in_errors() -> None:
     }
     assert key_env(env) == {"DG_JIT_DEBUG": "1", "DG_JIT_CPP_STANDARD": "17"}
     assert key_env({"DG_JIT_CPP_STANDARD": "20"}) == {}
+    # DeepJIT's spellings, and its DJ_JIT_* fallback, under the DG_JIT_* name
+    assert key_env({"DG_JIT_WITH_LINEINFO": "yes", "DJ_JIT_CHECK_NO_SPILLS": "true"}) == {
+        "DG_JIT_WITH_LINEINFO": "1",
+        "DG_JIT_CHECK_NO_SPILLS": "1",
+    }
     with pytest.raises(EnvValueError, match="DG_JIT_WITH_LINEINFO"):
-        key_env({"DG_JIT_WITH_LINEINFO": "yes"})
+        key_env({"DG_JIT_WITH_LINEINFO": "maybe"})
 
 
 def test_cache_and_bundle_cli_import_neither_torch_nor_deep_gemm() -> None:

@@ -37,7 +37,8 @@ DEEPGEMM_MODULE_VAR = "JITWARM_DEEPGEMM"  # the DeepGEMM module to use, as --dee
 DEEPGEMM_MODULES = ("deep_gemm", "vllm.third_party.deep_gemm")
 
 # How each key-changing variable (``<prefix>_<suffix>``) is read: every build's, so a warm
-# refuses any of them by default. Flags are integers (non-zero is on).
+# refuses any of them by default. Flags are read as DeepJIT reads them (true/yes/false/no or an
+# integer, non-zero is on).
 _FLAG_SUFFIXES = (
     "JIT_DEBUG",
     "JIT_PTXAS_VERBOSE",
@@ -138,7 +139,7 @@ def key_env(
             continue
         name = f"DG_{suffix}"
         if suffix in _FLAG_SUFFIXES:
-            if _env_int(env, var, 0) != 0:
+            if _deepjit_bool(var, env[var].strip()):
                 out[name] = "1"
         elif suffix == "JIT_CPP_STANDARD":
             value = _env_int(env, var, DEFAULT_CPP_STANDARD)
@@ -317,6 +318,77 @@ def nvcc_release(version_text: str | None) -> str | None:
         return None
     match = re.search(r"release (\d+\.\d+)", version_text)
     return match.group(1) if match else None
+
+
+_DEEPJIT_FALLBACK_PREFIX = "DJ"  # DeepJIT's global prefix, read when the build's is unset
+
+
+@dataclass(frozen=True)
+class DeepJitEnv:
+    """The DeepJIT settings of an environment that reach the compiler options (the first six
+    change the nvcc flags, hence every key; the dumps only show in meta.json).
+
+    Read as DeepJIT's ``Env`` reads them (utils/env.hpp of tokenspeed-deepjit 0.1.0):
+    ``<prefix>_JIT_<NAME>``, else ``DJ_JIT_<NAME>``; booleans are ``true``/``yes``/``false``/
+    ``no`` in any case or a whole integer (non-zero is true); anything else is an error.
+    """
+
+    debug: bool = False
+    ptxas_verbose: bool = False
+    check_no_spills: bool = False
+    check_no_local_memory: bool = False
+    with_lineinfo: bool = False
+    cpp_standard: int = DEFAULT_CPP_STANDARD
+    dump_asm: bool = False
+    dump_ptx: bool = False
+    dump_sass: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, prefix: str = "DG") -> DeepJitEnv:
+        env = os.environ if env is None else env
+
+        def raw(name: str) -> tuple[str, str] | None:
+            for p in (prefix, _DEEPJIT_FALLBACK_PREFIX):
+                var = f"{p}_JIT_{name}"
+                if var in env:
+                    return var, env[var]
+            return None
+
+        def flag(name: str) -> bool:
+            found = raw(name)
+            return False if found is None else _deepjit_bool(*found)
+
+        cpp = raw("CPP_STANDARD")
+        return cls(
+            debug=flag("DEBUG"),
+            ptxas_verbose=flag("PTXAS_VERBOSE"),
+            check_no_spills=flag("CHECK_NO_SPILLS"),
+            check_no_local_memory=flag("CHECK_NO_LOCAL_MEMORY"),
+            with_lineinfo=flag("WITH_LINEINFO"),
+            cpp_standard=DEFAULT_CPP_STANDARD if cpp is None else _deepjit_int(*cpp),
+            dump_asm=flag("DUMP_ASM"),
+            dump_ptx=flag("DUMP_PTX"),
+            dump_sass=flag("DUMP_SASS"),
+        )
+
+
+def _deepjit_int(var: str, value: str) -> int:
+    # std::from_chars over the whole string: optional '-', digits, nothing else.
+    if not re.fullmatch(r"-?[0-9]+", value):
+        raise EnvValueError(var, value, "a whole integer (DeepJIT rejects anything else)")
+    return int(value)
+
+
+def _deepjit_bool(var: str, value: str) -> bool:
+    low = value.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    try:
+        return _deepjit_int(var, value) != 0
+    except EnvValueError:
+        raise EnvValueError(var, value, "true/false, yes/no or an integer") from None
 
 
 def _env_int(env: Mapping[str, str], var: str, default: int) -> int:
