@@ -13,6 +13,7 @@ from jitwarm.bundle._host import (
     compare_provenance,
     host_provenance,
     probe_gpu,
+    read_cache_provenance,
     write_cache_provenance,
 )
 from jitwarm.bundle._import import ImportResult, import_bundle
@@ -48,6 +49,7 @@ __all__ = [
     "import_bundle",
     "open_bundle",
     "probe_gpu",
+    "read_cache_provenance",
     "select_entries",
     "write_cache_provenance",
 ]

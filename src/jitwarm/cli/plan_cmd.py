@@ -11,6 +11,7 @@ from rich.table import Table
 
 from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
+from jitwarm.cli._build_option import DeepGEMMOption, resolve_build
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.errors import UsageError
@@ -30,11 +31,13 @@ def plan_command(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")
     ] = False,
+    deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
 ) -> None:
-    """Plan every DeepGEMM kernel a model can reach under a serving configuration."""
+    """Plan every DeepGEMM kernel a model can reach under a serving configuration; the plan
+    records the DeepGEMM build found here (none when there is none)."""
     if schema:
         print_json(Plan.model_json_schema())
         return
@@ -42,7 +45,8 @@ def plan_command(
         raise UsageError(
             "--model is required (a preset name, a config.json, or a folder holding one)"
         )
-    plan = plan_serving(model, serving)
+    build = resolve_build(deepgemm)
+    plan = plan_serving(model, serving, build=build.profile_name if build.found else None)
     if json_out == "-":
         stdout.out(plan.to_json(), highlight=False)
         return

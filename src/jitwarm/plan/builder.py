@@ -33,9 +33,14 @@ def _site_key(site: Site) -> tuple:
 
 
 def plan_serving(
-    model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str, str] | None = None
+    model: ModelSpec,
+    serving: ServingConfig,
+    *,
+    jit_env: dict[str, str] | None = None,
+    build: str | None = None,
 ) -> Plan:
-    """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``."""
+    """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``; ``build``: the
+    profile id of the DeepGEMM build it is made for (``DetectedBuild.profile_name``)."""
     groups: dict[tuple, list[Site]] = {}
     for site in collect_sites(model, serving):
         groups.setdefault(_site_key(site), []).append(site)
@@ -43,6 +48,7 @@ def plan_serving(
     entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
     return Plan(
         jitwarm_version=jitwarm_version(),
+        build=build,
         arch=serving.arch.value,
         num_sms=serving.sms,
         model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),
