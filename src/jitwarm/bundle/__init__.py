@@ -12,6 +12,7 @@ from jitwarm.bundle._host import (
     GpuFacts,
     compare_provenance,
     host_provenance,
+    nvcc_version_mismatch,
     probe_gpu,
     write_cache_provenance,
 )
@@ -25,6 +26,7 @@ from jitwarm.bundle._manifest import (
     BundleManifest,
     Provenance,
 )
+from jitwarm.bundle._merge import MergeResult, merge_bundles
 from jitwarm.bundle._read import OpenBundle, open_bundle
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "ExportResult",
     "GpuFacts",
     "ImportResult",
+    "MergeResult",
     "OpenBundle",
     "Provenance",
     "ProvenanceMismatchError",
@@ -46,6 +49,8 @@ __all__ = [
     "export_bundle",
     "host_provenance",
     "import_bundle",
+    "merge_bundles",
+    "nvcc_version_mismatch",
     "open_bundle",
     "probe_gpu",
     "select_entries",

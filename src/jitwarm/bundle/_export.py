@@ -140,14 +140,14 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             with tarfile.open(fileobj=fh, mode=mode, format=tarfile.PAX_FORMAT) as tar:
-                _add(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
+                add_member(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
                 for entry, name, digest in payload:
                     data = read_noatime(entry.path / name)
                     if hashlib.sha256(data).hexdigest() != digest:
                         raise BundleError(
                             f"{entry.path / name} changed during export; run it again"
                         )
-                    _add(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
+                    add_member(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -163,7 +163,7 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
                 os.unlink(tmp)
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def add_member(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644
