@@ -127,3 +127,23 @@ def test_cli_bad_target_exits_2_with_one_line(capsys, tmp_path):
     )
     assert code == 2
     assert err.strip().count("\n") == 0 and "no such wheel file" in err
+
+
+def test_name_version_uses_a_wheel_already_downloaded(tmp_path):
+    wheel = fetch_wheel("2.8.2")
+    if wheel is None:
+        pytest.skip("DeepGEMM 2.8.2 wheel not available")
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / wheel.name).symlink_to(wheel)
+    target = resolve_target("tokenspeed-deepgemm==2.8.2.post20261020", work_dir=tmp_path)
+    assert target.profile.name == "tokenspeed-deepgemm-2.8.2"
+    assert target.source == "tokenspeed-deepgemm==2.8.2.post20261020"
+
+
+def test_installed_without_deepgemm_is_one_line(monkeypatch):
+    from jitwarm import dgenv
+
+    monkeypatch.setattr(dgenv, "find_deepgemm", lambda: dgenv.DeepGEMMInstall(None, None, None))
+    with pytest.raises(TargetError) as info:
+        resolve_target("installed")
+    assert "no DeepGEMM is installed" in str(info.value) and "--target" in str(info.value)
