@@ -65,6 +65,7 @@ def shard_bundles(tmp_path_factory):
         )
         report = run_build(prepared, executor=LocalExecutor(1))
         assert report.ok and report.compiled == 1, report.failures
+        assert (base / f"root{i}" / "jitwarm-provenance.json").is_file()
         out.append(export_build_bundle(prepared, base / f"shard{i}.tar.gz"))
     return out, entries, plan, nvcc
 
@@ -95,6 +96,27 @@ def test_shard_bundles_merge_and_import_as_deepgemm_wrote_them(shard_bundles, tm
         entry = tmp_path / "gpu-root" / "cache" / e["entry"]
         assert (entry / "kernel.cu").read_text() == e["kernel_cu"]
         assert (entry / ".committed").exists() and (entry / "kernel.cubin").stat().st_size > 0
+
+
+def test_doctor_on_the_built_root_flags_another_nvcc(shard_bundles, tmp_path, capsys, monkeypatch):
+    (a, _), *_ = shard_bundles
+    root = a.parent / "root0"
+    fake = tmp_path / "nvcc"
+    fake.write_text(
+        "#!/bin/sh\nprintf 'Cuda compilation tools, release 13.0, V13.0.48\\nBuild cuda_13.0.r13.0/compiler.35059454_0\\n'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("DG_JIT_NVCC_COMPILER", str(fake))
+    code, out, _ = run(
+        capsys, "doctor", "--cache-dir", str(root), "--arch", "sm90", "--num-sms", "132", "--json"
+    )
+    assert code == 1
+    [finding] = [
+        f for f in json.loads(out)["findings"] if "every DeepJIT entry would miss" in f["message"]
+    ]
+    assert finding["status"] == "fail" and finding["recompiles"]
+    assert "V13.0.88" in finding["message"] and "V13.0.48" in finding["message"]
+    assert "\n" not in finding["message"] and "jitwarm build" in finding["fix"]
 
 
 def test_nvcc_text_mismatch_is_one_line_with_the_fix(shard_bundles, tmp_path):
