@@ -1,0 +1,124 @@
+"""The oracle: DeepGEMM's own heuristic headers from a pinned wheel, compiled with g++ on a CPU.
+
+`build_oracle(version)` copies the wheel's ``csrc/jit_kernels/heuristics/`` and
+``csrc/utils/math.hpp`` unchanged into a cache folder, lays the stubs of ``tests/oracle/stubs``
+over them, cuts ``get_block_config_for_mega_moe`` (and the candidate block sizes it asserts
+against) out of the wheel's mega-MoE headers, and compiles ``tests/oracle/driver.cpp`` against
+all of it. `Oracle.ask` sends many queries to one process (one line each, see driver.cpp).
+Tests call `oracle_for(version)`, which skips with the reason when g++ or the wheel is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from _wheels import PINNED, unpacked_wheel, wheel_dir
+
+ORACLE_SRC = Path(__file__).parent / "oracle"
+_MEGA_START = "static MmaKind parse_mma_kind"
+_MEGA_END = "static std::pair<int, int> get_pipeline_config_for_mega_moe"
+_CANDIDATES = re.compile(r"^\s*static constexpr int k(Num)?CandidateBlockMs?\b.*;\s*$", re.M)
+
+
+class OracleUnavailable(Exception):
+    """g++ or the wheel is missing, or the headers did not compile."""
+
+
+def _mega_block_header(wheel: Path) -> str:
+    """The library's mega-MoE block choice, cut verbatim out of its headers."""
+    text = (wheel / "deep_gemm/csrc/jit_kernels/heuristics/mega_moe.hpp").read_text()
+    start, end = text.index(_MEGA_START), text.index(_MEGA_END)
+    layout = (wheel / "deep_gemm/include/deep_gemm/layout/mega_moe.cuh").read_text()
+    candidates = [m.group(0).strip() for m in _CANDIDATES.finditer(layout)]
+    if len(candidates) != 2:
+        raise OracleUnavailable("mega_moe.cuh: candidate block sizes not found")
+    return "\n".join(
+        [
+            "// Cut out of the wheel's heuristics/mega_moe.hpp and layout/mega_moe.cuh.",
+            "#pragma once",
+            "#include <algorithm>",
+            "#include <cmath>",
+            "#include <tuple>",
+            '#include "csrc/jit_kernels/heuristics/sm100.hpp"',
+            "namespace deep_gemm::layout {",
+            *candidates,
+            "}",
+            "namespace deep_gemm {",
+            text[start:end],
+            "}",
+        ]
+    )
+
+
+def _inputs_digest(wheel: Path) -> str:
+    h = hashlib.sha256(str(wheel).encode())
+    for path in sorted(ORACLE_SRC.rglob("*")):
+        if path.is_file():
+            h.update(path.relative_to(ORACLE_SRC).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_oracle(version: str, wheel: Path) -> Path:
+    """The oracle binary for one pinned build, compiled once into the test-wheel cache."""
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    if compiler is None:
+        raise OracleUnavailable("no C++ compiler (g++) on PATH")
+    root = wheel_dir() / "oracle" / f"{version}-{_inputs_digest(wheel)}"
+    binary = root / "oracle"
+    with FileLock(str(wheel_dir() / ".oracle.lock")):
+        if binary.exists():
+            return binary
+        if root.exists():
+            shutil.rmtree(root)
+        csrc = wheel / "deep_gemm/csrc"
+        shutil.copytree(csrc / "jit_kernels/heuristics", root / "csrc/jit_kernels/heuristics")
+        (root / "csrc/utils").mkdir(parents=True)
+        shutil.copy(csrc / "utils/math.hpp", root / "csrc/utils/math.hpp")
+        shutil.copytree(ORACLE_SRC / "stubs/csrc", root / "csrc", dirs_exist_ok=True)
+        (root / "mega_block.hpp").write_text(_mega_block_header(wheel))
+        cmd = [compiler, "-std=c++20", "-O1", "-w"]
+        cmd += ["-I", str(ORACLE_SRC / "stubs/include"), "-I", str(wheel / "deep_gemm/include")]
+        cmd += ["-I", str(root), str(ORACLE_SRC / "driver.cpp"), "-o", str(binary) + ".tmp"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            raise OracleUnavailable(f"oracle did not compile:\n{done.stderr[-4000:]}")
+        os.replace(str(binary) + ".tmp", binary)
+    return binary
+
+
+class Oracle:
+    """One pinned build's heuristics as a batch query service."""
+
+    def __init__(self, version: str, binary: Path) -> None:
+        self.version = version
+        self.binary = binary
+
+    def ask(self, queries: Sequence[str]) -> list[str]:
+        """One answer line per query line, from one process."""
+        text = "".join(q + "\n" for q in queries)
+        done = subprocess.run(
+            [str(self.binary)], input=text, capture_output=True, text=True, timeout=600, check=True
+        )
+        answers = done.stdout.splitlines()
+        assert len(answers) == len(queries), done.stderr
+        return answers
+
+
+def oracle_for(version: str) -> Oracle:
+    """The oracle of a pinned build, or skip the test with the reason."""
+    assert version in PINNED
+    wheel = unpacked_wheel(version)
+    try:
+        return Oracle(version, build_oracle(version, wheel))
+    except OracleUnavailable as exc:
+        pytest.skip(f"DeepGEMM {version} oracle unavailable: {exc}")
