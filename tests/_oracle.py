@@ -122,3 +122,76 @@ def oracle_for(version: str) -> Oracle:
         return Oracle(version, build_oracle(version, wheel))
     except OracleUnavailable as exc:
         pytest.skip(f"DeepGEMM {version} oracle unavailable: {exc}")
+
+
+def gemm_query(
+    arch: str,
+    gemm_type: str,
+    kernel_type: str,
+    m: int,
+    n: int,
+    k: int,
+    groups: int,
+    dtypes: tuple[str, str, str],
+    num_sms: int,
+    *,
+    expected_m: int = 0,
+    expected_groups: int = 0,
+    alignment: int = 128,
+    block_m_multiple_of: int = 1,
+    block_n_multiple_of: int = 1,
+    with_accumulation: bool = False,
+) -> str:
+    """One `gemm` query line (see driver.cpp); `dtypes` is (A, B, CD)."""
+    a, b, cd = dtypes
+    return (
+        f"gemm {arch} {gemm_type} {kernel_type} {m} {n} {k} {groups} {a} {b} {cd} {num_sms} "
+        f"{expected_m} {expected_groups} {alignment} {block_m_multiple_of} {block_n_multiple_of} "
+        f"{int(with_accumulation)}"
+    )
+
+
+def launcher_desc(gemm_type: str, m: int, groups: int) -> tuple[int, int, int]:
+    """(desc.m, expected_m, expected_num_groups) as the 2.8 launchers fill the GemmDesc for a
+    call at M = m: contiguous counts the layout as one group of m rows, masked passes m as
+    expected_m with every group expected (desc.m, the padded rows per group, is not read)."""
+    if gemm_type == "MGroupedContiguous":
+        return m, m, 1
+    if gemm_type == "MGroupedMasked":
+        return m, m, groups
+    return m, 0, 0
+
+
+def parse_gemm_answer(answer: str) -> dict[str, int]:
+    """The fields of an `ok` gemm answer by name; raises on an `err` answer."""
+    head, *values = answer.split()
+    if head != "ok":
+        raise ValueError(answer)
+    return dict(zip(GEMM_FIELDS, map(int, values), strict=True))
+
+
+GEMM_FIELDS = [
+    "swap_ab",
+    "block_m",
+    "block_n",
+    "block_k",
+    "cluster_m",
+    "cluster_n",
+    "load_block_m",
+    "load_block_n",
+    "store_block_m",
+    "store_block_n",
+    "swizzle_a",
+    "swizzle_b",
+    "swizzle_cd",
+    "smem_size",
+    "num_stages",
+    "num_tma_store_stages",
+    "num_sms",
+    "num_sms_per_cluster",
+    "num_threads",
+    "num_tma_threads",
+    "num_math_threads",
+    "num_non_epilogue_threads",
+    "num_epilogue_threads",
+]
