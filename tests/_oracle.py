@@ -195,3 +195,106 @@ GEMM_FIELDS = [
     "num_non_epilogue_threads",
     "num_epilogue_threads",
 ]
+
+
+def sm100_query(problem, m: int) -> str:
+    """The oracle query for a `jitwarm.selection.sm100.SM100GemmProblem` at M = m."""
+    p = problem
+    desc_m, expected_m, expected_groups = launcher_desc(p.gemm_type.value, m, p.num_groups)
+    return gemm_query(
+        "sm100",
+        p.gemm_type.value,
+        "NoSF" if p.a_dtype == "bf16" else "1D1D",
+        desc_m,
+        p.n,
+        p.k,
+        p.num_groups,
+        (p.a_dtype, p.b_dtype, p.out_dtype),
+        p.num_sms,
+        expected_m=expected_m,
+        expected_groups=expected_groups,
+        alignment=p.mk_alignment,
+        block_m_multiple_of=p.block_m_multiple_of,
+        block_n_multiple_of=p.block_n_multiple_of,
+        with_accumulation=p.with_accumulation,
+    )
+
+
+def sm100_fields(config, num_sms: int) -> tuple:
+    """A `SM100KernelConfig` as the oracle's gemm answer fields (`GEMM_FIELDS`)."""
+    c = config
+    return (
+        int(c.swap_ab), c.block_m, c.block_n, c.block_k, c.cluster_m, c.cluster_n,
+        c.load_block_m, c.load_block_n, c.store_block_m, c.store_block_n,
+        c.swizzle_a_bytes, c.swizzle_b_bytes, c.swizzle_cd_bytes, c.smem_bytes, c.num_stages,
+        c.num_tma_store_stages, num_sms, c.cluster_size, c.num_threads, 32,
+        128, c.num_non_epilogue_threads, c.num_epilogue_threads,
+    )  # fmt: skip
+
+
+def mega_query(problem, num_tokens: int, max_tokens_per_rank: int = 8192) -> str:
+    """The oracle query for a `MegaMoEProblem` call with `num_tokens` tokens."""
+    p = problem
+    return f"mega {p.num_ranks} {p.num_experts} {max_tokens_per_rank} {p.num_topk} {num_tokens} {p.mma}"
+
+
+def mega_fields(config) -> tuple:
+    """A `MegaMoEBlockConfig` as the oracle's answer (the build's tuple, in its order)."""
+    c = config
+    store = (
+        (c.store_block_m_l1,)
+        if c.store_block_m_l2 is None
+        else (c.store_block_m_l1, c.store_block_m_l2)
+    )
+    return (c.cluster_size, c.block_m, *store, c.block_k, c.num_epilogue_threads)
+
+
+def answer_fields(answer: str) -> tuple | str:
+    """An `ok` answer's integers, or the `err` line itself."""
+    head, *values = answer.split()
+    return tuple(map(int, values)) if head == "ok" else answer
+
+
+def random_sm100_problem(rng):
+    """A random SM100 GEMM problem: shapes no preset has, SM counts other than 148, the
+    block-size multiples and alignments engines may set, every modelled type and dtype."""
+    from jitwarm.selection.sm90 import GemmType
+    from jitwarm.selection.sm100 import SM100GemmProblem
+
+    gemm_type = rng.choice(
+        [GemmType.NORMAL] * 4 + [GemmType.BATCHED] * 2
+        + [GemmType.M_GROUPED_CONTIGUOUS, GemmType.M_GROUPED_MASKED]
+    )  # fmt: skip
+    a, b = rng.choice([("fp8", "fp8")] * 3 + [("fp8", "fp4"), ("fp4", "fp4"), ("bf16", "bf16")])
+    grouped = gemm_type is not GemmType.NORMAL
+    return SM100GemmProblem(
+        gemm_type=gemm_type,
+        n=rng.choice([16, 32, 64, 128]) * rng.randint(1, 128),
+        k=rng.choice([128, 256]) * rng.randint(1, 56),
+        num_groups=rng.randint(1, 64) if grouped else 1,
+        a_dtype=a,
+        b_dtype=b,
+        out_dtype=rng.choice(["bf16", "bf16", "fp32"]),
+        num_sms=rng.choice([148, 2 * rng.randint(4, 80)]),
+        mk_alignment=rng.choice([128, 128, 256, 64]),
+        block_m_multiple_of=rng.choice([1, 1, 1, 2, 3, 16, 32, 48, 64]),
+        block_n_multiple_of=rng.choice([1, 1, 1, 2, 8, 16, 32, 48, 64]),
+        with_accumulation=rng.random() < 0.1,
+    )
+
+
+def random_m(rng) -> int:
+    return rng.choice([rng.randint(1, 96), rng.randint(1, 4096), rng.randint(1, 1 << 17)])
+
+
+def random_mega_problem(rng):
+    from jitwarm.selection.sm100 import MegaMoEProblem
+
+    ranks = rng.choice([1, 2, 4, 8, 16, 32, 64])
+    per_rank = rng.choice([1, 2, 4, 8, 16, 32, 64])
+    return MegaMoEProblem(
+        num_ranks=ranks,
+        num_experts=ranks * per_rank,
+        num_topk=rng.randint(1, min(16, ranks * per_rank)),
+        mma=rng.choice(["fp8xfp4", "fp8xfp4", "bf16xbf16"]),
+    )
