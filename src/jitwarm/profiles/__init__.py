@@ -5,9 +5,9 @@ Pure Python: nothing here imports torch or deep_gemm.
 
 from __future__ import annotations
 
+from jitwarm.errors import UsageError
 from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
 from jitwarm.profiles._profiles import PROFILES
-from jitwarm.errors import UsageError
 
 __all__ = [
     "PROFILES",

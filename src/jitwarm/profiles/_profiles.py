@@ -35,7 +35,7 @@ TOKENSPEED_280 = BuildProfile(
     extra_signature="cutlass-480",
     env_fallback_prefix="DJ_",
     compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
+    selection_models={"sm90": "sm90", "sm100": "sm100-2.8.0"},
 )
 
 VLLM_281 = BuildProfile(
@@ -65,7 +65,7 @@ TOKENSPEED_282 = BuildProfile(
     extra_signature="cutlass-480",
     env_fallback_prefix="DJ_",
     compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
+    selection_models={"sm90": "sm90", "sm100": "sm100-2.8.2"},
 )
 
 SGL_023 = BuildProfile(
