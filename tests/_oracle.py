@@ -298,3 +298,46 @@ def random_mega_problem(rng):
         num_topk=rng.randint(1, min(16, ranks * per_rank)),
         mma=rng.choice(["fp8xfp4", "fp8xfp4", "bf16xbf16"]),
     )
+
+
+class MetadataThreads:
+    """The SM100 paged-metadata generator's own thread-count line (`num_threads = ...`) of a
+    pinned build, compiled as a function of the flattened query rows, and whether the
+    generator renders it into the kernel's template arguments."""
+
+    def __init__(self, version: str) -> None:
+        wheel = unpacked_wheel(version)
+        text = (wheel / "deep_gemm/csrc/jit_kernels/impls/sm100_mqa_logits.hpp").read_text()
+        body = text[text.index("static void sm100_paged_mqa_logits_metadata(") :]
+        body = body[: body.index("jit->launch(")]
+        line = next(ln for ln in body.splitlines() if re.search(r"\bnum_threads\s*=", ln))
+        start = body.index(')",') + 3
+        self.rendered_args = body[start : body.index("));", start)]
+        self.bakes_threads = re.search(r"\bnum_threads\b", self.rendered_args) is not None
+        source = (
+            "#include <cstdint>\n#include <iostream>\nint main() {\n"
+            "  int num_q_tokens_total;\n  while (std::cin >> num_q_tokens_total) {\n"
+            f"    {line.strip()}\n    std::cout << num_threads << '\\n';\n  }}\n}}\n"
+        )
+        compiler = shutil.which(os.environ.get("CXX", "g++"))
+        if compiler is None:
+            pytest.skip("no C++ compiler (g++) on PATH")
+        folder = (
+            wheel_dir()
+            / "oracle"
+            / f"metadata-{version}-{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        self.binary = folder / "threads"
+        if not self.binary.exists():
+            (folder / "threads.cpp").write_text(source)
+            cmd = [compiler, "-O1", str(folder / "threads.cpp"), "-o", str(self.binary) + ".tmp"]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+            os.replace(str(self.binary) + ".tmp", self.binary)
+
+    def threads(self, rows: Sequence[int]) -> list[int]:
+        done = subprocess.run(
+            [str(self.binary)], input="".join(f"{r}\n" for r in rows), capture_output=True,
+            text=True, check=True, timeout=300,
+        )  # fmt: skip
+        return [int(x) for x in done.stdout.split()]

@@ -36,12 +36,14 @@ from jitwarm.errors import ConfigError
 from jitwarm.selection._types import GemmType
 
 __all__ = [
+    "MEGA_MOE_MAX_BLOCK_CONFIGS",
     "SM100_MODELS",
     "MegaMoEBlockConfig",
     "MegaMoEProblem",
     "SM100GemmProblem",
     "SM100KernelConfig",
     "SM100Rules",
+    "max_kernels_sm100",
     "paged_metadata_threads",
     "partition_m_sm100",
     "partition_tokens_mega_moe",
@@ -477,6 +479,8 @@ def partition_m_sm100(
 
 _F32 = struct.Struct("<f")
 _MEGA_BLOCK_MS = (8, 16, 32, 64, 96, 128, 192, 240)  # layout::kCandidateBlockM
+# The block config is a function of BLOCK_M (per MMA kind): at most one kernel per candidate.
+MEGA_MOE_MAX_BLOCK_CONFIGS = len(_MEGA_BLOCK_MS)
 
 
 def _f32(x: float) -> float:
@@ -600,3 +604,15 @@ def paged_metadata_threads(rows: int, rules: SM100Rules) -> int | None:
     if not rules.metadata_threads_from_rows:
         return None
     return 256 if rows <= 512 else 512 if rows <= 2048 else 1024
+
+
+def max_kernels_sm100(problem: SM100GemmProblem, m_max: int) -> int:
+    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
+    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
+    _check_m(m_max)
+    total, m = 0, 1
+    while m <= m_max:
+        regime = _regime(problem, m)
+        total += len(regime.cands)
+        m = regime.hi + 1
+    return total
