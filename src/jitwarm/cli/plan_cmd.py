@@ -18,7 +18,7 @@ from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.estimate import estimate_compile_s
+from jitwarm.plan.estimate import estimate_compile
 from jitwarm.serving import ServingConfig
 
 
@@ -74,14 +74,19 @@ def render_plan(plan: Plan) -> None:
             mods,
         )
     stdout.print(table)
-    est = estimate_compile_s(plan)
+    estimate = estimate_compile(plan)
+    est = estimate.seconds
     cores = os.cpu_count() or 1
     stdout.print(
         f"{len(plan.entries)} entries, {plan.num_kernels} distinct kernels, "
         f"{plan.num_calls} warm calls"
         + (f" ({len(plan.sweep_entries)} sweep entries)" if plan.sweep_entries else "")
     )
+    bound = "at most " if estimate.is_upper_bound else ""
     stdout.print(
-        f"estimated cold compile: {fmt_seconds(est)} in one process, "
-        f"~{fmt_seconds(est / cores)} on {cores} cores (at 4.5 s per kernel, measured median on H100)"
+        f"estimated cold compile: {bound}{fmt_seconds(est)} in one process, "
+        f"~{fmt_seconds(est / cores)} on {cores} cores: {estimate.describe()} "
+        f"at 4.5 s per kernel (measured median on H100)"
     )
+    for note in plan.notes:  # what was inferred or deliberately left out
+        stdout.print(f"note: {note}")

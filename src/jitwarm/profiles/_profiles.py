@@ -32,6 +32,14 @@ _FP4_ONLY_INDEXER = {
 # jitwarm's port: 1,067,786 points, 0 differences; 2.5.0: 2,298 H100 points).
 _SM90_CPP = SelectionModel("sm90", True, "the build's own heuristic C++, compiled on a CPU")
 _SM90_H100 = SelectionModel("sm90", True, "2,298 H100 captures (tests/data/deepgemm-sm90-h100)")
+
+
+def _sm100_cpp(model: str) -> SelectionModel:
+    """The build's own SM100 heuristic (jitwarm.selection.sm100, one model per build), checked
+    against its C++ compiled on a CPU (tests/oracle; benchmarks/results/oracle-sm100.json)."""
+    return SelectionModel(model, True, "the build's own SM100 heuristic C++, compiled on a CPU")
+
+
 _SM90_UNCHECKED = SelectionModel("sm90", False, "no source or capture of this build's heuristic")
 _DEEPJIT = {
     "generation": JitGeneration.DEEPJIT,
@@ -96,7 +104,7 @@ TOKENSPEED_280 = BuildProfile(
     extra_signature="cutlass-480",
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.0")},
     **_DEEPJIT,
 )
 
@@ -133,7 +141,7 @@ TOKENSPEED_282 = BuildProfile(
     # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
     # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.2")},
     **_DEEPJIT,
 )
 
