@@ -36,12 +36,12 @@ def test_plan_json_file_is_a_valid_manifest(
 ) -> None:
     target = tmp_path / "plan.json"
     code, _, err = run(
-        capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json", str(target)
+        capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--output", str(target)
     )
     assert code == 0 and "wrote plan" in err
     plan = Plan.load(target)
     assert plan.model.name == "deepseek-v3.2" and plan.serving["tp"] == 8
-    code, out, _ = run(capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json", "-")
+    code, out, _ = run(capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json")
     assert code == 0 and Plan.from_json(out) == plan
 
 

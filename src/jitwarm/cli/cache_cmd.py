@@ -62,6 +62,7 @@ CacheDirOpt = Annotated[
     str | None,
     typer.Option(
         "--cache-dir",
+        metavar="<path>",
         help="Cache root (W or W:R1:R2). Default: DG_JIT_CACHE_DIR, else ~/.deep_gemm or ~/.dj.",
     ),
 ]

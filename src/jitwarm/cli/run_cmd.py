@@ -6,7 +6,6 @@ compile: then 3.
 """
 
 # No `from __future__ import annotations`: typer must see real Annotated objects.
-import contextlib
 import json
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import typer
 
 from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
-from jitwarm.cli._output import stderr, stdout
+from jitwarm.cli._output import output_file, stderr, stdout
 from jitwarm.errors import UsageError
 from jitwarm.guard import GuardMode, Readiness, site_dir
 from jitwarm.guard._env import EnvValueError
@@ -41,6 +40,7 @@ def _readiness(ready: str, ready_url: str | None, launch_ready_file: Path) -> Re
 @app.command(
     "run",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    options_metavar="[OPTIONS] -- COMMAND [ARGS]...",
 )
 def run_command(
     ctx: typer.Context,
@@ -100,6 +100,9 @@ def run_command(
         return
     if not command:
         raise UsageError("no server command: jitwarm run [options] -- <command> [args]")
+    for path, flag in ((summary, "--summary"), (record, "--record")):
+        if path is not None:
+            output_file(path, flag)
     launch = prepare_launch(
         mode=guard_mode, readiness=Readiness(), record=record is not None, metrics_port=metrics_port
     )
@@ -151,9 +154,8 @@ def _write_recording(folder: Path, target: Path) -> None:
     except RecordingError:
         stderr.print("jitwarm run: no DeepGEMM calls were recorded")
         return
-    with contextlib.suppress(IsADirectoryError):
-        atomic_write_text(target, dump_recording(merged))
-        stderr.print(f"recorded {len(merged.calls)} distinct DeepGEMM call signatures to {target}")
+    atomic_write_text(target, dump_recording(merged))
+    stderr.print(f"recorded {len(merged.calls)} distinct DeepGEMM call signatures to {target}")
 
 
 def _report(merged: dict) -> None:

@@ -211,6 +211,8 @@ class Plan(_Frozen):
             raise ManifestError(
                 f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})"
             ) from None
+        except RecursionError:
+            raise ManifestError(f"{source}: JSON nested too deeply to be a plan") from None
         if not isinstance(raw, dict):
             raise ManifestError(f"{source}: expected a JSON object")
         version = raw.get("schema_version")

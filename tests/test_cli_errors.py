@@ -1,0 +1,94 @@
+"""Every user mistake is one line on stderr and a non-zero exit, never a traceback or a box."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests._cli import run
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("jitwarm: error: "), err
+    assert "Traceback" not in err and "╭" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["plan", "--model", "deepseek-v3", "--tp", "abc"], "'--tp'"),
+        (["plan", "--model", "deepseek-v3", "--arch", "sm80"], "'--arch'"),
+        (["plan", "--bogus"], "--bogus"),
+        (["warm", "--jobs", "0", "--model", "deepseek-v3"], "'--jobs'"),
+        (["serve", "--port", "99999"], "'--port'"),
+        (["verify", "--jobs", "x"], "'--jobs'"),
+        (["bundle", "import"], "'bundle'"),
+        (["cache", "ls", "--sort", "weird"], "'--sort'"),
+        (["kernels", "--m-max", "10"], "--family"),
+    ],
+)
+def test_click_usage_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert needle in line and "--help" in line
+
+
+def test_a_group_without_a_command_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "cache")
+    assert code == 2 and "ls" in out and "Traceback" not in err
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "--help")
+    assert code == 0 and "--max-batched-tokens" in out
+
+
+def test_run_help_shows_the_command_after_double_dash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "run", "--help")
+    assert code == 0 and "-- COMMAND" in out
+
+
+def test_deeply_nested_config_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    code, _, err = run(capsys, "plan", "--model", str(config))
+    assert code == 2
+    assert str(config) in one_line_error(err)
+
+
+@pytest.mark.parametrize("verb", [["plan", "--model", "deepseek-v3"], ["bundle", "export"]])
+def test_an_output_file_that_is_a_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, verb: list[str]
+) -> None:
+    code, _, err = run(capsys, *verb, "-o", str(tmp_path))
+    assert code == 2 and "is a folder" in one_line_error(err)
+
+
+def test_an_output_file_in_a_missing_folder_is_refused_not_created(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "no" / "such" / "plan.json"
+    code, _, err = run(capsys, "plan", "--model", "deepseek-v3", "-o", str(target))
+    assert code == 2 and "does not exist" in one_line_error(err)
+    assert not (tmp_path / "no").exists()
+
+
+def test_plan_json_is_a_flag_and_output_a_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # `--json` takes no value, so the next flag is read as a flag, not as a file name.
+    code, out, _ = run(capsys, "plan", "--json", "--model", "deepseek-v3")
+    assert code == 0 and json.loads(out)["model"]["name"] == "deepseek-v3"
+    assert not (tmp_path / "--model").exists()
