@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,56 @@ def test_plan_json_is_a_flag_and_output_a_file(
     code, out, _ = run(capsys, "plan", "--json", "--model", "deepseek-v3")
     assert code == 0 and json.loads(out)["model"]["name"] == "deepseek-v3"
     assert not (tmp_path / "--model").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--num-sms", "1000000000"], "--num-sms"),
+        (["--indexer-block-size", "7"], "--indexer-block-size 7"),
+        (["--max-batched-tokens", str(10**9)], "--max-batched-tokens"),
+        (["--max-running-seqs", str(10**9)], "--max-running-seqs"),
+        (["--tp", "8", "--ep", "3"], "--ep (3) must divide --tp (8)"),
+        (["--tp", "8", "--ep", "8", "--max-batched-tokens", str(1 << 20)], "contiguous layout"),
+    ],
+)
+def test_serving_values_no_server_reaches_are_one_line_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], flags: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, "plan", "--model", "deepseek-v3", *flags)
+    assert code == 2 and needle in one_line_error(err)
+
+
+def _config_with(tmp_path: Path, **fields: object) -> Path:
+    """DeepSeek-V3's shipped config.json with some fields replaced."""
+    preset = resources.files("jitwarm.models") / "presets" / "deepseek-v3.json"
+    cfg = json.loads(preset.read_text())
+    cfg.update(fields)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"num_hidden_layers": 10**9}, "'num_hidden_layers'"),
+        ({"hidden_size": 10**15}, "'hidden_size'"),
+    ],
+)
+def test_config_sizes_no_model_has_are_refused_at_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fields: dict, needle: str
+) -> None:
+    code, _, err = run(capsys, "plan", "--model", str(_config_with(tmp_path, **fields)))
+    assert code == 2 and needle in one_line_error(err)
+
+
+def test_thousand_layers_plan_in_linear_time(tmp_path: Path) -> None:
+    import time
+
+    from jitwarm.models.loader import load_model
+
+    start = time.monotonic()
+    model = load_model(_config_with(tmp_path, num_hidden_layers=1024, first_k_dense_replace=3))
+    assert time.monotonic() - start < 1.0
+    assert model.dense_layers == (0, 1, 2) and model.moe_layers == tuple(range(3, 1024))

@@ -60,7 +60,7 @@ def test_plan_schema(capsys: pytest.CaptureFixture[str]) -> None:
         (["plan", "--model", "deepseek-v3", "--tp", "3"], "does not divide num_attention_heads"),
         (
             ["plan", "--model", "deepseek-v3", "--tp", "8", "--ep", "16"],
-            "ep (16) must divide tp (8)",
+            "--ep (16) must divide --tp (8)",
         ),
         (["plan", "--model", "deepseek-v3", "--cuda-graph-bs", "1,x"], "--cuda-graph-bs"),
         (["kernels", "--family", "fp8_mqa_logits", "--m-max", "10"], "has no selection model"),

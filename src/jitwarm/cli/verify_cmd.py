@@ -35,7 +35,7 @@ def verify_command(
         typer.Option(
             "--cache-dir",
             metavar="<path>",
-            help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default)."
+            help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).",
         ),
     ] = None,
     jobs: Annotated[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import Conventions, Family, PlanKernel, Selection
 from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, partition_m_sm90
@@ -77,7 +78,14 @@ def select_kernels(
         )
         if problem is not None:
             kernels = []
-            for cfg, ranges in partition_m_sm90(problem, m_values):
+            try:
+                partition = partition_m_sm90(problem, m_values)
+            except ConfigError:
+                raise ConfigError(
+                    f"{family.value} N={n} K={k} groups={num_groups}: no DeepGEMM SM90 kernel "
+                    "fits this shape (is a model dimension too large?)"
+                ) from None
+            for cfg, ranges in partition:
                 members = MSet.from_ranges(ranges) & m_values
                 # The largest M of a kernel: its call also exercises the biggest tensors.
                 kernels.append(
