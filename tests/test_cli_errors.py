@@ -145,3 +145,54 @@ def test_thousand_layers_plan_in_linear_time(tmp_path: Path) -> None:
     model = load_model(_config_with(tmp_path, num_hidden_layers=1024, first_k_dense_replace=3))
     assert time.monotonic() - start < 1.0
     assert model.dense_layers == (0, 1, 2) and model.moe_layers == tuple(range(3, 1024))
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--family", "fp8_gemm_nt", "--m-max", "100"], "--n and --k are required"),
+        (
+            [
+                "--family",
+                "fp8_gemm_nt",
+                "--n",
+                "8",
+                "--k",
+                "8",
+                "--m-max",
+                "99",
+                "--alignment",
+                "3",
+            ],
+            "'--alignment'",
+        ),
+        (
+            [
+                "--family",
+                "fp8_gemm_nt",
+                "--n",
+                "8",
+                "--k",
+                "8",
+                "--m-max",
+                "99",
+                "--alignment",
+                "96",
+            ],
+            "power of two",
+        ),
+        (["--family", "fp8_gemm_nt", "--n", "8", "--k", "8", "--m-max", str(10**12)], "'--m-max'"),
+        (["--family", "get_paged_mqa_logits_metadata", "--m-max", str(10**7)], "decode batch"),
+        (["--family", "fp8_fp4_mega_moe", "--m-max", "9"], "'--family'"),
+    ],
+)
+def test_kernels_refuses_values_that_cannot_be_right(
+    capsys: pytest.CaptureFixture[str], flags: list[str], needle: str
+) -> None:
+    code, _, err = run(capsys, "kernels", *flags)
+    assert code == 2 and needle in one_line_error(err)
+
+
+def test_kernels_help_offers_only_modelled_families(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "kernels", "--help")
+    assert code == 0 and "fp8_gemm_nt" in out and "fp8_mqa_logits" not in out

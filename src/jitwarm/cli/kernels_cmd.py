@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -13,7 +14,19 @@ from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels
-from jitwarm.serving import DEFAULT_NUM_SMS, Arch
+from jitwarm.serving import (
+    DEFAULT_NUM_SMS,
+    MAX_DRAFT_TOKENS,
+    MAX_NUM_SMS,
+    MAX_RUNNING_SEQS,
+    Arch,
+)
+
+# The largest M explained: 2**24 rows is the contiguous layout's planning limit too. The
+# work grows with the number of constant-choice buckets, not with M itself.
+MAX_M = 1 << 24
+# The metadata kernel's M is a decode batch: at most every running sequence's verify rows.
+MAX_DECODE_BATCH = MAX_RUNNING_SEQS * (MAX_DRAFT_TOKENS + 1)
 
 _MODELLED = {
     Family.FP8_GEMM_NT: "Normal",
@@ -24,22 +37,30 @@ _MODELLED = {
     Family.TF32_HC_PRENORM: "HCPrenorm",
 }
 
+# Only families with a selection model are offered (an Enum, so --help lists them).
+ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED}, type=str)  # type: ignore[misc]
+
 
 @app.command("kernels")
 def kernels_command(
-    family: Annotated[
-        Family, typer.Option("--family", help="Kernel family with a selection model.")
+    family_choice: Annotated[
+        ModelledFamily, typer.Option("--family", help="Kernel family with a selection model.")
     ],
     m_max: Annotated[
         int,
         typer.Option(
             "--m-max",
             min=1,
+            max=MAX_M,
             help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).",
         ),
     ],
-    n: Annotated[int, typer.Option("--n", min=1, help="N (output columns; d for einsum).")] = 1,
-    k: Annotated[int, typer.Option("--k", min=1, help="K (reduction; r for einsum).")] = 1,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="N (output columns; d for einsum).")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, help="K (reduction; r for einsum).")
+    ] = None,
     groups: Annotated[
         int,
         typer.Option(
@@ -47,18 +68,28 @@ def kernels_command(
         ),
     ] = 1,
     arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,
-    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1)] = None,
+    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1, max=MAX_NUM_SMS)] = None,
     alignment: Annotated[
-        int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")
+        int,
+        typer.Option(
+            "--alignment", min=16, max=256, help="Contiguous layout alignment (a power of two)."
+        ),
     ] = 128,
     out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
-    if family not in _MODELLED:
+    family = Family(family_choice.value)
+    if family is not Family.PAGED_MQA_METADATA and (n is None or k is None):
+        raise UsageError(f"--n and --k are required for {family.value}")
+    n, k = n or 1, k or 1
+    if family is Family.PAGED_MQA_METADATA and m_max > MAX_DECODE_BATCH:
         raise UsageError(
-            f"family {family.value} has no selection model (modelled: {', '.join(f.value for f in _MODELLED)})"
+            f"--m-max {m_max} is above the largest decode batch a server runs "
+            f"({MAX_DECODE_BATCH:,})"
         )
+    if alignment & (alignment - 1):
+        raise UsageError(f"--alignment must be a power of two, got {alignment}")
     if out_dtype not in ("bf16", "fp32"):
         raise UsageError(f"--out-dtype must be bf16 or fp32, got {out_dtype!r}")
     if family is Family.M_GROUPED_CONTIGUOUS:

@@ -101,12 +101,22 @@ def select_kernels(
 
 
 def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
-    by_bucket: dict[int, list[int]] = {}
-    for m in m_values:
-        by_bucket.setdefault(-(-m // width) * width, []).append(m)
+    """One kernel per ``width``-wide bucket holding values; work per bucket, not per value."""
+    by_bucket: dict[int, list[tuple[int, int]]] = {}
+    for lo, hi in m_values.ranges:
+        m = lo
+        while m <= hi:
+            bucket = -(-m // width) * width
+            end = min(hi, bucket)
+            by_bucket.setdefault(bucket, []).append((m, end))
+            m = end + 1
     return [
-        PlanKernel(m=ms[-1], m_ranges=MSet.of(ms).to_json(), params={"aligned_batch": bucket})
-        for bucket, ms in by_bucket.items()
+        PlanKernel(
+            m=ranges[-1][1],
+            m_ranges=MSet.from_ranges(ranges).to_json(),
+            params={"aligned_batch": bucket},
+        )
+        for bucket, ranges in by_bucket.items()
     ]
 
 
