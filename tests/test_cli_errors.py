@@ -196,3 +196,40 @@ def test_kernels_refuses_values_that_cannot_be_right(
 def test_kernels_help_offers_only_modelled_families(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "kernels", "--help")
     assert code == 0 and "fp8_gemm_nt" in out and "fp8_mqa_logits" not in out
+
+
+def _plan_with(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    from jitwarm import load_model, plan_serving
+    from jitwarm.serving import ServingConfig
+
+    raw = json.loads(plan_serving(load_model("deepseek-v3"), ServingConfig(tp=8)).to_json())
+    edit(raw)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        (lambda p: p["entries"][0].update(m_values=[[-5, 10**12]]), "entries.0.m_values"),
+        (lambda p: p["entries"][0].update(m_values=[]), "entries.0.m_values"),
+        (lambda p: p["entries"][0].update(n=-1), "entries.0.n"),
+        (lambda p: p["entries"][0].update(num_groups=0), "entries.0.num_groups"),
+        (lambda p: p["entries"][0].update(family="fp8_gemm_tn"), "entries.0.family"),
+        (lambda p: p["entries"][0]["kernels"][0].update(m=0), "entries.0.kernels.0.m"),
+        (lambda p: p.update(num_sms=0), "'num_sms'"),
+        (lambda p: p.update(arch="sm80"), "'arch'"),
+        (
+            lambda p: [e.update(m_values=[[1, 1 << 24]]) for e in p["entries"]],
+            "M values, above",
+        ),
+    ],
+)
+@pytest.mark.parametrize("verb", ["verify", "warm"])
+def test_plan_manifests_are_validated_on_load(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, edit, where: str, verb: str
+) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, verb, "--plan", str(_plan_with(tmp_path, edit)))
+    line = one_line_error(err)
+    assert code == 2 and "invalid plan" in line and where in line

@@ -12,7 +12,7 @@ from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family, Selection
+from jitwarm.plan.schema import MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels
 from jitwarm.serving import (
     DEFAULT_NUM_SMS,
@@ -22,9 +22,6 @@ from jitwarm.serving import (
     Arch,
 )
 
-# The largest M explained: 2**24 rows is the contiguous layout's planning limit too. The
-# work grows with the number of constant-choice buckets, not with M itself.
-MAX_M = 1 << 24
 # The metadata kernel's M is a decode batch: at most every running sequence's verify rows.
 MAX_DECODE_BATCH = MAX_RUNNING_SEQS * (MAX_DRAFT_TOKENS + 1)
 

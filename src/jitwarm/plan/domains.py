@@ -9,12 +9,14 @@ from __future__ import annotations
 from jitwarm.errors import ConfigError
 from jitwarm.models.spec import MoE
 from jitwarm.mset import MSet
+from jitwarm.plan.schema import MAX_M
 from jitwarm.serving import Role, ServingConfig
 
-# Rows of the m-grouped contiguous layout jitwarm plans at most. Every multiple of the
-# alignment below it is a separate M (the choice moves with ceil(M / BLOCK_M)), so planning
-# work grows with it; 2**24 rows is 256 ranks' worth of 8192 tokens routed 8 ways each.
-MAX_CONTIGUOUS_ROWS = 1 << 24
+# Rows of the m-grouped contiguous layout jitwarm plans at most (the largest M a plan holds).
+# Every multiple of the alignment below it is a separate M (the choice moves with
+# ceil(M / BLOCK_M)), so planning work grows with it; 2**24 rows is 256 ranks' worth of 8192
+# tokens routed 8 ways each.
+MAX_CONTIGUOUS_ROWS = MAX_M
 
 
 def _align(x: int, a: int) -> int:
