@@ -264,6 +264,77 @@ def nvcc_release(version_text: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+_DEEPJIT_FALLBACK_PREFIX = "DJ"  # DeepJIT's global prefix, read when the build's is unset
+
+
+@dataclass(frozen=True)
+class DeepJitEnv:
+    """The DeepJIT settings of an environment that reach the compiler options (the first six
+    change the nvcc flags, hence every key; the dumps only show in meta.json).
+
+    Read as DeepJIT's ``Env`` reads them (utils/env.hpp of tokenspeed-deepjit 0.1.0):
+    ``<prefix>_JIT_<NAME>``, else ``DJ_JIT_<NAME>``; booleans are ``true``/``yes``/``false``/
+    ``no`` in any case or a whole integer (non-zero is true); anything else is an error.
+    """
+
+    debug: bool = False
+    ptxas_verbose: bool = False
+    check_no_spills: bool = False
+    check_no_local_memory: bool = False
+    with_lineinfo: bool = False
+    cpp_standard: int = DEFAULT_CPP_STANDARD
+    dump_asm: bool = False
+    dump_ptx: bool = False
+    dump_sass: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, prefix: str = "DG") -> DeepJitEnv:
+        env = os.environ if env is None else env
+
+        def raw(name: str) -> tuple[str, str] | None:
+            for p in (prefix, _DEEPJIT_FALLBACK_PREFIX):
+                var = f"{p}_JIT_{name}"
+                if var in env:
+                    return var, env[var]
+            return None
+
+        def flag(name: str) -> bool:
+            found = raw(name)
+            return False if found is None else _deepjit_bool(*found)
+
+        cpp = raw("CPP_STANDARD")
+        return cls(
+            debug=flag("DEBUG"),
+            ptxas_verbose=flag("PTXAS_VERBOSE"),
+            check_no_spills=flag("CHECK_NO_SPILLS"),
+            check_no_local_memory=flag("CHECK_NO_LOCAL_MEMORY"),
+            with_lineinfo=flag("WITH_LINEINFO"),
+            cpp_standard=DEFAULT_CPP_STANDARD if cpp is None else _deepjit_int(*cpp),
+            dump_asm=flag("DUMP_ASM"),
+            dump_ptx=flag("DUMP_PTX"),
+            dump_sass=flag("DUMP_SASS"),
+        )
+
+
+def _deepjit_int(var: str, value: str) -> int:
+    # std::from_chars over the whole string: optional '-', digits, nothing else.
+    if not re.fullmatch(r"-?[0-9]+", value):
+        raise EnvValueError(var, value, "a whole integer (DeepJIT rejects anything else)")
+    return int(value)
+
+
+def _deepjit_bool(var: str, value: str) -> bool:
+    low = value.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    try:
+        return _deepjit_int(var, value) != 0
+    except EnvValueError:
+        raise EnvValueError(var, value, "true/false, yes/no or an integer") from None
+
+
 def _env_flag(env: Mapping[str, str], var: str) -> bool:
     return _env_int(env, var, 0) != 0
 

@@ -39,6 +39,7 @@ from jitwarm.deepgemm._layout import (
     scales,
 )
 from jitwarm.plan.schema import Family, PlanEntry
+from jitwarm.plan.select import hc_num_splits
 
 DEFAULT_RECIPE = (1, 128, 128)
 PACK = 4  # UE8M0 exponents per int32
@@ -206,8 +207,10 @@ def _fp8_einsum(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
 
 # -- other families ----------------------------------------------------------------------------
 def _tf32_hc_prenorm(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
+    """The split count is baked into the kernel: a recorded call's own, else the one engines
+    pass at this M (TokenSpeed's rule, as planned)."""
     n, k = entry.n, entry.k
-    splits = entry.dims.get("num_splits")
+    splits = entry.dims.get("num_splits") or hc_num_splits(m, k, _num_sms(ctx))
     a = ctx.empty((m, k), torch.bfloat16)
     b = ctx.empty((n, k), torch.float32)
     d = torch.empty((splits, m, n) if splits else (m, n), dtype=torch.float32, device=ctx.device)

@@ -24,6 +24,17 @@ _SM90_GEMM_TYPES = {
     Family.FP8_EINSUM: GemmType.BATCHED,
 }
 METADATA_BUCKET = 32  # get_paged_mqa_logits_metadata bakes align(batch, 32)
+# The indexer calls' flags that DeepGEMM bakes into their kernels, as engines (and warm's
+# calls, deepgemm/calls.py) pass them: prefill logits cleaned, not compressed
+# (max_seqlen_k=0); decode (paged) logits never cleaned, no varlen indices.
+MQA_LOGITS_CALL = {"clean_logits": True, "compressed_logits": False}
+PAGED_MQA_LOGITS_CALL = {"clean_logits": False, "varlen": False}
+_CALL_PARAMS = {
+    Family.MQA_LOGITS: MQA_LOGITS_CALL,
+    Family.FP4_MQA_LOGITS: MQA_LOGITS_CALL,
+    Family.PAGED_MQA_LOGITS: PAGED_MQA_LOGITS_CALL,
+    Family.FP4_PAGED_MQA_LOGITS: PAGED_MQA_LOGITS_CALL,
+}
 
 
 def sm90_problem(
@@ -71,7 +82,10 @@ def select_kernels(
     if family is Family.TF32_HC_PRENORM:
         return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
     if family in _INVARIANT:
-        return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]
+        kernel = PlanKernel(
+            m=m_values.min, m_ranges=m_values.to_json(), params=dict(_CALL_PARAMS[family])
+        )
+        return Selection.INVARIANT, [kernel]
     if arch == "sm90":
         problem = sm90_problem(
             family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment

@@ -5,15 +5,23 @@ Pure Python: nothing here imports torch or deep_gemm.
 
 from __future__ import annotations
 
-from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
-from jitwarm.profiles._profiles import PROFILES
 from jitwarm.errors import UsageError
+from jitwarm.profiles._profile import (
+    BuildProfile,
+    DeepJitFlags,
+    JitGeneration,
+    Sm90GemmArgs,
+    Sm90IndexerArgs,
+)
+from jitwarm.profiles._profiles import PROFILES
 
 __all__ = [
     "PROFILES",
     "BuildProfile",
+    "DeepJitFlags",
     "JitGeneration",
     "Sm90GemmArgs",
+    "Sm90IndexerArgs",
     "UnknownBuildError",
     "get_profile",
 ]

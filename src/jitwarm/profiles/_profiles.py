@@ -3,7 +3,13 @@ its ground truth under tests/data."""
 
 from __future__ import annotations
 
-from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
+from jitwarm.profiles._profile import (
+    BuildProfile,
+    DeepJitFlags,
+    JitGeneration,
+    Sm90GemmArgs,
+    Sm90IndexerArgs,
+)
 
 # 2.8.1 and later renamed the indexer's entry points (any FP8/FP4 mix).
 _FP4_INDEXER_NAMES = {
@@ -11,6 +17,34 @@ _FP4_INDEXER_NAMES = {
     "fp8_paged_mqa_logits": None,
 }
 _DEEPJIT_LOG = "Running command:"
+
+# DeepJIT's default nvcc_flags (backend/cuda/options.hpp of tokenspeed-deepjit 0.1.0), then the
+# two DeepGEMM's init_jit appends (csrc/runtime/jit.hpp of tokenspeed-deepgemm 2.8.0 and 2.8.2).
+_TOKENSPEED_DEEPJIT_FLAGS = DeepJitFlags(
+    env_prefix="DG",
+    nvcc_flags=(
+        "-std=c++{cpp_standard}",
+        "--compiler-options=-fPIC",
+        "--compiler-options=-fconcepts",
+        "--expt-relaxed-constexpr",
+        "--expt-extended-lambda",
+        "--diag-suppress=39,161,174,177,186,940",
+        "--compiler-options=-Wno-deprecated-declarations,-Wno-abi",
+    ),
+)
+# SM90 families whose 2.8.x generators jitwarm.deepjit ports (checked against 2.8.0 captures).
+_SM90_RENDERED = frozenset(
+    {
+        "fp8_gemm_nt",
+        "m_grouped_fp8_gemm_nt_contiguous",
+        "m_grouped_fp8_gemm_nt_masked",
+        "fp8_einsum",
+        "tf32_hc_prenorm_gemm",
+        "fp8_mqa_logits",
+        "fp8_paged_mqa_logits",
+        "get_paged_mqa_logits_metadata",
+    }
+)
 
 TOKENSPEED_250 = BuildProfile(
     name="tokenspeed-deepgemm-2.5.0",
@@ -32,7 +66,10 @@ TOKENSPEED_280 = BuildProfile(
     generation=JitGeneration.DEEPJIT,
     shipped_by="TokenSpeed 0.1.1",
     sm90_gemm_args=Sm90GemmArgs.WITH_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.WITH_CLEAN_FLAGS,
     extra_signature="cutlass-480",
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    rendered_families=_SM90_RENDERED,
     env_fallback_prefix="DJ_",
     compile_log_marker=_DEEPJIT_LOG,
     selection_models={"sm90": "sm90"},
@@ -62,7 +99,12 @@ TOKENSPEED_282 = BuildProfile(
     shipped_by="tokenspeed-deepgemm (latest)",
     entry_points=dict(_FP4_INDEXER_NAMES),
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_ONLY,
     extra_signature="cutlass-480",
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
+    # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
+    rendered_families=_SM90_RENDERED,
     env_fallback_prefix="DJ_",
     compile_log_marker=_DEEPJIT_LOG,
     selection_models={"sm90": "sm90"},

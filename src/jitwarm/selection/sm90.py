@@ -4,7 +4,8 @@ Mirrors `csrc/jit_kernels/heuristics/{common,sm90,utils}.hpp` and the template-a
 the SM90 launchers render (`impls/sm90_fp8_gemm_1d2d.hpp`, `sm90_fp8_gemm_1d1d.hpp`,
 `sm90_bf16_gemm.hpp`) of upstream DeepGEMM 88965b0 (June 2026) to 54e2261, the code
 tokenspeed-deepgemm 2.5.0 builds. Checked against kernels captured on an H100 (see
-tests/test_selection_sm90.py); the 1D1D rendering has no captured ground truth yet.
+tests/test_selection_sm90.py); the 1D1D rendering has no captured ground truth yet. DeepGEMM is MIT-licensed: see
+THIRD_PARTY_NOTICES.md.
 """
 
 from __future__ import annotations
