@@ -48,9 +48,7 @@ def missing_gpu_piece(
     """
     env = os.environ if env is None else env
     if not _importable("torch"):
-        return (
-            f"{verb} needs torch, which is not installed here: pip install 'jitwarm[gpu]'"
-        )
+        return f"{verb} needs torch, which is not installed here: pip install 'jitwarm[gpu]'"
     if not _importable("deep_gemm"):
         return (
             f"{verb} needs DeepGEMM (no deep_gemm module here): install the build your "

@@ -162,7 +162,15 @@ def ls_command(
     for e in entries:
         status = e.status.value if e.problem is None else f"{e.status.value}: {e.problem}"
         status += " (read-only root)" if e.read_only else ""
-        row = [e.family_label, e.kernel_name, e.key[:12], e.size_str, e.last_used_str, status]
+        stray = e.status is EntryStatus.STRAY  # not a kernel: no family or kernel to show
+        row = [
+            "-" if stray else e.family_label,
+            "-" if stray else e.kernel_name,
+            e.key[:12],
+            e.size_str,
+            e.last_used_str,
+            f"{status}: {e.path.name}" if stray else status,
+        ]
         if show_args:
             row.append(e.template_args or "-")
         table.add_row(*plain(*row))

@@ -75,7 +75,15 @@ def render_plan(plan: Plan) -> None:
             kernels,
             mods,
         )
-    stdout.print(table)
+    if plan.entries:
+        stdout.print(table)
+    else:
+        stdout.print(f"{table.title}: nothing to plan", highlight=False)
+    # What was inferred or deliberately left out: the reason a table is short or empty.
+    for note in plan.notes:
+        stdout.print(f"note: {note}", markup=False, highlight=False)
+    if not plan.entries:
+        return
     est = estimate_compile_s(plan)
     cores = os.cpu_count() or 1
     stdout.print(
