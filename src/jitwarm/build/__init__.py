@@ -22,6 +22,7 @@ from jitwarm.build._local import CompileSetup, LocalExecutor, default_jobs
 from jitwarm.build._nvcc import MIN_RELEASE, Nvcc, nvcc_arch, probe_nvcc
 from jitwarm.build._provenance import NOT_VERIFIED, build_provenance
 from jitwarm.build._ray import RayExecutor
+from jitwarm.build._render import job_from_source
 from jitwarm.build._report import BuildReport, FamilyCounts, JobResult, JobStatus
 from jitwarm.build._shard import Shard, shard_jobs, split_jobs
 from jitwarm.build._target import INSTALLED, TargetBuild, match_profile, resolve_target
@@ -51,6 +52,7 @@ __all__ = [
     "build_provenance",
     "default_jobs",
     "export_build_bundle",
+    "job_from_source",
     "match_profile",
     "nvcc_arch",
     "nvcc_command",

@@ -79,7 +79,7 @@ def warm_command(
         bool,
         typer.Option(
             "--ahead/--no-ahead",
-            help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly; workers hand the cubins to DeepGEMM.",
+            help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly (DeepJIT builds: published straight into the cache, workers only for the rest, none when all is rendered; 2.5.0: workers hand the cubins to DeepGEMM). --no-ahead: workers compile everything.",
             rich_help_panel=_W,
         ),
     ] = True,
@@ -109,6 +109,7 @@ def warm_command(
         allow_key_changing_env=allow_key_changing_env,
         progress=show_progress,
         ahead=ahead,
+        build=build,
     )
     if json_out:
         print_json({**report.to_json(), "deepgemm": build.to_json(), "selection_note": note})
@@ -146,7 +147,9 @@ def render_report(report: WarmReport) -> None:
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
-    if report.ahead is not None:
+    if report.ahead is not None and report.ahead.get("kind") == "deepjit-local":
+        render_local_build(report.ahead)
+    elif report.ahead is not None:
         a = report.ahead
         stdout.print(
             f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
@@ -170,3 +173,20 @@ def render_report(report: WarmReport) -> None:
         stderr.print(f"[red]failed[/] {f.label}: {first}", highlight=False)
         for line in rest[-3:]:
             stderr.print(f"    {line}", highlight=False)
+
+
+def render_local_build(a: dict[str, object]) -> None:
+    """The split of a warm on a DeepJIT build: what this process built, what the workers ran."""
+    stdout.print(
+        f"built here (no GPU): {a['planned']} kernels rendered, {a['already_present']} already "
+        f"in the cache, {a['compiled']} compiled with nvcc x{a['nvcc_jobs'] or 0} "
+        f"(summed {fmt_seconds(float(a['compile_s']))}), {a['failed']} failed; "
+        f"{a['items_to_workers']} items left to workers",
+        highlight=False,
+    )
+    to_workers = a["to_workers"]
+    assert isinstance(to_workers, list)
+    for row in to_workers[:3]:
+        stdout.print(f"  to workers: {row['label']} ({row['reason']})", highlight=False)
+    if len(to_workers) > 3:
+        stdout.print(f"  ... and {len(to_workers) - 3} more", highlight=False)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from jitwarm import dgenv
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.plan.schema import Plan
+from jitwarm.warmer import _deepjit_ahead as local_build
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.errors import WarmUsageError
@@ -47,6 +48,7 @@ from jitwarm.warmer.settings import worker_env
 if TYPE_CHECKING:
     from jitwarm.ahead import AheadCompiler
     from jitwarm.bundle import Provenance
+    from jitwarm.profiles import DetectedBuild
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def warm(
     devices: Sequence[str] | None = None,
     progress: bool = False,
     ahead: bool = True,
+    build: DetectedBuild | None = None,
 ) -> WarmReport:
     """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
     DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
@@ -93,13 +96,20 @@ def warm(
     ``ahead`` (default DeepGEMM backend only): kernels whose exact source can be rendered for
     the installed DeepGEMM start compiling in this process at once, while the workers still
     import torch; the workers' DeepGEMM takes those cubins through an nvcc shim
-    (``jitwarm.ahead``).
+    (``jitwarm.ahead``). On a DeepJIT ``build`` (default: the detected one) whose families
+    jitwarm renders, warm is a local GPU-free build first: rendered kernels missing from the
+    cache roots compile in this process, and workers run only for the rest (none at all when
+    everything is rendered: no torch import); see ``jitwarm.warmer._deepjit_ahead``.
     """
     if jobs is not None and jobs < 1:
         raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
     started, started_at = time.perf_counter(), time.time()
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
+    nvcc_slots = jobs  # one nvcc per core unless --jobs says otherwise
+    local = _prepare_local(plan, build, cache_dir, env) if ahead and not full_sweep else None
+    if local is not None and all(local.covers(i) for i in plan_work_items(plan)):
+        return _warm_locally(plan, local, jobs=jobs, progress=progress, started=started)
     run_backend = backend or default_backend()
     if plan.entries and getattr(run_backend, "requires_gpu_host", False):
         require_gpu_host("warm", devices=devices)  # before anything is started or created
@@ -121,7 +131,7 @@ def warm(
             slots=jobs or usable_cpus(),
             env=env,
         )
-        if ahead and backend is None and not full_sweep and plan.entries
+        if ahead and backend is None and not full_sweep and plan.entries and local is None
         else None
     )
     capture: CaptureStats | None = None
@@ -137,6 +147,13 @@ def warm(
                 host_mib=host_memory_mib(),
             )
         items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
+        local_result = None
+        if local is not None:  # rendered kernels compile here first; workers get the rest
+            covered, items = local.split(items)
+            items = renumber(items)
+            local_result = local_build.compile_missing(
+                local, covered, items, slots=nvcc_slots, progress=progress
+            )
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(
             plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend
@@ -184,6 +201,8 @@ def warm(
     used = min(workers, len(items))
     if provenance is not None:
         _record_provenance(provenance, cache_root)
+    if local_result is not None:
+        items, outcomes = local_build.merged(local_result, items, outcomes)
     return build_report(
         items,
         outcomes,
@@ -199,7 +218,56 @@ def warm(
         capture=capture,
         started_at=started_at,
         worker_startup=startup,
-        ahead=ahead_stats.to_json(since=started) if ahead_stats is not None else None,
+        ahead=ahead_stats.to_json(since=started)
+        if ahead_stats is not None
+        else local_result.to_json()
+        if local_result is not None
+        else None,
+    )
+
+
+def _prepare_local(
+    plan: Plan,
+    build: DetectedBuild | None,
+    cache_dir: str | os.PathLike[str] | None,
+    env: dict[str, str],
+) -> local_build.LocalBuild | None:
+    if not plan.entries:
+        return None
+    if build is None:
+        from jitwarm.profiles import detect_build
+
+        build = detect_build()
+    if not local_build.renders_for(build):
+        return None
+    return local_build.prepare_local_build(
+        plan, build, plan_work_items(plan), cache_dir=cache_dir, env=env
+    )
+
+
+def _warm_locally(
+    plan: Plan, local: local_build.LocalBuild, *, jobs: int | None, progress: bool, started: float
+) -> WarmReport:
+    """Every item is served by a rendered kernel: compile what is missing here, start no
+    worker (no torch, no GPU needed)."""
+    items = plan_work_items(plan)
+    root = local.roots.writable
+    before = list_entries(root)
+    result = local_build.compile_missing(local, items, (), slots=jobs, progress=progress)
+    if result.count("compiled"):
+        local_build.record_provenance(local, plan)
+    return build_report(
+        items,
+        result.outcomes(items),
+        plan_digest=plan.digest(),
+        arch=plan.arch,
+        num_sms=plan.num_sms,
+        cache_root=str(root),
+        jobs=0,
+        devices=[],
+        wall_s=time.perf_counter() - started,
+        new_cache_entries=len(list_entries(root) - before),
+        ahead=result.to_json(),
     )
 
 
