@@ -36,9 +36,21 @@ _COMMAND_MODULES = (
 )
 
 
-def _register() -> None:
-    # Imported here so `import jitwarm.cli` stays cheap and modules can import `app`.
-    for name in _COMMAND_MODULES:
+@app.callback()
+def _group() -> None:
+    # A group even when only one command is registered (typer would run a lone command as
+    # the whole app).
+    pass
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Import the command modules: only the one named first on the command line when there is
+    one (a warm rerun should not pay for every other command's imports), else all of them.
+    Imported here so `import jitwarm.cli` stays cheap and modules can import `app`."""
+    args = sys.argv[1:] if argv is None else argv
+    first = args[0] if args else ""
+    names = [f"{first}_cmd"] if f"{first}_cmd" in _COMMAND_MODULES else _COMMAND_MODULES
+    for name in names:
         import_module(f"jitwarm.cli.{name}")
 
 
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    _register()
+    _register(argv)
     try:
         # Not standalone: click's own error boxes span several lines; ours is one.
         code = app(args=argv, prog_name="jitwarm", standalone_mode=False)
