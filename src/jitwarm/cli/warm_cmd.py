@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from jitwarm.cli import app
 from jitwarm.cli._build_option import DeepGEMMOption, resolve_build, selection_note
@@ -123,6 +122,8 @@ def warm_command(
 
 
 def render_report(report: WarmReport) -> None:
+    from rich.table import Table  # human output only: a --json rerun does not import it
+
     table = Table(title=f"warm: {report.cache_root}", title_justify="left")
     for col in ("family", "items", "compiled", "cached", "failed", "compile time"):
         table.add_column(col, justify="left" if col == "family" else "right")
