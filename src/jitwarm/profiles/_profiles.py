@@ -84,7 +84,13 @@ VLLM_281 = BuildProfile(
     shipped_by="vLLM 0.33.0 (vendored)",
     entry_points=dict(_FP4_INDEXER_NAMES),
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_ONLY,
     extra_signature="cutlass-421",
+    # Same flags as tokenspeed's 2.8.x (its captured meta.json); its extension holds the same
+    # 1D2D, hc_prenorm, metadata and compressed mqa_logits templates, but its paged-logits one
+    # takes a 13th argument (a KV multicast, per later upstream sources): no port of that yet.
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    rendered_families=_SM90_RENDERED - {"fp8_paged_mqa_logits"},
     env_fallback_prefix="DJ_",
     compile_log_marker=_DEEPJIT_LOG,
     selection_models={"sm90": "sm90"},
