@@ -20,7 +20,9 @@ from tests._wheels import unpacked_wheel
 from jitwarm import ServingConfig, load_model, plan_serving
 from jitwarm.deepjit import (
     GapReason,
+    HeaderNotFoundError,
     KernelSource,
+    NonStandardIncludeError,
     NotDeepJitBuildError,
     compiler_options,
     deepjit_key,
@@ -260,3 +262,23 @@ def test_rendering_imports_neither_torch_nor_deep_gemm() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_header_lookup_follows_deepjits_parser(tmp_path: Path) -> None:
+    """utils/parser.hpp: only <deep_gemm/...> lines are followed; a missing header or a quoted
+    include is an error, never a silent partial digest."""
+    inc = tmp_path / "include"
+    (inc / "deep_gemm").mkdir(parents=True)
+    (inc / "deep_gemm" / "a.cuh").write_text(
+        "#include <cute/tensor.hpp>\n// #include <deep_gemm/x>\n"
+    )
+    args = ("cutlass-480", "nvcc\n", ["-O3"], "")
+    base = deepjit_key(*args, "#include <deep_gemm/a.cuh>\n", [inc])
+    (inc / "deep_gemm" / "a.cuh").write_text("changed\n")
+    assert deepjit_key(*args, "#include <deep_gemm/a.cuh>\n", [tmp_path / "other", inc]) != base
+    with pytest.raises(HeaderNotFoundError, match=r"deep_gemm/b\.cuh"):
+        deepjit_key(*args, "  #  include <deep_gemm/b.cuh>\n", [inc])
+    with pytest.raises(NonStandardIncludeError):
+        deepjit_key(*args, '#include "deep_gemm/a.cuh"\n', [inc])
+    with pytest.raises(NotDeepJitBuildError, match="no established DeepJIT flags"):
+        render_plan(_plan(*V3), get_profile("sgl-deep-gemm-0.2.3"), inc, "nvcc\n")

@@ -15,10 +15,16 @@ from jitwarm.profiles import BuildProfile
 
 
 class NotDeepJitBuildError(DeepJitRenderError):
-    """The profile is not a DeepJIT build (or has no flag facts): nothing to render."""
+    """The profile is not a DeepJIT build, or its nvcc flags are not established: jitwarm
+    cannot compute its keys."""
 
     def __init__(self, profile: BuildProfile) -> None:
-        super().__init__(f"{profile.name} is not a DeepJIT build jitwarm can render for")
+        why = (
+            "is not a DeepJIT build"
+            if profile.generation.value != "deepjit"
+            else "has no established DeepJIT flags in its profile"
+        )
+        super().__init__(f"{profile.name} {why}: jitwarm cannot render its cache entries")
         self.profile = profile.name
 
 
