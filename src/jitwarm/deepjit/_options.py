@@ -98,7 +98,7 @@ def compiler_options(
     arch_name = facts.arch_name(arch) if facts is not None else None
     if facts is None or arch_name is None:
         raise NotDeepJitBuildError(profile)
-    jit = DeepJitEnv.from_env(env, prefix=facts.env_prefix)
+    jit = DeepJitEnv.from_env(env, prefixes=profile.env_prefixes)
     dump_asm = jit.debug or jit.dump_asm
     return CompilerOptions(
         optimize_level=facts.optimize_level,
