@@ -8,6 +8,7 @@ runs. Expected entry names and sources are DeepGEMM's own (tests/data/deepgemm-2
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -142,7 +143,8 @@ def test_a_rerun_imports_neither_torch_nor_deep_gemm(installed_280, tmp_path):
 
 
 def _small_v3_plan():
-    """Three families of the V3 TP8 plan, two kernels each."""
+    """The first entry of each family of the V3 TP8 plan, at most two kernels each (five
+    kernels: its first masked entry has one)."""
     plan = plan_serving(load_model("deepseek-v3"), ServingConfig(tp=8))
     entries, seen = [], set()
     for e in plan.entries:
@@ -200,3 +202,45 @@ def test_no_ahead_keeps_the_all_workers_path(installed_280, tmp_path, monkeypatc
     report = json.loads(out)
     assert report["ahead"] is None and report["compiled"] == plan.num_kernels
     assert all(p.name.startswith("kernel.fake_") for p in (root / "cache").iterdir())
+
+
+def test_a_kernel_held_elsewhere_is_waited_for_and_found_present(installed_280, tmp_path):
+    """``hold`` wraps each missing kernel's check, compile and publish: an entry another
+    process published while this one waited is not compiled again."""
+    from jitwarm.warmer import compile_missing, plan_work_items, prepare_local_build
+
+    plan = _small_v3_plan()
+    root = tmp_path / "root"
+    items = plan_work_items(plan)
+    local = prepare_local_build(plan, detect_build(), items, cache_dir=root, env={})
+    assert local is not None and len(local.missing) == len(items) == 5
+    elsewhere = local.missing[0].entry_name
+    held: list[str] = []
+
+    @contextlib.contextmanager
+    def hold(name: str):
+        held.append(name)
+        if name == elsewhere:  # another warm publishes it while we wait for its lock
+            entry = root / "cache" / name
+            entry.mkdir(parents=True)
+            (entry / "kernel.cubin").write_bytes(b"cubin")
+            (entry / ".committed").touch()
+        yield
+
+    result = compile_missing(local, items, (), slots=2, hold=hold, progress=True)
+    assert sorted(held) == sorted(j.entry_name for j in local.missing)
+    assert result.results[elsewhere].status == "present"
+    assert result.count("compiled") == 4
+    assert not (root / "cache" / elsewhere / "kernel.cu").exists()  # not overwritten
+
+
+def test_a_failed_local_compile_fails_its_items(installed_280, no_workers, tmp_path, capsys):
+    nvcc = Path(os.environ["DG_JIT_NVCC_COMPILER"])
+    nvcc.write_text(nvcc.read_text().replace("while", 'echo "error: boom" >&2; exit 1\nwhile'))
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(_small_v3_plan().to_json())
+    root = tmp_path / "root"
+    code, out, err = run(capsys, "warm", "--plan", str(plan_file), "--cache-dir", str(root))
+    assert code == 1
+    assert "5 failed" in out and "local nvcc: error: boom" in err and "--no-ahead" in err
+    assert not (root / "cache").exists()

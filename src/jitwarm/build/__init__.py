@@ -18,7 +18,7 @@ from jitwarm.build._api import (
 from jitwarm.build._compile import NvccRun, nvcc_command, run_nvcc
 from jitwarm.build._errors import BuildError, NvccError, TargetError
 from jitwarm.build._job import BuildJob
-from jitwarm.build._local import CompileSetup, LocalExecutor, default_jobs
+from jitwarm.build._local import CompileSetup, KernelHold, LocalExecutor, default_jobs
 from jitwarm.build._nvcc import MIN_RELEASE, Nvcc, nvcc_arch, probe_nvcc
 from jitwarm.build._provenance import NOT_VERIFIED, build_provenance
 from jitwarm.build._ray import RayExecutor
@@ -39,6 +39,7 @@ __all__ = [
     "FamilyCounts",
     "JobResult",
     "JobStatus",
+    "KernelHold",
     "LocalExecutor",
     "Nvcc",
     "NvccError",

@@ -7,11 +7,13 @@ the temporary folders of kernels not yet published; published entries stay.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,10 @@ from jitwarm.build._report import JobResult, JobStatus
 log = logging.getLogger(__name__)
 
 Observer = Callable[[JobResult], None]
+# A per-kernel lock by entry name (concurrent builds or warms of one root): held around the
+# committed check, the compile and the publish, so a kernel another process is compiling is
+# waited for and then found present. Correctness never depends on it (one-rename publish).
+KernelHold = Callable[[str], AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,9 @@ def default_jobs() -> int:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, jobs: int | None = None) -> None:
+    def __init__(self, jobs: int | None = None, *, hold: KernelHold | None = None) -> None:
         self.jobs = max(1, jobs or default_jobs())
+        self.hold = hold
 
     def run(
         self, jobs: Sequence[BuildJob], setup: CompileSetup, *, on_done: Observer | None = None
@@ -60,7 +67,7 @@ class LocalExecutor:
         futures: dict[Future[JobResult], BuildJob] = {}
         try:
             for job in ordered:  # the pool's queue is FIFO: longest first
-                futures[pool.submit(compile_job, job, setup, groups)] = job
+                futures[pool.submit(compile_job, job, setup, groups, hold=self.hold)] = job
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -77,10 +84,18 @@ class LocalExecutor:
         return results
 
 
-def compile_job(job: BuildJob, setup: CompileSetup, groups: ProcessGroups) -> JobResult:
-    """Stage, compile and publish one entry (or find it committed already)."""
+def compile_job(
+    job: BuildJob, setup: CompileSetup, groups: ProcessGroups, *, hold: KernelHold | None = None
+) -> JobResult:
+    """Stage, compile and publish one entry (or find it committed already), holding
+    ``hold(entry name)`` throughout when given."""
     if groups.stopping:
         return job_result(job, JobStatus.CANCELLED, reason="build interrupted")
+    with hold(job.entry_name) if hold is not None else contextlib.nullcontext():
+        return _compile_unlocked(job, setup, groups)
+
+
+def _compile_unlocked(job: BuildJob, setup: CompileSetup, groups: ProcessGroups) -> JobResult:
     if is_committed(setup.all_roots, job.entry_name):
         return job_result(job, JobStatus.PRESENT)
     work = new_work_dir(setup.root)

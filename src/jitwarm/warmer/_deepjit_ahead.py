@@ -18,9 +18,14 @@ loaded: it is a miss at ``jitwarm verify`` time (verify runs every planned call 
 cache with a stand-in compiler and proves the cache complete on the GPU), never a corrupt cache.
 Nothing here writes under a key DeepGEMM would compute for a different source.
 
-Compiles started here take no per-kernel lock yet: two concurrent warms of one root may both
-compile a missing kernel (DeepJIT's one-rename publish keeps that safe, only wasted time). The
-hook is :func:`compile_missing`'s ``hold`` argument, passed on to the executor.
+Locks: :func:`compile_missing` takes ``hold`` (entry name -> context manager), which the
+executor holds around each kernel's committed check, compile and publish. Without one (today:
+the per-kernel locks of ``jitwarm.locks`` are not on main yet), two concurrent warms of one root
+may both compile a missing kernel: DeepJIT's one-rename publish keeps that safe, only wasted.
+
+A local nvcc failure fails its items (the report gives nvcc's error line); DeepGEMM's own nvcc
+would run the same source and flags, so the workers are not asked again (``--no-ahead`` makes
+them compile everything).
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +45,7 @@ from jitwarm.warmer.backend import CallOutcome, ItemOutcome
 from jitwarm.warmer.items import WorkItem, kernel_key
 
 if TYPE_CHECKING:
-    from jitwarm.build import BuildJob, JobResult, Nvcc, TargetBuild
+    from jitwarm.build import BuildJob, JobResult, KernelHold, Nvcc, TargetBuild
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,8 @@ class LocalResult:
                 counted.add(name)
                 call = CallOutcome(m, result.compile_s if first else 0.0, compiled=int(first))
             else:
-                call = CallOutcome(m, result.compile_s, error=f"local nvcc: {result.reason}")
+                why = f"local nvcc: {result.reason} (--no-ahead: DeepGEMM's workers compile it)"
+                call = CallOutcome(m, result.compile_s, error=why)
             out[item.item_id] = ItemOutcome(item.item_id, LOCAL_WORKER, (call,), call.wall_s)
         return out
 
@@ -255,22 +260,20 @@ def compile_missing(
     *,
     slots: int | None = None,
     progress: bool = False,
-    hold: Callable[[str], AbstractContextManager[object]] | None = None,
+    hold: KernelHold | None = None,
 ) -> LocalResult:
     """Compile and publish every missing entry of ``local`` in this process (one nvcc per
     slot, default one per core, longest first); present entries are not touched.
 
     ``hold``: a per-kernel lock (entry name -> context manager) for concurrent warms of one
-    root; none yet (see the module docstring)."""
+    root (see the module docstring)."""
     from jitwarm.build import CompileSetup, LocalExecutor
 
     result = LocalResult(local, covered=list(covered), to_workers=list(to_workers))
     todo = local.missing
     if not todo:
         return result
-    executor = LocalExecutor(slots)
-    if hold is not None:
-        log.debug("per-kernel locks are not wired into the local executor yet")
+    executor = LocalExecutor(slots, hold=hold)
     setup = CompileSetup(
         nvcc=local.nvcc.path,
         include_dir=local.target.include_dir,
