@@ -244,3 +244,13 @@ def test_a_failed_local_compile_fails_its_items(installed_280, no_workers, tmp_p
     assert code == 1
     assert "5 failed" in out and "local nvcc: error: boom" in err and "--no-ahead" in err
     assert not (root / "cache").exists()
+
+
+def test_without_a_usable_nvcc_the_workers_warm_everything(
+    installed_280, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("DG_JIT_NVCC_COMPILER", str(tmp_path / "no-such-nvcc"))
+    plan = _small_v3_plan()
+    report = warm_api.warm(plan, jobs=2, cache_dir=tmp_path / "root", backend=FakeBackend())
+    assert report.ok and report.ahead is None and report.compiled == plan.num_kernels
+    assert "not building DeepJIT kernels locally" in caplog.text

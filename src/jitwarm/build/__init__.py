@@ -21,6 +21,7 @@ from jitwarm.build._job import BuildJob
 from jitwarm.build._local import CompileSetup, KernelHold, LocalExecutor, default_jobs
 from jitwarm.build._nvcc import MIN_RELEASE, Nvcc, nvcc_arch, probe_nvcc
 from jitwarm.build._provenance import NOT_VERIFIED, build_provenance
+from jitwarm.build._publish import is_committed
 from jitwarm.build._ray import RayExecutor
 from jitwarm.build._render import job_from_source
 from jitwarm.build._report import BuildReport, FamilyCounts, JobResult, JobStatus
@@ -53,6 +54,7 @@ __all__ = [
     "build_provenance",
     "default_jobs",
     "export_build_bundle",
+    "is_committed",
     "job_from_source",
     "match_profile",
     "nvcc_arch",

@@ -31,6 +31,7 @@ them compile everything).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from jitwarm import dgenv
 from jitwarm.dgenv import CacheRoots, Layout
+from jitwarm.errors import JitwarmError
 from jitwarm.plan.schema import Plan
 from jitwarm.profiles import DetectedBuild, JitGeneration
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome
@@ -183,7 +185,7 @@ def prepare_local_build(
     """Render ``plan`` for ``build`` and look its entries up; None when nothing of ``items``
     is covered or the step cannot run here (no nvcc, a render error: logged, and the
     workers warm everything as before)."""
-    from jitwarm.build import BuildError, TargetBuild, probe_nvcc
+    from jitwarm.build import TargetBuild, is_committed, probe_nvcc
 
     assert build.profile is not None and build.path is not None
     start = time.perf_counter()
@@ -195,15 +197,15 @@ def prepare_local_build(
         "installed",
     )
     try:
-        nvcc = probe_nvcc(dgenv.find_nvcc({**_os_environ(), **env}), arch=plan.arch)
+        nvcc = probe_nvcc(dgenv.find_nvcc({**os.environ, **env}), arch=plan.arch)
         jobs, entry_of, gaps = _render(plan, target, nvcc, env)
-    except (BuildError, OSError, ValueError) as exc:  # an optimisation only: workers do it all
+    except (JitwarmError, OSError) as exc:  # an optimisation only: the workers do it all
         log.warning("not building DeepJIT kernels locally: %s", exc)
         return None
     if not any(i.kernel_key in entry_of for i in items if i.kernel_key is not None):
         return None
     roots = dgenv.resolve_cache_roots(cache_dir, layout=Layout.DEEPJIT)
-    present = frozenset(j.entry_name for j in jobs if _committed(roots, j.entry_name))
+    present = frozenset(j.entry_name for j in jobs if is_committed(roots.all, j.entry_name))
     return LocalBuild(
         target, nvcc, roots, tuple(jobs), present, entry_of, gaps, time.perf_counter() - start
     )
@@ -213,18 +215,13 @@ def _render(
     plan: Plan, target: TargetBuild, nvcc: Nvcc, env: Mapping[str, str]
 ) -> tuple[list[BuildJob], dict[str, str], dict[str, str]]:
     from jitwarm.build import job_from_source
-    from jitwarm.deepjit import DeepJitRenderError, render_plan, unrendered_kernels
+    from jitwarm.deepjit import render_plan, unrendered_kernels
 
     # The key-changing settings the workers' DeepGEMM would run with: the plan's, over any
     # DG_JIT_*/DJ_JIT_* inherited (warm refused unplanned ones before this).
-    key_env = {**target.profile.key_env(_os_environ()), **plan.jit_env, **env}
-    try:
-        sources = render_plan(
-            plan, target.profile, target.include_dir, nvcc.version_text, env=key_env
-        )
-        unrendered = unrendered_kernels(plan, target.profile)
-    except DeepJitRenderError as exc:
-        raise ValueError(f"rendering failed: {exc}") from None
+    key_env = {**target.profile.key_env(os.environ), **plan.jit_env, **env}
+    sources = render_plan(plan, target.profile, target.include_dir, nvcc.version_text, env=key_env)
+    unrendered = unrendered_kernels(plan, target.profile)
     entry_of: dict[str, str] = {}
     for ks in sources:
         for ref in ks.serves:
@@ -239,18 +236,6 @@ def _render(
             k = (entry.kernels or [])[gap.kernel_index]
             gaps[kernel_key(entry, k)] = f"{gap.reason.value}: {gap.detail}"
     return [job_from_source(ks, plan, target, nvcc) for ks in sources], entry_of, gaps
-
-
-def _committed(roots: CacheRoots, name: str) -> bool:
-    from jitwarm.cache import COMMIT_MARKER
-
-    return any((r / "cache" / name / COMMIT_MARKER).is_file() for r in roots.all)
-
-
-def _os_environ() -> Mapping[str, str]:
-    import os
-
-    return os.environ
 
 
 def compile_missing(

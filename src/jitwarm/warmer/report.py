@@ -70,7 +70,8 @@ class WarmReport:
     workers_ready_s: list[float] = field(default_factory=list)
     workers_started_s: list[float] = field(default_factory=list)
     imports_done_s: float | None = None
-    # Compiling ahead in the warm's own process (``jitwarm.ahead.AheadStats``), if it ran.
+    # Compiling ahead in the warm's own process, if it ran: ``jitwarm.ahead.AheadStats``, or
+    # on a DeepJIT build (``kind: deepjit-local``) the local build's split (``LocalResult``).
     ahead: dict[str, Any] | None = None
 
     @property
