@@ -10,7 +10,7 @@ from jitwarm.mset import MSet
 from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Module, Plan, PlanEntry
 from jitwarm.plan.select import DEFAULT_MODELS, select_kernels, selection_note
 from jitwarm.plan.sites import Site, collect_sites, planning_notes
-from jitwarm.profiles import BuildProfile
+from jitwarm.profiles import BuildProfile, get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -45,17 +45,19 @@ def plan_serving(
     serving: ServingConfig,
     *,
     jit_env: dict[str, str] | None = None,
-    build: BuildProfile | None = None,
+    build: str | None = None,
 ) -> Plan:
     """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``, with the
-    kernel choice of ``build`` (None: the default selection models, see `DEFAULT_MODELS`)."""
+    kernel choice of ``build``, a profile id (None: the default selection models, see
+    `DEFAULT_MODELS`)."""
+    profile = get_profile(build) if build is not None else None
     groups: dict[tuple, list[Site]] = {}
     for site in collect_sites(model, serving):
         groups.setdefault(_site_key(site), []).append(site)
-    entries = [_entry(sites, serving, build) for sites in groups.values()]
+    entries = [_entry(sites, serving, profile) for sites in groups.values()]
     arch = serving.arch.value
-    build_name = build.label if build is not None else "the default build"
-    selection_notes = [selection_note(arch, selection_model(build, arch), build_name)]
+    build_name = profile.label if profile is not None else "the default build"
+    selection_notes = [selection_note(arch, selection_model(profile, arch), build_name)]
     entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
     return Plan(
         jitwarm_version=jitwarm_version(),
