@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -12,10 +13,19 @@ from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
 from jitwarm.plan.builder import selection_model
-from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family, Selection
+from jitwarm.plan.schema import MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels, selection_note
 from jitwarm.profiles import get_profile
-from jitwarm.serving import DEFAULT_NUM_SMS, Arch
+from jitwarm.serving import (
+    DEFAULT_NUM_SMS,
+    MAX_DRAFT_TOKENS,
+    MAX_NUM_SMS,
+    MAX_RUNNING_SEQS,
+    Arch,
+)
+
+# The metadata kernel's M is a decode batch: at most every running sequence's verify rows.
+MAX_DECODE_BATCH = MAX_RUNNING_SEQS * (MAX_DRAFT_TOKENS + 1)
 
 _MODELLED = {
     Family.FP8_GEMM_NT: "Normal",
@@ -27,22 +37,30 @@ _MODELLED = {
 }
 _MODELLED_SM100 = {**_MODELLED, Family.MEGA_MOE: "MegaMoE"}
 
+# Only families with a selection model are offered (an Enum, so --help lists them).
+ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED_SM100}, type=str)  # type: ignore[misc]
+
 
 @app.command("kernels")
 def kernels_command(
-    family: Annotated[
-        Family, typer.Option("--family", help="Kernel family with a selection model.")
+    family_choice: Annotated[
+        ModelledFamily, typer.Option("--family", help="Kernel family with a selection model.")
     ],
     m_max: Annotated[
         int,
         typer.Option(
             "--m-max",
             min=1,
+            max=MAX_M,
             help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).",
         ),
     ],
-    n: Annotated[int, typer.Option("--n", min=1, help="N (output columns; d for einsum).")] = 1,
-    k: Annotated[int, typer.Option("--k", min=1, help="K (reduction; r for einsum).")] = 1,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="N (output columns; d for einsum).")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, help="K (reduction; r for einsum).")
+    ] = None,
     groups: Annotated[
         int,
         typer.Option(
@@ -50,9 +68,12 @@ def kernels_command(
         ),
     ] = 1,
     arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,
-    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1)] = None,
+    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1, max=MAX_NUM_SMS)] = None,
     alignment: Annotated[
-        int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")
+        int,
+        typer.Option(
+            "--alignment", min=16, max=256, help="Contiguous layout alignment (a power of two)."
+        ),
     ] = 128,
     out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
     ab_dtype: Annotated[
@@ -67,12 +88,23 @@ def kernels_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
+    family = Family(family_choice.value)
     modelled = _MODELLED_SM100 if arch is Arch.SM100 else _MODELLED
     if family not in modelled:
         raise UsageError(
             f"family {family.value} has no {arch.value} selection model "
             f"(modelled: {', '.join(f.value for f in modelled)})"
         )
+    if family is not Family.PAGED_MQA_METADATA and (n is None or k is None):
+        raise UsageError(f"--n and --k are required for {family.value}")
+    n, k = n or 1, k or 1
+    if family is Family.PAGED_MQA_METADATA and m_max > MAX_DECODE_BATCH:
+        raise UsageError(
+            f"--m-max {m_max} is above the largest decode batch a server runs "
+            f"({MAX_DECODE_BATCH:,})"
+        )
+    if alignment & (alignment - 1):
+        raise UsageError(f"--alignment must be a power of two, got {alignment}")
     if ab_dtype not in ("fp8_e4m3", "fp8xfp4"):
         raise UsageError(f"--ab-dtype must be fp8_e4m3 or fp8xfp4, got {ab_dtype!r}")
     profile = get_profile(build) if build is not None else None

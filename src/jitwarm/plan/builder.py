@@ -37,7 +37,8 @@ def selection_model(build: BuildProfile | None, arch: str) -> str | None:
     """The selection model `build`'s profile names for `arch` (no build: `DEFAULT_MODELS`)."""
     if build is None:
         return DEFAULT_MODELS.get(arch)
-    return build.selection_models.get(arch)
+    chosen = build.selection_model(arch)
+    return chosen.model if chosen is not None else None
 
 
 def plan_serving(
@@ -45,22 +46,25 @@ def plan_serving(
     serving: ServingConfig,
     *,
     jit_env: dict[str, str] | None = None,
-    build: str | None = None,
+    build: BuildProfile | str | None = None,
 ) -> Plan:
     """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``, with the
-    kernel choice of ``build``, a profile id (None: the default selection models, see
-    `DEFAULT_MODELS`)."""
-    profile = get_profile(build) if build is not None else None
+    kernel choice of ``build`` (a profile, or a profile id as ``DetectedBuild.profile_name``
+    gives it; None: the default selection models, see `DEFAULT_MODELS`). The plan records the
+    profile id it was made for."""
+    if isinstance(build, str):
+        build = get_profile(build)
     groups: dict[tuple, list[Site]] = {}
     for site in collect_sites(model, serving):
         groups.setdefault(_site_key(site), []).append(site)
-    entries = [_entry(sites, serving, profile) for sites in groups.values()]
+    entries = [_entry(sites, serving, build) for sites in groups.values()]
     arch = serving.arch.value
-    build_name = profile.label if profile is not None else "the default build"
-    selection_notes = [selection_note(arch, selection_model(profile, arch), build_name)]
+    build_name = build.label if build is not None else "the default build"
+    selection_notes = [selection_note(arch, selection_model(build, arch), build_name)]
     entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
     return Plan(
         jitwarm_version=jitwarm_version(),
+        build=build.name if build is not None else None,
         arch=serving.arch.value,
         num_sms=serving.sms,
         model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),

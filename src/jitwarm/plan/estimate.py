@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.plan.schema import Family, Plan, PlanEntry, PlanKernel
 from jitwarm.plan.select import sm90_problem, sm100_problem
 from jitwarm.selection.sm90 import max_kernels_sm90
 from jitwarm.selection.sm100 import MEGA_MOE_MAX_BLOCK_CONFIGS, max_kernels_sm100
@@ -90,3 +90,24 @@ def estimate_compile_s(plan: Plan) -> float:
     """Serial cold compile seconds: one compile per distinct kernel (sweep entries: their
     upper bound, see `estimate_compile`), never one per call."""
     return estimate_compile(plan).seconds
+
+
+# Relative nvcc cost of one kernel of a family against an SM90 FP8 GEMM (a guess to order the
+# queue: longest first; wrong guesses cost only tail time).
+_FAMILY_WEIGHT = {
+    Family.MQA_LOGITS: 1.5,
+    Family.PAGED_MQA_LOGITS: 1.5,
+    Family.FP4_MQA_LOGITS: 1.5,
+    Family.FP4_PAGED_MQA_LOGITS: 1.5,
+    Family.PAGED_MQA_METADATA: 0.4,
+    Family.TF32_HC_PRENORM: 0.8,
+    Family.MEGA_MOE: 3.0,
+}
+
+
+def estimate_kernel_s(entry: PlanEntry, kernel: PlanKernel | None) -> float:
+    """Guess of one kernel's compile seconds: larger tiles unroll more math."""
+    weight = _FAMILY_WEIGHT.get(entry.family, 1.0)
+    params = kernel.params if kernel is not None else {}
+    tile = params.get("block_m", 64) * params.get("block_n", 128)
+    return MEDIAN_COMPILE_S * weight * (0.75 + 0.5 * min(1.0, tile / (128 * 192)))

@@ -1,7 +1,7 @@
 """Partition an entry's reachable M values into the distinct kernels they compile.
 
 Which selection model applies is the build's fact: its profile names one per arch
-(`BuildProfile.selection_models`); `select_kernels` takes that name. An arch with no model
+(`BuildProfile.selection`, a `SelectionModel` per arch); `select_kernels` takes its name. An arch with no model
 leaves the entries whose kernel may depend on M as sweep entries (`sweep_reason` says why).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict
 
+from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import Conventions, Family, PlanKernel, Selection
 from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, partition_m_sm90
@@ -134,7 +135,14 @@ def select_kernels(
         )
         if problem is not None:
             kernels = []
-            for cfg, ranges in partition_m_sm90(problem, m_values):
+            try:
+                partition = partition_m_sm90(problem, m_values)
+            except ConfigError:
+                raise ConfigError(
+                    f"{family.value} N={n} K={k} groups={num_groups}: no DeepGEMM SM90 kernel "
+                    "fits this shape (is a model dimension too large?)"
+                ) from None
+            for cfg, ranges in partition:
                 members = MSet.from_ranges(ranges) & m_values
                 # The largest M of a kernel: its call also exercises the biggest tensors.
                 kernels.append(
@@ -150,12 +158,22 @@ def select_kernels(
 
 
 def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
-    by_bucket: dict[int, list[int]] = {}
-    for m in m_values:
-        by_bucket.setdefault(-(-m // width) * width, []).append(m)
+    """One kernel per ``width``-wide bucket holding values; work per bucket, not per value."""
+    by_bucket: dict[int, list[tuple[int, int]]] = {}
+    for lo, hi in m_values.ranges:
+        m = lo
+        while m <= hi:
+            bucket = -(-m // width) * width
+            end = min(hi, bucket)
+            by_bucket.setdefault(bucket, []).append((m, end))
+            m = end + 1
     return [
-        PlanKernel(m=ms[-1], m_ranges=MSet.of(ms).to_json(), params={"aligned_batch": bucket})
-        for bucket, ms in by_bucket.items()
+        PlanKernel(
+            m=ranges[-1][1],
+            m_ranges=MSet.from_ranges(ranges).to_json(),
+            params={"aligned_batch": bucket},
+        )
+        for bucket, ranges in by_bucket.items()
     ]
 
 
