@@ -97,7 +97,7 @@ def test_a_plan_made_here_records_this_build(
 ) -> None:
     out_file = tmp_path / "p.json"
     code, _, err = run(
-        capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "--json", str(out_file)
+        capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "--output", str(out_file)
     )
     assert code == 0, err
     assert Plan.load(out_file).build == B282
