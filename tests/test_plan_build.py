@@ -36,7 +36,7 @@ def site_282(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     site = tmp_path / "site"
     deepgemm_site(site, "tokenspeed-deepgemm", "2.8.2.post20261020")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv("JITWARM_DEEPGEMM", raising=False)
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
     monkeypatch.delitem(sys.modules, "deep_gemm", raising=False)
     return site
 
@@ -135,7 +135,7 @@ def test_warm_on_an_unknown_build_captures_instead_of_trusting_the_model(
     site = tmp_path / "site"
     deepgemm_site(site, "tokenspeed-deepgemm", "2.9.0.post20270101")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv("JITWARM_DEEPGEMM", raising=False)
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
     seen: list[bool] = []
 
     def backend(capture: bool = False) -> FakeBackend:
