@@ -12,6 +12,7 @@ from jitwarm.bundle._host import (
     GpuFacts,
     compare_provenance,
     host_provenance,
+    nvcc_version_mismatch,
     probe_gpu,
     read_cache_provenance,
     write_cache_provenance,
@@ -26,6 +27,7 @@ from jitwarm.bundle._manifest import (
     BundleManifest,
     Provenance,
 )
+from jitwarm.bundle._merge import MergeResult, merge_bundles
 from jitwarm.bundle._read import OpenBundle, open_bundle
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "ExportResult",
     "GpuFacts",
     "ImportResult",
+    "MergeResult",
     "OpenBundle",
     "Provenance",
     "ProvenanceMismatchError",
@@ -47,6 +50,8 @@ __all__ = [
     "export_bundle",
     "host_provenance",
     "import_bundle",
+    "merge_bundles",
+    "nvcc_version_mismatch",
     "open_bundle",
     "probe_gpu",
     "read_cache_provenance",

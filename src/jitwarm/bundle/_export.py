@@ -10,6 +10,7 @@ import os
 import tarfile
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,8 @@ from jitwarm.cache import (
     EntryStatus,
     PlanIndex,
     kernel_identity,
+    read_noatime,
 )
-from jitwarm.cache._fsops import read_noatime
 from jitwarm.dgenv import Layout
 from jitwarm.plan.schema import Plan
 
@@ -47,13 +48,21 @@ class ExportResult:
     left_out_of_plan_families: tuple[str, ...] = ()
 
 
-def select_entries(info: CacheInfo, plan: Plan | None, layout: Layout) -> list[CacheEntry]:
+def select_entries(
+    info: CacheInfo,
+    plan: Plan | None,
+    layout: Layout,
+    *,
+    only: Collection[str] | None = None,
+) -> list[CacheEntry]:
     """Healthy entries of ``layout`` (writable root first, one per name), filtered by the plan
-    if one is given."""
-    index = PlanIndex.from_plan(plan) if plan is not None else None
+    if one is given, or to the entry names in ``only`` (a build knows its entries' names)."""
+    index = PlanIndex.from_plan(plan) if plan is not None and only is None else None
     seen: dict[str, CacheEntry] = {}
     for e in info.ok_entries:
         if e.name in seen or e.layout is not layout:
+            continue
+        if only is not None and e.name not in only:
             continue
         if index is None or index.needs(e.family, e.kernel_name, e.template_args):
             seen[e.name] = e
@@ -66,11 +75,14 @@ def export_bundle(
     *,
     provenance: Provenance,
     plan: Plan | None = None,
+    only: Collection[str] | None = None,
     jitwarm_version: str = "0+source",
 ) -> ExportResult:
-    """Write a bundle to ``out`` atomically (temp file beside it, then one rename)."""
+    """Write a bundle to ``out`` atomically (temp file beside it, then one rename).
+
+    ``only``: exactly these entry names (when present), instead of the plan's rule."""
     layout = info.layout or provenance.layout or Layout.UPSTREAM
-    entries = select_entries(info, plan, layout)
+    entries = select_entries(info, plan, layout, only=only)
     bundle_entries, payload = [], []
     for e in entries:
         files = []
@@ -135,14 +147,14 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             with tarfile.open(fileobj=fh, mode=mode, format=tarfile.PAX_FORMAT) as tar:
-                _add(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
+                add_member(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
                 for entry, name, digest in payload:
                     data = read_noatime(entry.path / name)
                     if hashlib.sha256(data).hexdigest() != digest:
                         raise BundleError(
                             f"{entry.path / name} changed during export; run it again"
                         )
-                    _add(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
+                    add_member(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -158,7 +170,7 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
                 os.unlink(tmp)
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def add_member(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644

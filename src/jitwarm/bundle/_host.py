@@ -153,19 +153,15 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
     same("DeepGEMM distribution", bundle.deepgemm_distribution, host.deepgemm_distribution)
     same("DeepGEMM version", bundle.deepgemm_version, host.deepgemm_version)
     deepjit = Layout.DEEPJIT in (bundle.layout, host.layout)
-    if deepjit and bundle.deepgemm_path != host.deepgemm_path:
-        # DeepJIT passes the include folder after the flags: no path is in its keys.
-        warnings.append("DeepGEMM install path differs (not part of DeepJIT keys)")
-    else:
+    if not deepjit:  # 2.5.0 keys on its include path; DeepJIT leaves the path out
         same("DeepGEMM install path", bundle.deepgemm_path, host.deepgemm_path)
-    same("nvcc release", bundle.cuda_version, host.cuda_version)
-    if (
-        deepjit
-        and bundle.nvcc_version
-        and host.nvcc_version
-        and bundle.nvcc_version != host.nvcc_version
-    ):
-        mismatches.append("nvcc --version output differs (DeepJIT keys on all of it)")
+    elif bundle.deepgemm_path != host.deepgemm_path:
+        warnings.append("DeepGEMM install path differs (not part of DeepJIT keys)")
+    nvcc_differs = nvcc_version_mismatch(bundle, host) if deepjit else None
+    if nvcc_differs:  # DeepJIT: the whole text is in every key, the release with it
+        mismatches.append(nvcc_differs)
+    else:
+        same("nvcc release", bundle.cuda_version, host.cuda_version)
     same(
         "cache layout",
         bundle.layout.value if bundle.layout else None,
@@ -179,6 +175,32 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
                 f"{var}: bundle {b_env.get(var, 'unset')}, this host {h_env.get(var, 'unset')}"
             )
     return mismatches, warnings
+
+
+def nvcc_version_mismatch(built: Provenance, host: Provenance) -> str | None:
+    """One line, with the fix, when this host's ``nvcc --version`` text differs from the one
+    the kernels were built with: DeepJIT hashes all of it into every key, so every entry would
+    miss. None when they agree or either is unknown."""
+    b, h = (p.nvcc_version.strip() if p.nvcc_version else None for p in (built, host))
+    if not b or not h or b == h:
+        return None
+    fix = (
+        f"point DG_JIT_NVCC_COMPILER (or CUDA_HOME) at that nvcc build, e.g. {built.nvcc_path}, "
+        if built.nvcc_path
+        else "install that nvcc build, "
+    )
+    return (
+        f"nvcc --version differs ({_nvcc_build_line(b)} built these kernels, this host has "
+        f"{_nvcc_build_line(h)}), so every DeepJIT entry would miss: {fix}or rebuild with "
+        "`jitwarm build` on this host's nvcc"
+    )
+
+
+def _nvcc_build_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    release = next((ln for ln in lines if "release" in ln), lines[-1] if lines else text)
+    built = next((ln for ln in lines if ln.startswith("Build ")), "")
+    return f"{release.split(',')[-1].strip()} {built.removeprefix('Build ')}".strip()
 
 
 PROVENANCE_FILE = "jitwarm-provenance.json"  # what warm built a cache root with; doctor reads it

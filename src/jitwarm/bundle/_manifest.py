@@ -55,6 +55,9 @@ class Provenance(_Frozen):
     cuda_version: str | None = None  # nvcc release, major.minor
     key_env: dict[str, str] = Field(default_factory=dict)  # key-changing DG_JIT_* settings
     layout: Layout | None = None
+    profile: str | None = None  # jitwarm's BuildProfile name of the DeepGEMM build
+    built_without_gpu: bool = False  # made by `jitwarm build` (rendered and compiled on CPUs)
+    notes: list[str] = Field(default_factory=list)  # e.g. "not verified on hardware"
 
 
 class BundleFile(_Frozen):

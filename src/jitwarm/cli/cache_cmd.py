@@ -63,6 +63,7 @@ CacheDirOpt = Annotated[
     str | None,
     typer.Option(
         "--cache-dir",
+        metavar="<path>",
         help="Cache root (W or W:R1:R2). Default: DG_JIT_CACHE_DIR, else ~/.deep_gemm or ~/.dj.",
     ),
 ]
@@ -162,7 +163,15 @@ def ls_command(
     for e in entries:
         status = e.status.value if e.problem is None else f"{e.status.value}: {e.problem}"
         status += " (read-only root)" if e.read_only else ""
-        row = [e.family_label, e.kernel_name, e.key[:12], e.size_str, e.last_used_str, status]
+        stray = e.status is EntryStatus.STRAY  # not a kernel: no family or kernel to show
+        row = [
+            "-" if stray else e.family_label,
+            "-" if stray else e.kernel_name,
+            e.key[:12],
+            e.size_str,
+            e.last_used_str,
+            f"{status}: {e.path.name}" if stray else status,
+        ]
         if show_args:
             row.append(e.template_args or "-")
         table.add_row(*plain(*row))

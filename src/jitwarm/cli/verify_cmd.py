@@ -28,13 +28,15 @@ def verify_command(
     plan_file: Annotated[
         Path | None,
         typer.Option(
-            "--plan", help="Plan manifest (jitwarm plan --json) or a recording to verify."
+            "--plan", help="Plan manifest (jitwarm plan -o FILE) or a recording to verify."
         ),
     ] = None,
     cache_dir: Annotated[
         str | None,
         typer.Option(
-            "--cache-dir", help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default)."
+            "--cache-dir",
+            metavar="<path>",
+            help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).",
         ),
     ] = None,
     jobs: Annotated[

@@ -29,7 +29,7 @@ def warm_command(
         typer.Option(
             "--plan",
             "--manifest",
-            help="Warm this plan manifest (`jitwarm plan --json`) or recording (`jitwarm run --record`) instead of planning --model.",
+            help="Warm this plan manifest (`jitwarm plan -o FILE`) or recording (`jitwarm run --record`) instead of planning --model.",
             rich_help_panel=_W,
         ),
     ] = None,

@@ -32,6 +32,14 @@ _FP4_ONLY_INDEXER = {
 # jitwarm's port: 1,067,786 points, 0 differences; 2.5.0: 2,298 H100 points).
 _SM90_CPP = SelectionModel("sm90", True, "the build's own heuristic C++, compiled on a CPU")
 _SM90_H100 = SelectionModel("sm90", True, "2,298 H100 captures (tests/data/deepgemm-sm90-h100)")
+
+
+def _sm100_cpp(model: str) -> SelectionModel:
+    """The build's own SM100 heuristic (jitwarm.selection.sm100, one model per build), checked
+    against its C++ compiled on a CPU (tests/oracle; benchmarks/results/oracle-sm100.json)."""
+    return SelectionModel(model, True, "the build's own SM100 heuristic C++, compiled on a CPU")
+
+
 _SM90_UNCHECKED = SelectionModel("sm90", False, "no source or capture of this build's heuristic")
 _DEEPJIT = {
     "generation": JitGeneration.DEEPJIT,
@@ -44,7 +52,6 @@ _DEEPJIT = {
 # DeepJIT's default nvcc_flags (backend/cuda/options.hpp of tokenspeed-deepjit 0.1.0), then the
 # two DeepGEMM's init_jit appends (csrc/runtime/jit.hpp of tokenspeed-deepgemm 2.8.0 and 2.8.2).
 _TOKENSPEED_DEEPJIT_FLAGS = DeepJitFlags(
-    env_prefix="DG",
     nvcc_flags=(
         "-std=c++{cpp_standard}",
         "--compiler-options=-fPIC",
@@ -96,7 +103,7 @@ TOKENSPEED_280 = BuildProfile(
     extra_signature="cutlass-480",
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.0")},
     **_DEEPJIT,
 )
 
@@ -110,7 +117,13 @@ VLLM_281 = BuildProfile(
     entry_points=_FP4_ONLY_INDEXER,
     indexer_api=IndexerApi.FP8_FP4_ONLY,
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_ONLY,
     extra_signature="cutlass-421",
+    # Same flags as tokenspeed's 2.8.x (its captured meta.json); its extension holds the same
+    # 1D2D, hc_prenorm, metadata and compressed mqa_logits templates, but its paged-logits one
+    # takes a 13th argument (a KV multicast, per later upstream sources): no port of that yet.
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    rendered_families=_SM90_RENDERED - {"fp8_paged_mqa_logits"},
     # No C++ sources ship with it; its SM90 headers match 2.8.2's, whose heuristic was checked.
     selection={"sm90": _SM90_UNCHECKED},
     notes=("ships headers and the extension only: its heuristic cannot be compiled on a CPU",),
@@ -133,7 +146,7 @@ TOKENSPEED_282 = BuildProfile(
     # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
     # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.2")},
     **_DEEPJIT,
 )
 
