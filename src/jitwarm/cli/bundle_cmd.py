@@ -258,6 +258,8 @@ def _render_provenance(p: Provenance) -> None:
         ("SMs", str(p.num_sms) if p.num_sms else "unknown"),
         ("GPU", p.gpu_name or "unknown"),
         ("DeepGEMM", dg),
+        ("DeepGEMM build", p.deepgemm_build or "unknown"),
+        ("DeepGEMM module", p.deepgemm_module or "unknown"),
         ("DeepGEMM path", p.deepgemm_path or "unknown"),
         ("nvcc", f"{p.cuda_version or 'unknown'} ({p.nvcc_path or 'not found'})"),
         ("layout", p.layout.value if p.layout else "unknown"),
