@@ -14,6 +14,7 @@ from jitwarm.bundle._host import (
     host_provenance,
     nvcc_version_mismatch,
     probe_gpu,
+    read_cache_provenance,
     write_cache_provenance,
 )
 from jitwarm.bundle._import import ImportResult, import_bundle
@@ -53,6 +54,7 @@ __all__ = [
     "nvcc_version_mismatch",
     "open_bundle",
     "probe_gpu",
+    "read_cache_provenance",
     "select_entries",
     "write_cache_provenance",
 ]

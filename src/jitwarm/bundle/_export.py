@@ -22,8 +22,15 @@ from jitwarm.bundle._manifest import (
     BundleManifest,
     Provenance,
 )
-from jitwarm.cache import ENTRY_FILES, CacheEntry, CacheInfo, EntryStatus, PlanIndex
-from jitwarm.cache._fsops import read_noatime
+from jitwarm.cache import (
+    ENTRY_FILES,
+    CacheEntry,
+    CacheInfo,
+    EntryStatus,
+    PlanIndex,
+    kernel_identity,
+    read_noatime,
+)
 from jitwarm.dgenv import Layout
 from jitwarm.plan.schema import Plan
 
@@ -124,12 +131,12 @@ def export_bundle(
 def _missing_predictions(plan: Plan | None, entries: list[CacheEntry]) -> int:
     if plan is None:
         return 0
-    have = {(e.family, e.template_args) for e in entries}
+    have = {(e.family, kernel_identity(e.template_args)) for e in entries if e.template_args}
     return sum(
         1
         for pe in plan.entries
         for kn in pe.kernels or []
-        if kn.template_args and (pe.family, kn.template_args) not in have
+        if kn.template_args and (pe.family, kernel_identity(kn.template_args)) not in have
     )
 
 

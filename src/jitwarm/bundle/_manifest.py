@@ -48,6 +48,8 @@ class Provenance(_Frozen):
     deepgemm_distribution: str | None = None
     deepgemm_version: str | None = None
     deepgemm_path: str | None = None
+    deepgemm_module: str | None = None  # "deep_gemm", "vllm.third_party.deep_gemm"
+    deepgemm_build: str | None = None  # the build's profile id ("unknown": no profile)
     nvcc_path: str | None = None  # informational
     nvcc_version: str | None = None  # the whole `nvcc --version` output
     cuda_version: str | None = None  # nvcc release, major.minor

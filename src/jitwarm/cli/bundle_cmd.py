@@ -21,7 +21,8 @@ from jitwarm.bundle import (
 )
 from jitwarm.cache import format_size, parse_size, scan_cache
 from jitwarm.cli import app
-from jitwarm.cli._output import print_json, stdout
+from jitwarm.cli._build_option import check_plan_for_cache
+from jitwarm.cli._output import output_file, print_json, stdout
 from jitwarm.cli.cache_cmd import (
     CacheDirOpt,
     JsonOpt,
@@ -72,8 +73,11 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Pack the healthy entries a plan needs (or all) with a manifest of provenance and hashes."""
+    output_file(output, "--output")
     plan = Plan.load(plan_file) if plan_file is not None else None
     info = scan_cache(resolve_roots(cache_dir, layout), layout=layout.layout)
+    if plan is not None and plan_file is not None:
+        check_plan_for_cache(plan, plan_file, info.roots.writable)
     for w in info.warnings:
         say_err(f"warning: {w}")
     host = _host(arch, num_sms)
