@@ -9,7 +9,6 @@ build names, renders and caches kernels.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -21,11 +20,8 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from jitwarm import dgenv
 from jitwarm.build._errors import TargetError
-from jitwarm.profiles import PROFILES, BuildProfile, JitGeneration
-
-log = logging.getLogger(__name__)
+from jitwarm.profiles import PROFILES, BuildProfile, JitGeneration, detect_build, profile_for
 
 INSTALLED = "installed"
 # The published DeepGEMM wheels are CPython 3.12 manylinux binaries: a download from another
@@ -98,22 +94,6 @@ def resolve_target(
     return target
 
 
-def match_profile(distribution: str, version: str) -> BuildProfile | None:
-    """The profile of ``distribution`` ``version``: the exact version, else the one of the
-    same release (``2.8.0.post1`` -> 2.8.0's) with a warning."""
-    dist = _normalize(distribution)
-    same_dist = [p for p in PROFILES if _normalize(p.distribution) == dist]
-    for p in same_dist:
-        if p.version == version:
-            return p
-    release = _release(version)
-    for p in same_dist:
-        if _release(p.version) == release:
-            log.warning("%s %s: using the profile of %s", distribution, version, p.label)
-            return p
-    return None
-
-
 def _check_buildable(target: TargetBuild) -> None:
     if target.profile.generation is not JitGeneration.DEEPJIT:
         raise TargetError(
@@ -131,15 +111,16 @@ def _check_buildable(target: TargetBuild) -> None:
 
 
 def _installed() -> TargetBuild:
-    install = dgenv.find_deepgemm()
-    if install.path is None:
+    detected = detect_build()
+    if not detected.found or detected.path is None:
         raise TargetError(
             "no DeepGEMM is installed in this interpreter; pass --target WHEEL or "
             "--target NAME==VERSION (e.g. tokenspeed-deepgemm==2.8.0.post20260924)"
         )
-    if install.distribution is None or install.version is None:
-        return _from_folder(install.path, source=INSTALLED)
-    return _with_profile(install.distribution, install.version, install.path, INSTALLED)
+    dist, version = detected.distribution or "deep_gemm", detected.version or "unknown"
+    if detected.profile is None:
+        raise TargetError(_no_profile(dist, version))
+    return TargetBuild(detected.profile, dist, version, detected.path, INSTALLED)
 
 
 def _from_folder(folder: Path, *, source: str) -> TargetBuild:
@@ -160,11 +141,15 @@ def _from_folder(folder: Path, *, source: str) -> TargetBuild:
 
 
 def _with_profile(dist: str, version: str, package: Path, source: str) -> TargetBuild:
-    profile = match_profile(dist, version)
+    profile = profile_for(_normalize(dist), version)
     if profile is None:
-        known = ", ".join(p.label for p in PROFILES)
-        raise TargetError(f"no profile for DeepGEMM build {dist} {version} (known: {known})")
+        raise TargetError(_no_profile(dist, version))
     return TargetBuild(profile, dist, version, package, source)
+
+
+def _no_profile(dist: str, version: str) -> str:
+    known = ", ".join(p.label for p in PROFILES)
+    return f"no profile for DeepGEMM build {dist} {version} (known: {known})"
 
 
 def _from_wheel(wheel: Path, work: Path, *, source: str) -> TargetBuild:
@@ -261,10 +246,6 @@ def _read_metadata(text: str, where: str) -> tuple[str, str]:
 
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _release(version: str) -> str:
-    return ".".join(version.split(".")[:3]).split("+")[0]
 
 
 def _default_work_dir() -> Path:
