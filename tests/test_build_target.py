@@ -54,11 +54,18 @@ def test_vendored_vllm_copy_is_named_by_its_path(tmp_path):
     pkg = tmp_path / "vllm" / "third_party" / "deep_gemm"
     (pkg / "include" / "deep_gemm").mkdir(parents=True)
     (pkg / "__init__.py").write_text("import os\n__version__ = '2.8.1'\n")
-    assert _from_folder(pkg, source=str(pkg)).profile.name == "vllm-deepgemm-2.8.1"
-    try:
+    assert _from_folder(pkg) == ("vllm", "2.8.1", pkg)
+    assert resolve_target(str(pkg)).profile.name == "vllm-deepgemm-2.8.1"
+
+
+def test_profile_flag_names_the_build_when_the_files_cannot(tmp_path):
+    pkg = tmp_path / "deep_gemm"
+    (pkg / "include" / "deep_gemm").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("__version__ = '0.0.1'\n")
+    with pytest.raises(TargetError, match=r"no profile for DeepGEMM build deep-gemm 0\.0\.1"):
         resolve_target(str(pkg))
-    except TargetError as exc:  # until its profile carries the DeepJIT flag facts
-        assert "cannot render" in str(exc) and "\n" not in str(exc)
+    target = resolve_target(str(pkg), profile="tokenspeed-deepgemm-2.8.2")
+    assert target.profile.name == "tokenspeed-deepgemm-2.8.2"
 
 
 @pytest.mark.parametrize(
