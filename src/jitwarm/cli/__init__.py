@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "plan_cmd",
     "kernels_cmd",
     "warm_cmd",
+    "build_cmd",
     "verify_cmd",
     "run_cmd",
     "doctor_cmd",

@@ -28,6 +28,7 @@ from jitwarm.cache import (
     scan_cache,
 )
 from jitwarm.cli import app
+from jitwarm.cli._build_option import check_plan_for_cache
 from jitwarm.cli._output import print_json, stderr, stdout
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
 from jitwarm.errors import UsageError
@@ -343,6 +344,8 @@ def prune_command(
     budget = parse_size(max_size, flag="--max-size") if max_size is not None else None
     plan = Plan.load(plan_file) if plan_file is not None else None
     info = scan_cache(resolve_roots(cache_dir, layout), layout=layout.layout)
+    if plan is not None and plan_file is not None:
+        check_plan_for_cache(plan, plan_file, info.roots.writable)
     _warn(info)
     strategy = plan_prune(info, older_than_s=older_s, max_size_bytes=budget, plan=plan)
     removed = 0

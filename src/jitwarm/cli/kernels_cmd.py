@@ -12,8 +12,10 @@ from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
+from jitwarm.plan.builder import selection_model
 from jitwarm.plan.schema import MAX_DIM, MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan.select import select_kernels, selection_note
+from jitwarm.profiles import get_profile
 from jitwarm.serving import (
     DEFAULT_NUM_SMS,
     MAX_DRAFT_TOKENS,
@@ -33,9 +35,10 @@ _MODELLED = {
     Family.PAGED_MQA_METADATA: "",
     Family.TF32_HC_PRENORM: "HCPrenorm",
 }
+_MODELLED_SM100 = {**_MODELLED, Family.MEGA_MOE: "MegaMoE"}
 
 # Only families with a selection model are offered (an Enum, so --help lists them).
-ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED}, type=str)  # type: ignore[misc]
+ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED_SM100}, type=str)  # type: ignore[misc]
 
 
 @app.command("kernels")
@@ -77,10 +80,25 @@ def kernels_command(
         ),
     ] = 128,
     out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
+    ab_dtype: Annotated[
+        str, typer.Option("--ab-dtype", help="sm100 operands: fp8_e4m3 or fp8xfp4 (FP4 weights).")
+    ] = "fp8_e4m3",
+    ep: Annotated[int, typer.Option("--ep", min=1, help="Expert-parallel size (mega-MoE).")] = 1,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Experts per token (mega-MoE).")] = 8,
+    build: Annotated[
+        str | None,
+        typer.Option("--build", help="DeepGEMM build profile whose heuristic to follow."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
     family = Family(family_choice.value)
+    modelled = _MODELLED_SM100 if arch is Arch.SM100 else _MODELLED
+    if family not in modelled:
+        raise UsageError(
+            f"family {family.value} has no {arch.value} selection model "
+            f"(modelled: {', '.join(f.value for f in modelled)})"
+        )
     if family is not Family.PAGED_MQA_METADATA and (n is None or k is None):
         raise UsageError(f"--n and --k are required for {family.value}")
     n, k = n or 1, k or 1
@@ -91,6 +109,10 @@ def kernels_command(
         )
     if alignment & (alignment - 1):
         raise UsageError(f"--alignment must be a power of two, got {alignment}")
+    if ab_dtype not in ("fp8_e4m3", "fp8xfp4"):
+        raise UsageError(f"--ab-dtype must be fp8_e4m3 or fp8xfp4, got {ab_dtype!r}")
+    profile = get_profile(build) if build is not None else None
+    model = selection_model(profile, arch.value)
     if out_dtype not in ("bf16", "fp32"):
         raise UsageError(f"--out-dtype must be bf16 or fp32, got {out_dtype!r}")
     if family is Family.M_GROUPED_CONTIGUOUS:
@@ -103,15 +125,25 @@ def kernels_command(
     conv = (
         TF32_HC_CONVENTIONS
         if family is Family.TF32_HC_PRENORM
-        else Conventions(gemm_type=_MODELLED[family], out_dtype=out_dtype)
+        else Conventions(ab_dtype=ab_dtype, gemm_type=modelled[family], out_dtype=out_dtype)
     )
     selection, kernels = select_kernels(
-        family, n, k, groups, conv, m_values, arch=arch.value, num_sms=sms, mk_alignment=alignment
+        family,
+        n,
+        k,
+        groups,
+        conv,
+        m_values,
+        arch=arch.value,
+        num_sms=sms,
+        mk_alignment=alignment,
+        dims={"top_k": top_k},
+        ep=ep,
+        model=model,
     )
     if selection is Selection.SWEEP or kernels is None:
-        raise UsageError(
-            f"no {arch.value} selection model for {family.value} (only sm90 is modelled)"
-        )
+        build_name = profile.label if profile is not None else "the default build"
+        raise UsageError(selection_note(arch.value, model, build_name))
     if as_json:
         print_json(
             {
@@ -123,6 +155,7 @@ def kernels_command(
                 "num_sms": sms,
                 "m_max": m_max,
                 "selection": selection.value,
+                "model": model,
                 "kernels": [
                     {
                         "m": kn.m,
@@ -140,6 +173,9 @@ def kernels_command(
         title_justify="left",
     )
     param_names = [p for p in kernels[0].params if p not in ("smem_bytes",)]
+    param_names = [
+        p for p in param_names if len({str(kn.params[p]) for kn in kernels}) > 1
+    ] or param_names
     for col in ("#", "M values", *param_names):
         table.add_column(col, overflow="fold")
     for i, kn in enumerate(kernels, 1):
@@ -149,4 +185,9 @@ def kernels_command(
             *(str(kn.params[p]) for p in param_names),
         )
     stdout.print(table)
-    stdout.print(f"{len(kernels)} distinct kernels for {len(m_values)} M values")
+    stdout.print(
+        f"{len(kernels)} distinct kernels for {len(m_values)} M values ({selection.value})"
+    )
+    stdout.print(
+        selection_note(arch.value, model, profile.label if profile else "the default build")
+    )

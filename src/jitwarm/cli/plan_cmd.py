@@ -11,13 +11,14 @@ from rich.table import Table
 
 from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
+from jitwarm.cli._build_option import DeepGEMMOption, resolve_build
 from jitwarm.cli._output import fmt_seconds, output_file, print_json, stderr, stdout
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.estimate import estimate_compile_s
+from jitwarm.plan.estimate import estimate_compile
 from jitwarm.serving import ServingConfig
 
 
@@ -34,11 +35,13 @@ def plan_command(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")
     ] = False,
+    deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
 ) -> None:
-    """Plan every DeepGEMM kernel a model can reach under a serving configuration."""
+    """Plan every DeepGEMM kernel a model can reach under a serving configuration; the plan
+    records the DeepGEMM build found here (none when there is none)."""
     if schema:
         print_json(Plan.model_json_schema())
         return
@@ -48,7 +51,8 @@ def plan_command(
         )
     if output is not None:
         output_file(output, "--output")
-    plan = plan_serving(model, serving)
+    build = resolve_build(deepgemm)
+    plan = plan_serving(model, serving, build=build.profile_name if build.found else None)
     if output is not None:
         atomic_write_text(output, plan.to_json())
         stderr.print(f"wrote plan ({len(plan.entries)} entries) to {output}", highlight=False)
@@ -79,19 +83,23 @@ def render_plan(plan: Plan) -> None:
         stdout.print(table)
     else:
         stdout.print(f"{table.title}: nothing to plan", highlight=False)
-    # What was inferred or deliberately left out: the reason a table is short or empty.
-    for note in plan.notes:
-        stdout.print(f"note: {note}", markup=False, highlight=False)
     if not plan.entries:
+        for note in plan.notes:  # the reason the table is empty
+            stdout.print(f"note: {note}", markup=False, highlight=False)
         return
-    est = estimate_compile_s(plan)
+    estimate = estimate_compile(plan)
+    est = estimate.seconds
     cores = os.cpu_count() or 1
     stdout.print(
         f"{len(plan.entries)} entries, {plan.num_kernels} distinct kernels, "
         f"{plan.num_calls} warm calls"
         + (f" ({len(plan.sweep_entries)} sweep entries)" if plan.sweep_entries else "")
     )
+    bound = "at most " if estimate.is_upper_bound else ""
     stdout.print(
-        f"estimated cold compile: {fmt_seconds(est)} in one process, "
-        f"~{fmt_seconds(est / cores)} on {cores} cores (at 4.5 s per kernel, measured median on H100)"
+        f"estimated cold compile: {bound}{fmt_seconds(est)} in one process, "
+        f"~{fmt_seconds(est / cores)} on {cores} cores: {estimate.describe()} "
+        f"at 4.5 s per kernel (measured median on H100)"
     )
+    for note in plan.notes:  # what was inferred or deliberately left out
+        stdout.print(f"note: {note}", markup=False, highlight=False)

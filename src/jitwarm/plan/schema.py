@@ -1,10 +1,11 @@
 """The plan: every kernel a server can reach. The spine all other parts read.
 
-JSON form (``schema_version`` 1), documented in docs/plan-schema.md and exported as JSON Schema
+JSON form (``schema_version`` 2), documented in docs/plan-schema.md and exported as JSON Schema
 by ``jitwarm plan --schema``:
 
-- top level: ``schema_version``, ``jitwarm_version``, ``arch``, ``num_sms``, ``model``,
-  ``serving``, ``jit_env``, ``entries``;
+- top level: ``schema_version``, ``jitwarm_version``, ``build`` (the DeepGEMM build profile the
+  plan was made for, or null), ``arch``, ``num_sms``, ``model``, ``serving``, ``jit_env``,
+  ``entries``. Version 1 plans (no ``build``) still load, as made for an unknown build;
 - each entry: ``family``, ``n``, ``k``, ``num_groups`` (1 when not grouped), ``dims`` (other
   baked dimensions), ``conventions`` (argument conventions that change the generated kernel),
   ``m_kind`` (what M means for this family), ``m_values`` (sorted reachable M as inclusive
@@ -27,7 +28,8 @@ from jitwarm.errors import ManifestError
 from jitwarm.mset import MSet
 from jitwarm.serving import MAX_NUM_SMS, Arch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: the same plan without `build`
 
 # Bounds a manifest is checked against on load, so a hand-edited or hostile plan is one line,
 # not hours of work or an exhausted memory. No real server comes near them.
@@ -210,6 +212,9 @@ class ModelRef(_Frozen):
 class Plan(_Frozen):
     schema_version: int = SCHEMA_VERSION
     jitwarm_version: str
+    # Profile id of the DeepGEMM build the plan was made for (jitwarm.profiles); None: made for
+    # no particular build (no DeepGEMM where it was planned, or a version 1 plan).
+    build: str | None = None
     arch: str
     num_sms: int = Field(ge=1, le=MAX_NUM_SMS)
     model: ModelRef
@@ -249,14 +254,28 @@ class Plan(_Frozen):
     def sweep_entries(self) -> list[PlanEntry]:
         return [e for e in self.entries if e.selection is Selection.SWEEP]
 
+    def without_selection_model(self) -> Plan:
+        """The same plan with every model-predicted (``exact``) entry turned into a sweep: for a
+        DeepGEMM build whose selection model is not validated, warm then captures the sources
+        the library really generates for every M and compiles each distinct one once."""
+        entries = [
+            e.model_copy(update={"selection": Selection.SWEEP, "kernels": None})
+            if e.selection is Selection.EXACT
+            else e
+            for e in self.entries
+        ]
+        return self.model_copy(update={"entries": entries})
+
     def digest(self) -> str:
         """sha256 of what decides the kernels (arch, SMs, settings, entries), not of metadata."""
-        body = {
+        body: dict[str, Any] = {
             "arch": self.arch,
             "num_sms": self.num_sms,
             "jit_env": self.jit_env,
             "entries": [e.model_dump(mode="json", exclude={"modules"}) for e in self.entries],
         }
+        if self.build is not None:  # plans that name no build keep their version 1 digest
+            body["build"] = self.build
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     # -- (de)serialization --------------------------------------------------------------------
@@ -276,11 +295,15 @@ class Plan(_Frozen):
         if not isinstance(raw, dict):
             raise ManifestError(f"{source}: expected a JSON object")
         version = raw.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ManifestError(
                 f"{source}: schema_version {version!r} is not supported (this jitwarm reads "
-                f"{SCHEMA_VERSION})"
+                f"{', '.join(map(str, READABLE_VERSIONS))})"
             )
+        if version == 1:
+            if "build" in raw:
+                raise ManifestError(f"{source}: a version 1 plan has no 'build' field")
+            raw = {**raw, "schema_version": SCHEMA_VERSION, "build": None}
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:

@@ -25,6 +25,7 @@ __all__ = [
     "GemmType",
     "KernelType",
     "SM90KernelConfig",
+    "max_kernels_sm90",
     "partition_m_sm90",
     "select_sm90",
 ]
@@ -446,3 +447,15 @@ def partition_m_sm90(
             ranges.append((first, last))
             current = config
     return list(groups.items())
+
+
+def max_kernels_sm90(problem: GemmProblem, m_max: int) -> int:
+    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
+    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
+    _check_m(m_max)
+    total, m = 0, 1
+    while m <= m_max:
+        regime = _regime(problem, m)
+        total += len(regime.cands)
+        m = regime.hi + 1
+    return total
