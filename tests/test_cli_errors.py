@@ -183,7 +183,8 @@ def test_thousand_layers_plan_in_linear_time(tmp_path: Path) -> None:
         ),
         (["--family", "fp8_gemm_nt", "--n", "8", "--k", "8", "--m-max", str(10**12)], "'--m-max'"),
         (["--family", "get_paged_mqa_logits_metadata", "--m-max", str(10**7)], "decode batch"),
-        (["--family", "fp8_fp4_mega_moe", "--m-max", "9"], "'--family'"),
+        (["--family", "fp8_fp4_mega_moe", "--m-max", "9"], "no sm90 selection model"),
+        (["--family", "fp8_mqa_logits", "--m-max", "9"], "'--family'"),
     ],
 )
 def test_kernels_refuses_values_that_cannot_be_right(
