@@ -128,7 +128,12 @@ def export_command(
 
 @bundle_app.command("import")
 def import_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file written by `jitwarm bundle export`.")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Bundle file written by `jitwarm bundle export`."
+        ),
+    ],
     cache_dir: CacheDirOpt = None,
     layout: LayoutOpt = LayoutChoice.AUTO,
     force: Annotated[
@@ -204,7 +209,7 @@ def merge_command(
 
 @bundle_app.command("inspect")
 def inspect_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Bundle file.")],
     entries: Annotated[bool, typer.Option("--entries", help="List every entry.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
