@@ -128,7 +128,12 @@ def export_command(
 
 @bundle_app.command("import")
 def import_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file written by `jitwarm bundle export`.")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Bundle file written by `jitwarm bundle export`."
+        ),
+    ],
     cache_dir: CacheDirOpt = None,
     layout: LayoutOpt = LayoutChoice.AUTO,
     force: Annotated[
@@ -175,13 +180,17 @@ def import_command(
 @bundle_app.command("merge")
 def merge_command(
     bundles: Annotated[
-        list[Path], typer.Argument(help="Bundles to join (e.g. the shards of one build).")
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, help="Bundles to join (e.g. the shards of one build)."
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Join bundles of one build into one: each validated, entries deduplicated by name; bundles
     of different builds, arches, SM counts or nvcc versions are refused."""
+    output_file(output, "--output")
     result = merge_bundles(bundles, output, jitwarm_version=jitwarm_version())
     m = result.manifest
     if as_json:
@@ -204,7 +213,7 @@ def merge_command(
 
 @bundle_app.command("inspect")
 def inspect_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Bundle file.")],
     entries: Annotated[bool, typer.Option("--entries", help="List every entry.")] = False,
     as_json: JsonOpt = False,
 ) -> None:

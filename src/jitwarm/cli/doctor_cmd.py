@@ -35,7 +35,8 @@ def doctor_command(
         ),
     ] = None,
     cache_dir: Annotated[
-        str | None, typer.Option("--cache-dir", help="Cache root the server will use.")
+        str | None,
+        typer.Option("--cache-dir", metavar="<path>", help="Cache root the server will use."),
     ] = None,
     arch: Annotated[
         Arch | None, typer.Option("--arch", help="GPU arch the server runs on (default: probe).")
