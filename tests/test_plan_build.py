@@ -96,9 +96,7 @@ def test_a_plan_made_here_records_this_build(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], site_282: Path
 ) -> None:
     out_file = tmp_path / "p.json"
-    code, _, err = run(
-        capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "--json", str(out_file)
-    )
+    code, _, err = run(capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "-o", str(out_file))
     assert code == 0, err
     assert Plan.load(out_file).build == B282
 
