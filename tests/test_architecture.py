@@ -136,3 +136,16 @@ def test_only_the_deepgemm_package_imports_torch_or_deep_gemm() -> None:
         if target.split(".")[0] in ("torch", "deep_gemm") and _package(module) not in TORCH_PACKAGES
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_no_merge_conflict_markers_are_left() -> None:
+    root = SRC.parents[1]
+    files = [root / "README.md", *root.glob("docs/*.md"), *SRC.rglob("*.py")]
+    files += [p for p in (root / "tests").glob("*.py")]
+    bad = [
+        f"{p.relative_to(root)}:{i}"
+        for p in files
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if line.startswith(("<<<<<<< ", ">>>>>>> "))
+    ]
+    assert not bad, f"merge conflict markers: {bad}"

@@ -257,6 +257,15 @@ def _render_manifest(path: Path, m: BundleManifest, *, list_entries: bool) -> No
     stdout.print(table)
 
 
+def _nvcc_build(p: Provenance) -> str | None:
+    """``V13.0.88, cuda_13.0.r13.0/compiler.36424714_0``: the part of the version text that
+    tells two nvcc builds apart (DeepJIT keys on all of it)."""
+    lines = [ln.strip() for ln in (p.nvcc_version or "").splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return None
+    return f"{lines[-2].split(',')[-1].strip()}, {lines[-1].removeprefix('Build ')}"
+
+
 def _render_provenance(p: Provenance) -> None:
     table = Table(title="provenance", title_justify="left", show_header=False)
     table.add_column("field")
@@ -267,8 +276,10 @@ def _render_provenance(p: Provenance) -> None:
         ("SMs", str(p.num_sms) if p.num_sms else "unknown"),
         ("GPU", p.gpu_name or "unknown"),
         ("DeepGEMM", dg),
+        ("DeepGEMM build", p.deepgemm_build or "unknown"),
+        ("DeepGEMM module", p.deepgemm_module or "unknown"),
         ("DeepGEMM path", p.deepgemm_path or "unknown"),
-        ("nvcc", f"{p.cuda_version or 'unknown'} ({p.nvcc_path or 'not found'})"),
+        ("nvcc", f"{_nvcc_build(p) or p.cuda_version or 'unknown'} ({p.nvcc_path or 'not found'})"),
         ("layout", p.layout.value if p.layout else "unknown"),
         ("key env", ", ".join(f"{k}={v}" for k, v in p.key_env.items()) or "defaults"),
     ]
