@@ -251,6 +251,8 @@ def test_without_a_usable_nvcc_the_workers_warm_everything(
 ):
     monkeypatch.setenv("DG_JIT_NVCC_COMPILER", str(tmp_path / "no-such-nvcc"))
     plan = _small_v3_plan()
-    report = warm_api.warm(plan, jobs=2, cache_dir=tmp_path / "root", backend=FakeBackend())
+    report = warm_api.warm(
+        plan, jobs=2, cache_dir=tmp_path / "root", backend=FakeBackend(), build=detect_build()
+    )
     assert report.ok and report.ahead is None and report.compiled == plan.num_kernels
     assert "not building DeepJIT kernels locally" in caplog.text

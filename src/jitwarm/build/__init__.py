@@ -26,7 +26,7 @@ from jitwarm.build._ray import RayExecutor
 from jitwarm.build._render import job_from_source
 from jitwarm.build._report import BuildReport, FamilyCounts, JobResult, JobStatus
 from jitwarm.build._shard import Shard, shard_jobs, split_jobs
-from jitwarm.build._target import INSTALLED, TargetBuild, match_profile, resolve_target
+from jitwarm.build._target import INSTALLED, TargetBuild, resolve_target
 
 __all__ = [
     "INSTALLED",
@@ -56,7 +56,6 @@ __all__ = [
     "export_build_bundle",
     "is_committed",
     "job_from_source",
-    "match_profile",
     "nvcc_arch",
     "nvcc_command",
     "prepare_build",

@@ -107,7 +107,12 @@ def warm(
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
     nvcc_slots = jobs  # one nvcc per core unless --jobs says otherwise
-    local = _prepare_local(plan, build, cache_dir, env) if ahead and not full_sweep else None
+    # A test double's warm stays on the workers unless it names the build (as the CLI does).
+    local = (
+        _prepare_local(plan, build, cache_dir, env)
+        if ahead and not full_sweep and (backend is None or build is not None)
+        else None
+    )
     if local is not None and all(local.covers(i) for i in plan_work_items(plan)):
         return _warm_locally(plan, local, jobs=jobs, progress=progress, started=started)
     run_backend = backend or default_backend()
@@ -121,22 +126,23 @@ def warm(
     cache_root.mkdir(parents=True, exist_ok=True)
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
-    # First thing after the fork server: every second before nvcc runs is on the wall clock.
-    ahead_compiler = (
-        _start_ahead(
-            plan,
-            plan_work_items(plan),
-            cache_root=cache_root,
-            log_dir=log_dir,
-            slots=jobs or usable_cpus(),
-            env=env,
-        )
-        if ahead and backend is None and not full_sweep and plan.entries and local is None
-        else None
-    )
+    ahead_compiler = None
     capture: CaptureStats | None = None
     startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
-    try:
+    try:  # from here on, log_dir goes on every way out
+        # First thing after the fork server: every second before nvcc runs is on the wall clock.
+        ahead_compiler = (
+            _start_ahead(
+                plan,
+                plan_work_items(plan),
+                cache_root=cache_root,
+                log_dir=log_dir,
+                slots=jobs or usable_cpus(),
+                env=env,
+            )
+            if ahead and backend is None and not full_sweep and plan.entries and local is None
+            else None
+        )
         gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
         if jobs is None:
             jobs = default_jobs(
