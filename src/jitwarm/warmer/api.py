@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jitwarm import dgenv
+from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
@@ -78,6 +79,8 @@ def warm(
     devices: Sequence[str] | None = None,
     progress: bool = False,
     ahead: bool = True,
+    leader_only: bool = False,
+    peer_wait_s: float = 3600.0,
 ) -> WarmReport:
     """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
     DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
@@ -93,9 +96,62 @@ def warm(
     the installed DeepGEMM start compiling in this process at once, while the workers still
     import torch; the workers' DeepGEMM takes those cubins through an nvcc shim
     (``jitwarm.ahead``).
+
+    Concurrent warms on one cache root (the ranks of a host, hosts sharing a network root)
+    compile each kernel once in total: a kernel another process is compiling is waited for and
+    loaded (reported as ``compiled elsewhere``); see ``jitwarm.locks``. ``leader_only``: of the
+    processes warming this plan into this root at once, the first compiles and the others wait
+    for it (at most ``peer_wait_s``), then check its work with a few workers, compiling only
+    what it left (a peer that died).
     """
     if jobs is not None and jobs < 1:
         raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
+    options: dict[str, Any] = dict(
+        jobs=jobs,
+        cache_dir=cache_dir,
+        exact=exact,
+        allow_key_changing_env=allow_key_changing_env,
+        full_sweep=full_sweep,
+        backend=backend,
+        capture_backend=capture_backend,
+        devices=devices,
+        progress=progress,
+        ahead=ahead,
+    )
+    if leader_only:
+        return _warm_after_peers(plan, options, peer_wait_s=peer_wait_s)
+    return _warm(plan, **options)
+
+
+def _warm_after_peers(plan: Plan, options: dict[str, Any], *, peer_wait_s: float) -> WarmReport:
+    """One warm of ``plan`` per cache root at a time: the first to take the plan's lock warms
+    it holding the lock; one that had to wait checks, with few workers, what the other left."""
+    cache_root = dgenv.resolve_cache_roots(options["cache_dir"]).writable
+    cache_root.mkdir(parents=True, exist_ok=True)
+    settings = replace(LockSettings.from_env(), wait_s=peer_wait_s)
+    peers = KernelLocks(cache_root, scope="warms", settings=settings)
+    with peers.hold(f"plan:{plan.digest()}") as held:
+        if not held.contended:
+            return replace(_warm(plan, **options), peer_role="leader")
+    jobs = handover_workers(options["jobs"] or usable_cpus())
+    report = _warm(plan, **{**options, "jobs": jobs})
+    return replace(report, peer_role="follower", peer_wait_s=round(held.waited_s, 3))
+
+
+def _warm(
+    plan: Plan,
+    *,
+    jobs: int | None,
+    cache_dir: str | os.PathLike[str] | None,
+    exact: bool,
+    allow_key_changing_env: bool,
+    full_sweep: bool,
+    backend: Backend | None,
+    capture_backend: Backend | None,
+    devices: Sequence[str] | None,
+    progress: bool,
+    ahead: bool,
+) -> WarmReport:
     started, started_at = time.perf_counter(), time.time()
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
@@ -106,6 +162,8 @@ def warm(
     # a second on a host with many packages), and written after.
     provenance = _read_provenance_in_background(plan, env) if backend is None else None
     cache_root.mkdir(parents=True, exist_ok=True)
+    locks = KernelLocks(cache_root)
+    locks = locks if locks.usable() else None  # one warning if not; then unlocked, as before
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     # First thing after the fork server: every second before nvcc runs is on the wall clock.
@@ -136,7 +194,14 @@ def warm(
         items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(
-            plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend
+            plan=plan,
+            env=run_env,
+            cache_root=cache_root,
+            log_dir=log_dir,
+            backend=run_backend,
+            locks=locks,
+            # the ahead compiler holds these kernels' locks (by their nvcc request)
+            unlocked_keys=ahead_compiler.covered if ahead_compiler is not None else frozenset(),
         )
 
         def pool(
@@ -173,6 +238,8 @@ def warm(
             spec = replace(spec, env={**spec.env, WORKER_NICE_VAR: str(HANDOVER_NICE)})
         outcomes = pool(items, spec, "kernels", workers)
         ahead_stats = ahead_compiler.finish() if ahead_compiler is not None else None
+        if ahead_compiler is not None:
+            outcomes = attribute_ahead(items, outcomes, ahead_compiler.attribution())
     finally:
         if ahead_compiler is not None:
             ahead_compiler.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
@@ -198,6 +265,26 @@ def warm(
         worker_startup=startup,
         ahead=ahead_stats.to_json(since=started) if ahead_stats is not None else None,
     )
+
+
+def attribute_ahead(
+    items: Sequence[WorkItem], outcomes: dict[int, ItemOutcome], ahead: dict[str, str]
+) -> dict[int, ItemOutcome]:
+    """Who compiled each kernel compiled ahead: this process's nvcc ("compiled", even if the
+    worker then found another warm had published it first) or another process's ("elsewhere",
+    though this worker's DeepGEMM printed a compile when it took the cubin). ``ahead`` maps
+    kernel keys to that; a failed ahead compile leaves the worker's own count."""
+    out = dict(outcomes)
+    for item in items:
+        who = ahead.get(item.kernel_key or "")
+        outcome = out.get(item.item_id)
+        if who is None or outcome is None or outcome.failed or not outcome.calls:
+            continue
+        here = int(who == "compiled")
+        first, *rest = outcome.calls
+        calls = (replace(first, compiled=here), *(replace(c, compiled=0) for c in rest))
+        out[item.item_id] = replace(outcome, calls=calls, compiled_elsewhere=1 - here)
+    return out
 
 
 def _start_ahead(
