@@ -112,3 +112,13 @@ def age(path: Path, seconds_ago: float, *, now: float | None = None) -> None:
     targets = [path, *path.rglob("*")] if path.is_dir() else [path]
     for p in targets:
         os.utime(p, (t, t), follow_symlinks=False)
+
+
+def minimal_cubin() -> bytes:
+    """The smallest file ``cubin_problem`` accepts: a 64-bit little-endian CUDA ELF header and
+    one empty section header (no nvcc needed; never loaded)."""
+    import struct
+
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    header = struct.pack("<HHIQQQIHHHHHH", 2, 190, 1, 0, 0, 64, 0, 64, 0, 0, 64, 1, 0)
+    return ident + header + bytes(64)

@@ -2,6 +2,7 @@
 
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
+from jitwarm.profiles import get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -12,6 +13,11 @@ def exact_plan(**serving: object) -> Plan:
 
 
 def sweep_plan(**serving: object) -> Plan:
-    """The same model on sm100: no SM100 selection model, so every GEMM entry is a sweep."""
+    """The same model on sm100 with a build that has no SM100 selection model (2.5.0), so
+    every entry whose kernel may depend on M is a sweep."""
     base = {"tp": 8, "max_batched_tokens": 256, "max_running_seqs": 16, "arch": "sm100"}
-    return plan_serving(load_model("deepseek-v3"), ServingConfig(**{**base, **serving}))
+    return plan_serving(
+        load_model("deepseek-v3"),
+        ServingConfig(**{**base, **serving}),
+        build=get_profile("tokenspeed-deepgemm-2.5.0"),
+    )

@@ -36,12 +36,12 @@ def test_plan_json_file_is_a_valid_manifest(
 ) -> None:
     target = tmp_path / "plan.json"
     code, _, err = run(
-        capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json", str(target)
+        capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--output", str(target)
     )
     assert code == 0 and "wrote plan" in err
     plan = Plan.load(target)
     assert plan.model.name == "deepseek-v3.2" and plan.serving["tp"] == 8
-    code, out, _ = run(capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json", "-")
+    code, out, _ = run(capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json")
     assert code == 0 and Plan.from_json(out) == plan
 
 
@@ -60,25 +60,14 @@ def test_plan_schema(capsys: pytest.CaptureFixture[str]) -> None:
         (["plan", "--model", "deepseek-v3", "--tp", "3"], "does not divide num_attention_heads"),
         (
             ["plan", "--model", "deepseek-v3", "--tp", "8", "--ep", "16"],
-            "ep (16) must divide tp (8)",
+            "--ep (16) must divide --tp (8)",
         ),
         (["plan", "--model", "deepseek-v3", "--cuda-graph-bs", "1,x"], "--cuda-graph-bs"),
-        (["kernels", "--family", "fp8_mqa_logits", "--m-max", "10"], "has no selection model"),
+        # Only families with a selection model are offered.
+        (["kernels", "--family", "fp8_mqa_logits", "--m-max", "10"], "'--family'"),
         (
-            [
-                "kernels",
-                "--family",
-                "fp8_gemm_nt",
-                "--n",
-                "4096",
-                "--k",
-                "7168",
-                "--m-max",
-                "64",
-                "--arch",
-                "sm100",
-            ],
-            "no sm100 selection model",
+            ["kernels", "--family", "fp8_fp4_mega_moe", "--n", "1", "--k", "1", "--m-max", "64"],
+            "has no sm90 selection model",
         ),
     ],
 )

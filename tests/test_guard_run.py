@@ -124,3 +124,42 @@ def test_ready_url_creates_the_ready_file(tmp_path: Path) -> None:
     finally:
         stop.set()
         server.shutdown()
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://x", "http://", "http://host:99999/health"])
+def test_a_malformed_ready_url_is_a_usage_error(
+    url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--guard", "error", "--ready-url", url, "--", sys.executable, "-c", "0"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--ready-url" in err[0]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("error", 1), ("warn", 0)])
+def test_readiness_that_never_comes_is_reported_and_fails_under_error(
+    server_env: Path, capfd: pytest.CaptureFixture[str], mode: str, expected: int
+) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/health"
+    child = "import deep_gemm"  # a guarded process that exits before the URL ever answers
+    assert run(["--guard", mode, "--ready-url", url, "--", sys.executable, "-c", child]) == expected
+    err = capfd.readouterr().err
+    assert "never armed" in err and url in err
+
+
+def test_an_inline_compile_the_command_does_not_catch_still_exits_3(
+    server_env: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    uncaught = SERVER.replace("try:\n    gemm(4000)", "if True:\n    gemm(4000)").replace(
+        "except Exception as exc:\n    print(type(exc).__name__)", ""
+    )
+    assert "try:" not in uncaught
+    assert run(["--guard", "error", "--ready", "mark", "--", sys.executable, "-c", uncaught]) == 3
+    assert "InlineJITError" in capfd.readouterr().err

@@ -108,9 +108,13 @@ def test_fp8_einsum_scales_are_mn_major_after_deepgemm_permutes() -> None:
 
 def test_hc_prenorm_and_indexer_families() -> None:
     plan = _v4_plan()
-    fn, (a, b, d, sqr), kw = build_call(entry_of(plan, Family.TF32_HC_PRENORM), 9, "cpu")
+    hc = entry_of(plan, Family.TF32_HC_PRENORM)
+    fn, (a, b, d, sqr), kw = build_call(hc, 9, "cpu", num_sms=132)
     assert fn == "tf32_hc_prenorm_gemm" and a.dtype == torch.bfloat16 and b.dtype == torch.float32
-    assert d.shape == (9, b.shape[0]) and sqr.shape == (9,) and kw == {"num_splits": None}
+    # TokenSpeed's split count (docs/presets.md): min(132 // ceil(9/64), 16384 // 64 // 4) = 64,
+    # baked into the kernel, so the call must pass it.
+    assert d.shape == (64, 9, b.shape[0]) and sqr.shape == (64, 9) and kw == {"num_splits": 64}
+    assert hc.k == 16384
 
     mqa = entry_of(plan, Family.MQA_LOGITS)
     fn, (q, (kv, kv_sf), w, ks, ke), kw = build_call(mqa, 17, "cpu")

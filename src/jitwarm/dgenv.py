@@ -1,10 +1,15 @@
 """How DeepGEMM sees this environment, read in one place and typed, without importing it.
 
 - The cache roots: ``--cache-dir``, else ``DG_JIT_CACHE_DIR``, else the layout's default
-  (``~/.deep_gemm`` for 2.5.0-style builds, ``~/.dj`` for DeepJIT builds). DeepJIT reads
-  ``W:R1:R2`` as one writable root then read-only roots; 2.5.0 takes the value as one path.
-- The environment variables that change compiler flags, hence every cache key.
-- The DeepGEMM install (distribution, version, path) and the nvcc DeepGEMM would run.
+  (``~/.deep_gemm`` for upstream-JIT builds, ``~/.dj`` for DeepJIT builds). DeepJIT reads
+  ``W:R1:R2`` as one writable root then read-only roots; the upstream JIT takes one path.
+- The environment variables that change compiler flags, hence every cache key (``DG_*``, with
+  DeepJIT's ``DJ_*`` fallback); which of them a build reads is its profile's business.
+- Where the DeepGEMM module a server would import lives, in the engines' order: an explicit
+  choice (``--deepgemm MODULE`` / ``JITWARM_DEEPGEMM``), else an installed ``deep_gemm``, else
+  vLLM's vendored ``vllm.third_party.deep_gemm``; its distribution and version, read from
+  files only (nothing is imported or executed). Which build that is: ``jitwarm.profiles``.
+- The nvcc DeepGEMM would run.
 
 Warm, doctor, cache and bundle all read these through this module so they agree.
 """
@@ -27,16 +32,24 @@ from jitwarm.errors import UsageError
 CACHE_DIR_VAR = "DG_JIT_CACHE_DIR"
 NVCC_VAR = "DG_JIT_NVCC_COMPILER"
 
-# Variables that change nvcc flags or the compiler identity: every key changes with them.
-KEY_CHANGING_VARS: tuple[str, ...] = (
-    "DG_JIT_DEBUG",
-    "DG_JIT_PTXAS_VERBOSE",
-    "DG_JIT_PTXAS_CHECK",
-    "DG_JIT_WITH_LINEINFO",
-    "DG_JIT_CPP_STANDARD",
-    NVCC_VAR,  # through the version of the compiler it names
+DEEPGEMM_MODULE_VAR = "JITWARM_DEEPGEMM"  # the DeepGEMM module to use, as --deepgemm names it
+# Where engines look for DeepGEMM, in their order (vLLM: an installed deep_gemm first).
+DEEPGEMM_MODULES = ("deep_gemm", "vllm.third_party.deep_gemm")
+
+# How each key-changing variable (``<prefix>_<suffix>``) is read: every build's, so a warm
+# refuses any of them by default. Flags are read as DeepJIT reads them (true/yes/false/no or an
+# integer, non-zero is on).
+_FLAG_SUFFIXES = (
+    "JIT_DEBUG",
+    "JIT_PTXAS_VERBOSE",
+    "JIT_PTXAS_CHECK",
+    "JIT_CHECK_NO_SPILLS",
+    "JIT_CHECK_NO_LOCAL_MEMORY",
+    "JIT_WITH_LINEINFO",
 )
-_FLAG_VARS = KEY_CHANGING_VARS[:4]
+KEY_SUFFIXES = (*_FLAG_SUFFIXES, "JIT_CPP_STANDARD", "JIT_NVCC_COMPILER")
+KEY_PREFIXES = ("DG", "DJ")
+KEY_CHANGING_VARS: tuple[str, ...] = tuple(f"DG_{s}" for s in KEY_SUFFIXES)
 DEFAULT_CPP_STANDARD = 20
 
 # Variables that only print or dump; they never change a key.
@@ -48,9 +61,6 @@ PRINT_ONLY_VARS: tuple[str, ...] = (
     "DG_JIT_DUMP_PTX",
     "DG_JIT_DUMP_SASS",
 )
-
-# Distributions that ship the `deep_gemm` package, most specific first.
-DEEPGEMM_DISTRIBUTIONS = ("tokenspeed-deepgemm", "sgl-deep-gemm", "deep-gemm", "deep_gemm")
 
 
 class Layout(str, Enum):
@@ -90,69 +100,54 @@ class CacheRoots:
 
 @dataclass(frozen=True)
 class DeepGEMMInstall:
-    """Where `deep_gemm` would be imported from, found without importing it."""
+    """A DeepGEMM module found without importing it.
 
-    distribution: str | None
-    version: str | None
+    ``version`` is DeepGEMM's own (its ``__version__`` literal or ``VERSION`` file, else the
+    distribution's); ``distribution`` is what installed the folder (``vllm`` for the vendored
+    copy, with ``distribution_version`` its own version). ``found_by``: ``--deepgemm``,
+    ``JITWARM_DEEPGEMM`` or ``search``.
+    """
+
+    module: str
     path: Path | None
+    distribution: str | None = None
+    distribution_version: str | None = None
+    version: str | None = None
+    found_by: str = "search"
+    searched: tuple[str, ...] = ()
 
     @property
-    def layout(self) -> Layout | None:
-        """The cache layout this build writes, where the distribution says so."""
-        if self.distribution is None or self.version is None:
-            return None
-        if self.distribution == "sgl-deep-gemm":
-            return Layout.DEEPJIT
-        if self.distribution == "tokenspeed-deepgemm":
-            return Layout.DEEPJIT if _version_tuple(self.version) >= (2, 8) else Layout.UPSTREAM
-        return Layout.UPSTREAM
+    def found(self) -> bool:
+        return self.path is not None
 
 
-@dataclass(frozen=True)
-class JitEnv:
-    """The key-changing DeepGEMM settings of an environment, typed."""
-
-    debug: bool = False
-    ptxas_verbose: bool = False
-    ptxas_check: bool = False
-    with_lineinfo: bool = False
-    cpp_standard: int = DEFAULT_CPP_STANDARD
-    nvcc_compiler: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> JitEnv:
-        env = os.environ if env is None else env
-        flags = [_env_flag(env, var) for var in _FLAG_VARS]
-        return cls(
-            *flags,
-            cpp_standard=_env_int(env, "DG_JIT_CPP_STANDARD", DEFAULT_CPP_STANDARD),
-            nvcc_compiler=env.get(NVCC_VAR) or None,
-        )
-
-    def key_items(self) -> dict[str, str]:
-        """Only the settings that differ from DeepGEMM's defaults, as ``VAR: value``.
-
-        Two environments with equal ``key_items`` produce the same compiler flags. The nvcc
-        override is named by path here; its version is compared separately (provenance).
-        """
-        out: dict[str, str] = {}
-        for var, on in zip(
-            _FLAG_VARS,
-            (self.debug, self.ptxas_verbose, self.ptxas_check, self.with_lineinfo),
-            strict=True,
-        ):
-            if on:
-                out[var] = "1"
-        if self.cpp_standard != DEFAULT_CPP_STANDARD:
-            out["DG_JIT_CPP_STANDARD"] = str(self.cpp_standard)
-        if self.nvcc_compiler:
-            out[NVCC_VAR] = self.nvcc_compiler
-        return out
-
-
-def key_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The key-changing variables of ``env`` (default: this process) that are set."""
-    return JitEnv.from_env(env).key_items()
+def key_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    suffixes: tuple[str, ...] = KEY_SUFFIXES,
+    prefixes: tuple[str, ...] = KEY_PREFIXES,
+) -> dict[str, str]:
+    """The key-changing settings of ``env`` (default: this process) that differ from the
+    defaults, as ``DG_<suffix>: value``. For each suffix the first prefix that is set wins
+    (DeepJIT reads ``DG_JIT_*``, then ``DJ_JIT_*``). The nvcc override is named by path; its
+    version is compared separately (provenance)."""
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for suffix in suffixes:
+        var = next((f"{p}_{suffix}" for p in prefixes if env.get(f"{p}_{suffix}")), None)
+        if var is None:
+            continue
+        name = f"DG_{suffix}"
+        if suffix in _FLAG_SUFFIXES:
+            if _deepjit_bool(var, env[var].strip()):
+                out[name] = "1"
+        elif suffix == "JIT_CPP_STANDARD":
+            value = _env_int(env, var, DEFAULT_CPP_STANDARD)
+            if value != DEFAULT_CPP_STANDARD:
+                out[name] = str(value)
+        else:
+            out[name] = env[var]
+    return out
 
 
 def resolve_cache_roots(
@@ -176,7 +171,7 @@ def resolve_cache_roots(
         return _split_roots(value, CACHE_DIR_VAR, layout)
     home = Path(env.get("HOME") or Path.home())
     if layout is None:
-        layout = find_deepgemm().layout
+        layout = _installed_layout(env)
     if layout is None:
         up, dj = (home / DEFAULT_ROOT_NAMES[lay] for lay in (Layout.UPSTREAM, Layout.DEEPJIT))
         layout = Layout.DEEPJIT if dj.is_dir() and not up.is_dir() else Layout.UPSTREAM
@@ -194,37 +189,98 @@ def _split_roots(value: str, source: str, layout: Layout | None) -> CacheRoots:
     return CacheRoots(first, tuple(rest), source)
 
 
-def find_deepgemm() -> DeepGEMMInstall:
-    """The `deep_gemm` this interpreter would import: distribution, version and folder.
+def _installed_layout(env: Mapping[str, str]) -> Layout | None:
+    # The layout is a fact of the build's profile; profiles builds on this module, so it is
+    # imported here, at call time.
+    from jitwarm.profiles import detect_build
 
-    Uses import metadata and ``find_spec`` only, so neither deep_gemm nor torch is imported.
-    """
-    path = deepgemm_dir()
+    return detect_build(env=env).layout
+
+
+def find_deepgemm(
+    module: str | None = None, *, env: Mapping[str, str] | None = None
+) -> DeepGEMMInstall:
+    """The DeepGEMM module a server would import, found as the engines find it: ``module``
+    (``--deepgemm``), else ``JITWARM_DEEPGEMM``, else the first of ``DEEPGEMM_MODULES`` that
+    exists. Reads files only: neither deep_gemm, torch nor vllm is imported."""
+    env = os.environ if env is None else env
+    if module:
+        candidates, found_by = (module,), "--deepgemm"
+    elif env.get(DEEPGEMM_MODULE_VAR):
+        candidates, found_by = (env[DEEPGEMM_MODULE_VAR],), DEEPGEMM_MODULE_VAR
+    else:
+        candidates, found_by = DEEPGEMM_MODULES, "search"
+    for name in candidates:
+        path = module_dir(name)
+        if path is not None:
+            dist, dist_version = _owning_distribution(path, name)
+            version = _literal_version(path) or dist_version
+            return DeepGEMMInstall(name, path, dist, dist_version, version, found_by, candidates)
+    return DeepGEMMInstall(candidates[0], None, found_by=found_by, searched=candidates)
+
+
+def deepgemm_dir(module: str | None = None) -> Path | None:
+    """The folder of the DeepGEMM package this interpreter would import (files only)."""
+    return find_deepgemm(module).path
+
+
+def module_dir(name: str) -> Path | None:
+    """The package folder of dotted module ``name``, found without importing any part of it:
+    ``find_spec`` of the top-level package only (which does not run it), then the folders."""
+    top, *rest = name.split(".")
     try:
-        dists = importlib.metadata.packages_distributions().get("deep_gemm", [])
-    except Exception:  # broken metadata of an unrelated package must not stop us
-        dists = []
-    names = list(dict.fromkeys([d for d in DEEPGEMM_DISTRIBUTIONS if d in dists] + dists))
-    for name in names:
-        try:
-            return DeepGEMMInstall(name, importlib.metadata.version(name), path)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return DeepGEMMInstall(None, None, path)
-
-
-def deepgemm_dir() -> Path | None:
-    """The folder of the `deep_gemm` package this interpreter would import (``find_spec``
-    only: nothing is imported, and no package metadata is read)."""
-    try:
-        spec = importlib.util.find_spec("deep_gemm")
+        spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
     if spec is None:
         return None
     if spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(spec.origin).parent if spec.origin else None
+        base = Path(next(iter(spec.submodule_search_locations)))
+    elif spec.origin and not rest:
+        return Path(spec.origin).parent
+    else:
+        return None
+    path = base.joinpath(*rest)
+    return path if not rest or (path / "__init__.py").is_file() else None
+
+
+_VERSION_LITERAL = re.compile(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+def _literal_version(path: Path) -> str | None:
+    """``__version__ = '...'`` in the package's ``__init__.py``, else its ``VERSION`` file
+    (sgl-deep-gemm reads that at import), read as text."""
+    try:
+        match = _VERSION_LITERAL.search((path / "__init__.py").read_text(errors="replace"))
+    except OSError:
+        match = None
+    if match:
+        return match.group(1)
+    try:
+        text = (path / "VERSION").read_text(errors="replace").strip()
+    except OSError:
+        return None
+    return text.splitlines()[0].strip() if text else None
+
+
+def _owning_distribution(path: Path, module: str) -> tuple[str | None, str | None]:
+    """The distribution installed beside ``path`` that owns the module's top-level package."""
+    top = module.split(".")[0]
+    site = path.parents[len(module.split(".")) - 1]
+    try:
+        dists = list(importlib.metadata.distributions(path=[str(site)]))
+    except Exception:  # broken metadata of an unrelated package must not stop us
+        return None, None
+    for dist in dists:
+        try:
+            tops = (dist.read_text("top_level.txt") or "").split()
+            files = dist.files or []
+        except Exception:
+            continue
+        if top in tops or any(f.parts and f.parts[0] == top for f in files):
+            name = dist.metadata["Name"]
+            return (name.lower().replace("_", "-") if name else None), dist.version
+    return None, None
 
 
 def find_nvcc(env: Mapping[str, str] | None = None) -> Path | None:
@@ -264,8 +320,75 @@ def nvcc_release(version_text: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _env_flag(env: Mapping[str, str], var: str) -> bool:
-    return _env_int(env, var, 0) != 0
+_DEEPJIT_FALLBACK_PREFIX = "DJ"  # DeepJIT's global prefix, read when the build's is unset
+
+
+@dataclass(frozen=True)
+class DeepJitEnv:
+    """The DeepJIT settings of an environment that reach the compiler options (the first six
+    change the nvcc flags, hence every key; the dumps only show in meta.json).
+
+    Read as DeepJIT's ``Env`` reads them (utils/env.hpp of tokenspeed-deepjit 0.1.0):
+    ``<prefix>_JIT_<NAME>``, else ``DJ_JIT_<NAME>``; booleans are ``true``/``yes``/``false``/
+    ``no`` in any case or a whole integer (non-zero is true); anything else is an error.
+    """
+
+    debug: bool = False
+    ptxas_verbose: bool = False
+    check_no_spills: bool = False
+    check_no_local_memory: bool = False
+    with_lineinfo: bool = False
+    cpp_standard: int = DEFAULT_CPP_STANDARD
+    dump_asm: bool = False
+    dump_ptx: bool = False
+    dump_sass: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, prefix: str = "DG") -> DeepJitEnv:
+        env = os.environ if env is None else env
+
+        def raw(name: str) -> tuple[str, str] | None:
+            for p in (prefix, _DEEPJIT_FALLBACK_PREFIX):
+                var = f"{p}_JIT_{name}"
+                if var in env:
+                    return var, env[var]
+            return None
+
+        def flag(name: str) -> bool:
+            found = raw(name)
+            return False if found is None else _deepjit_bool(*found)
+
+        cpp = raw("CPP_STANDARD")
+        return cls(
+            debug=flag("DEBUG"),
+            ptxas_verbose=flag("PTXAS_VERBOSE"),
+            check_no_spills=flag("CHECK_NO_SPILLS"),
+            check_no_local_memory=flag("CHECK_NO_LOCAL_MEMORY"),
+            with_lineinfo=flag("WITH_LINEINFO"),
+            cpp_standard=DEFAULT_CPP_STANDARD if cpp is None else _deepjit_int(*cpp),
+            dump_asm=flag("DUMP_ASM"),
+            dump_ptx=flag("DUMP_PTX"),
+            dump_sass=flag("DUMP_SASS"),
+        )
+
+
+def _deepjit_int(var: str, value: str) -> int:
+    # std::from_chars over the whole string: optional '-', digits, nothing else.
+    if not re.fullmatch(r"-?[0-9]+", value):
+        raise EnvValueError(var, value, "a whole integer (DeepJIT rejects anything else)")
+    return int(value)
+
+
+def _deepjit_bool(var: str, value: str) -> bool:
+    low = value.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    try:
+        return _deepjit_int(var, value) != 0
+    except EnvValueError:
+        raise EnvValueError(var, value, "true/false, yes/no or an integer") from None
 
 
 def _env_int(env: Mapping[str, str], var: str, default: int) -> int:
@@ -276,13 +399,3 @@ def _env_int(env: Mapping[str, str], var: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise EnvValueError(var, raw, "an integer") from None
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    nums = []
-    for part in text.split("."):
-        match = re.match(r"\d+", part)
-        if not match:
-            break
-        nums.append(int(match.group()))
-    return tuple(nums)

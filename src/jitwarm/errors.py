@@ -43,3 +43,7 @@ class InlineJITError(JitwarmError):
     """A kernel would compile (verify) or did compile (guard) on the serving path."""
 
     exit_code = 3
+
+
+class MissingRequirementError(UsageError):
+    """The host lacks what a command needs (torch, DeepGEMM, a GPU); the message says the fix."""

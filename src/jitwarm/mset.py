@@ -43,7 +43,10 @@ class MSet:
     def multiples(cls, step: int, hi: int, lo: int | None = None) -> MSet:
         """Multiples of ``step`` in [lo or step, hi]."""
         start = step if lo is None else -(-lo // step) * step
-        return cls.of(range(start, hi + 1, step))
+        if step == 1:
+            return cls.span(start, hi)
+        # Already sorted and never adjacent: no merge pass needed.
+        return cls(tuple((m, m) for m in range(start, hi + 1, step)))
 
     # -- queries ----------------------------------------------------------------------------
     def __iter__(self) -> Iterator[int]:

@@ -1,5 +1,9 @@
 """DeepGEMM's own 128-bit content digest (two FNV-1a states, each finished by SplitMix64),
-which it uses for the "Includes' hash value" line of every generated kernel source."""
+which it uses for the "Includes' hash value" line of every generated kernel source.
+
+Follows DeepGEMM's `csrc/utils/hash.hpp` and the include hasher of `csrc/jit/compiler.hpp`
+(upstream deepseek-ai/DeepGEMM as built into tokenspeed-deepgemm 2.5.0.post20260604; MIT, see
+THIRD_PARTY_NOTICES.md)."""
 
 from __future__ import annotations
 

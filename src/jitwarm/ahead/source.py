@@ -7,6 +7,10 @@ must contain this module's source template and flag strings byte for byte (``Sou
 for_install``); any other build gets no renderer and warm compiles as before. Even a wrong
 rendering could not corrupt a cache: the nvcc shim (``stage``) only hands DeepGEMM a cubin
 built from the byte-identical source with identical flags.
+
+The template and flag strings follow DeepGEMM's `csrc/jit_kernels/impls/sm90_fp8_gemm_1d2d.hpp`
+and `csrc/jit/compiler.hpp` as tokenspeed-deepgemm 2.5.0.post20260604 holds them (MIT, see
+THIRD_PARTY_NOTICES.md).
 """
 
 from __future__ import annotations

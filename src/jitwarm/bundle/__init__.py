@@ -12,7 +12,9 @@ from jitwarm.bundle._host import (
     GpuFacts,
     compare_provenance,
     host_provenance,
+    nvcc_version_mismatch,
     probe_gpu,
+    read_cache_provenance,
     write_cache_provenance,
 )
 from jitwarm.bundle._import import ImportResult, import_bundle
@@ -25,6 +27,7 @@ from jitwarm.bundle._manifest import (
     BundleManifest,
     Provenance,
 )
+from jitwarm.bundle._merge import MergeResult, merge_bundles
 from jitwarm.bundle._read import OpenBundle, open_bundle
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "ExportResult",
     "GpuFacts",
     "ImportResult",
+    "MergeResult",
     "OpenBundle",
     "Provenance",
     "ProvenanceMismatchError",
@@ -46,8 +50,11 @@ __all__ = [
     "export_bundle",
     "host_provenance",
     "import_bundle",
+    "merge_bundles",
+    "nvcc_version_mismatch",
     "open_bundle",
     "probe_gpu",
+    "read_cache_provenance",
     "select_entries",
     "write_cache_provenance",
 ]

@@ -10,6 +10,7 @@ import os
 import tarfile
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,14 @@ from jitwarm.bundle._manifest import (
     BundleManifest,
     Provenance,
 )
-from jitwarm.cache import ENTRY_FILES, CacheEntry, CacheInfo, EntryStatus, PlanIndex
+from jitwarm.cache import (
+    ENTRY_FILES,
+    CacheEntry,
+    CacheInfo,
+    EntryStatus,
+    PlanIndex,
+    kernel_identity,
+)
 from jitwarm.cache._fsops import read_noatime
 from jitwarm.dgenv import Layout
 from jitwarm.plan.schema import Plan
@@ -40,13 +48,21 @@ class ExportResult:
     left_out_of_plan_families: tuple[str, ...] = ()
 
 
-def select_entries(info: CacheInfo, plan: Plan | None, layout: Layout) -> list[CacheEntry]:
+def select_entries(
+    info: CacheInfo,
+    plan: Plan | None,
+    layout: Layout,
+    *,
+    only: Collection[str] | None = None,
+) -> list[CacheEntry]:
     """Healthy entries of ``layout`` (writable root first, one per name), filtered by the plan
-    if one is given."""
-    index = PlanIndex.from_plan(plan) if plan is not None else None
+    if one is given, or to the entry names in ``only`` (a build knows its entries' names)."""
+    index = PlanIndex.from_plan(plan) if plan is not None and only is None else None
     seen: dict[str, CacheEntry] = {}
     for e in info.ok_entries:
         if e.name in seen or e.layout is not layout:
+            continue
+        if only is not None and e.name not in only:
             continue
         if index is None or index.needs(e.family, e.kernel_name, e.template_args):
             seen[e.name] = e
@@ -59,11 +75,14 @@ def export_bundle(
     *,
     provenance: Provenance,
     plan: Plan | None = None,
+    only: Collection[str] | None = None,
     jitwarm_version: str = "0+source",
 ) -> ExportResult:
-    """Write a bundle to ``out`` atomically (temp file beside it, then one rename)."""
+    """Write a bundle to ``out`` atomically (temp file beside it, then one rename).
+
+    ``only``: exactly these entry names (when present), instead of the plan's rule."""
     layout = info.layout or provenance.layout or Layout.UPSTREAM
-    entries = select_entries(info, plan, layout)
+    entries = select_entries(info, plan, layout, only=only)
     bundle_entries, payload = [], []
     for e in entries:
         files = []
@@ -112,12 +131,12 @@ def export_bundle(
 def _missing_predictions(plan: Plan | None, entries: list[CacheEntry]) -> int:
     if plan is None:
         return 0
-    have = {(e.family, e.template_args) for e in entries}
+    have = {(e.family, kernel_identity(e.template_args)) for e in entries if e.template_args}
     return sum(
         1
         for pe in plan.entries
         for kn in pe.kernels or []
-        if kn.template_args and (pe.family, kn.template_args) not in have
+        if kn.template_args and (pe.family, kernel_identity(kn.template_args)) not in have
     )
 
 
@@ -128,14 +147,14 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             with tarfile.open(fileobj=fh, mode=mode, format=tarfile.PAX_FORMAT) as tar:
-                _add(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
+                add_member(tar, MANIFEST_NAME, manifest.to_bytes(), manifest.created_s)
                 for entry, name, digest in payload:
                     data = read_noatime(entry.path / name)
                     if hashlib.sha256(data).hexdigest() != digest:
                         raise BundleError(
                             f"{entry.path / name} changed during export; run it again"
                         )
-                    _add(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
+                    add_member(tar, f"cache/{entry.name}/{name}", data, entry.created_s)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -151,7 +170,7 @@ def _write_archive(out: Path, manifest: BundleManifest, payload: list) -> None:
                 os.unlink(tmp)
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def add_member(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o644

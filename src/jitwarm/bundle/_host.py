@@ -16,16 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jitwarm import dgenv
 from jitwarm.bundle._manifest import Provenance
-from jitwarm.dgenv import (
-    NVCC_VAR,
-    Layout,
-    find_deepgemm,
-    find_nvcc,
-    key_env,
-    nvcc_release,
-    nvcc_version_text,
-)
+from jitwarm.dgenv import NVCC_VAR, Layout, find_nvcc, nvcc_release, nvcc_version_text
+from jitwarm.profiles import DetectedBuild, detect_build
 
 # Ask the driver for device 0 of CUDA_VISIBLE_DEVICES: compute capability, SM count, name.
 _DRIVER_PROBE = r"""
@@ -103,14 +97,17 @@ def host_provenance(
     num_sms: int | None = None,
     gpu: GpuFacts | None = None,
     env: Mapping[str, str] | None = None,
+    build: DetectedBuild | None = None,
 ) -> Provenance:
     """This host as DeepGEMM would build on it. ``arch`` / ``num_sms`` (flags) win over the
-    probe (a server may call ``set_num_sms``); ``gpu`` replaces the probe (tests)."""
+    probe (a server may call ``set_num_sms``); ``gpu`` replaces the probe (tests); ``build``
+    the detection (``--deepgemm``)."""
     env = os.environ if env is None else env
     if gpu is None and (arch is None or num_sms is None):
         gpu = probe_gpu()
     gpu = gpu or GpuFacts()
-    install = find_deepgemm()
+    build = build or detect_build(env=env)
+    install = build.install
     nvcc = find_nvcc(env)
     version = nvcc_version_text(nvcc)
     return Provenance(
@@ -120,18 +117,21 @@ def host_provenance(
         deepgemm_distribution=install.distribution,
         deepgemm_version=install.version,
         deepgemm_path=str(install.path) if install.path else None,
+        deepgemm_module=install.module if install.found else None,
+        deepgemm_build=build.profile_name if install.found else None,
         nvcc_path=str(nvcc) if nvcc else None,
         nvcc_version=version,
         cuda_version=nvcc_release(version),
-        key_env=key_env(env),
-        layout=install.layout,
+        key_env=build.profile.key_env(env) if build.profile else dgenv.key_env(env),
+        layout=build.layout,
     )
 
 
 def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str], list[str]]:
     """(mismatches, warnings) between a bundle's provenance and this host's.
 
-    Compared: arch, SM count, DeepGEMM distribution, version and install path, nvcc release
+    Compared: arch, SM count, the DeepGEMM build (its profile), distribution, version and
+    install path, nvcc release
     (and the whole version text for DeepJIT, which keys on it), cache layout, and the
     key-changing settings (the nvcc override by its version, not its path).
     """
@@ -148,19 +148,20 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
             mismatches.append(f"{label}: bundle {b}, this host {h}")
 
     same("arch", bundle.arch, host.arch)
+    same("DeepGEMM build", bundle.deepgemm_build, host.deepgemm_build)
     same("SM count", bundle.num_sms, host.num_sms)
     same("DeepGEMM distribution", bundle.deepgemm_distribution, host.deepgemm_distribution)
     same("DeepGEMM version", bundle.deepgemm_version, host.deepgemm_version)
-    same("DeepGEMM install path", bundle.deepgemm_path, host.deepgemm_path)
-    same("nvcc release", bundle.cuda_version, host.cuda_version)
     deepjit = Layout.DEEPJIT in (bundle.layout, host.layout)
-    if (
-        deepjit
-        and bundle.nvcc_version
-        and host.nvcc_version
-        and bundle.nvcc_version != host.nvcc_version
-    ):
-        mismatches.append("nvcc --version output differs (DeepJIT keys on all of it)")
+    if not deepjit:  # 2.5.0 keys on its include path; DeepJIT leaves the path out
+        same("DeepGEMM install path", bundle.deepgemm_path, host.deepgemm_path)
+    elif bundle.deepgemm_path != host.deepgemm_path:
+        warnings.append("DeepGEMM install path differs (not part of DeepJIT keys)")
+    nvcc_differs = nvcc_version_mismatch(bundle, host) if deepjit else None
+    if nvcc_differs:  # DeepJIT: the whole text is in every key, the release with it
+        mismatches.append(nvcc_differs)
+    else:
+        same("nvcc release", bundle.cuda_version, host.cuda_version)
     same(
         "cache layout",
         bundle.layout.value if bundle.layout else None,
@@ -176,6 +177,32 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
     return mismatches, warnings
 
 
+def nvcc_version_mismatch(built: Provenance, host: Provenance) -> str | None:
+    """One line, with the fix, when this host's ``nvcc --version`` text differs from the one
+    the kernels were built with: DeepJIT hashes all of it into every key, so every entry would
+    miss. None when they agree or either is unknown."""
+    b, h = (p.nvcc_version.strip() if p.nvcc_version else None for p in (built, host))
+    if not b or not h or b == h:
+        return None
+    fix = (
+        f"point DG_JIT_NVCC_COMPILER (or CUDA_HOME) at that nvcc build, e.g. {built.nvcc_path}, "
+        if built.nvcc_path
+        else "install that nvcc build, "
+    )
+    return (
+        f"nvcc --version differs ({_nvcc_build_line(b)} built these kernels, this host has "
+        f"{_nvcc_build_line(h)}), so every DeepJIT entry would miss: {fix}or rebuild with "
+        "`jitwarm build` on this host's nvcc"
+    )
+
+
+def _nvcc_build_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    release = next((ln for ln in lines if "release" in ln), lines[-1] if lines else text)
+    built = next((ln for ln in lines if ln.startswith("Build ")), "")
+    return f"{release.split(',')[-1].strip()} {built.removeprefix('Build ')}".strip()
+
+
 PROVENANCE_FILE = "jitwarm-provenance.json"  # what warm built a cache root with; doctor reads it
 
 
@@ -186,3 +213,12 @@ def write_cache_provenance(root: Path, provenance: Provenance) -> Path:
     path = Path(root) / PROVENANCE_FILE
     atomic_write_text(path, provenance.model_dump_json(indent=1) + "\n")
     return path
+
+
+def read_cache_provenance(root: Path) -> Provenance | None:
+    """What warm recorded at a cache root, or None (no record, or one this jitwarm cannot
+    read: a missing record only means there is nothing to compare)."""
+    try:
+        return Provenance.model_validate_json((Path(root) / PROVENANCE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None

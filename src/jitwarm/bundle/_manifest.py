@@ -48,11 +48,16 @@ class Provenance(_Frozen):
     deepgemm_distribution: str | None = None
     deepgemm_version: str | None = None
     deepgemm_path: str | None = None
+    deepgemm_module: str | None = None  # "deep_gemm", "vllm.third_party.deep_gemm"
+    deepgemm_build: str | None = None  # the build's profile id ("unknown": no profile)
     nvcc_path: str | None = None  # informational
     nvcc_version: str | None = None  # the whole `nvcc --version` output
     cuda_version: str | None = None  # nvcc release, major.minor
     key_env: dict[str, str] = Field(default_factory=dict)  # key-changing DG_JIT_* settings
     layout: Layout | None = None
+    profile: str | None = None  # jitwarm's BuildProfile name of the DeepGEMM build
+    built_without_gpu: bool = False  # made by `jitwarm build` (rendered and compiled on CPUs)
+    notes: list[str] = Field(default_factory=list)  # e.g. "not verified on hardware"
 
 
 class BundleFile(_Frozen):

@@ -16,9 +16,9 @@ from jitwarm.cache._check import (
 )
 from jitwarm.cache._elf import EM_CUDA, cubin_file_problem, cubin_problem
 from jitwarm.cache._errors import CacheNotFoundError, CacheWriteError
-from jitwarm.cache._fsops import QUARANTINE_DIR, TRASH_DIR
+from jitwarm.cache._fsops import QUARANTINE_DIR, TRASH_DIR, fsync_dir, move_aside
 from jitwarm.cache._identity import family_of, parse_entry_name, parse_template_args
-from jitwarm.cache._plan_match import PlanIndex
+from jitwarm.cache._plan_match import PlanIndex, kernel_identity
 from jitwarm.cache._prune import PruneItem, PruneReason, PruneStrategy, plan_prune
 from jitwarm.cache._scan import (
     COMMIT_MARKER,
@@ -70,6 +70,9 @@ __all__ = [
     "family_of",
     "format_age",
     "format_size",
+    "fsync_dir",
+    "kernel_identity",
+    "move_aside",
     "parse_age",
     "parse_entry_name",
     "parse_size",

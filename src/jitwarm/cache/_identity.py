@@ -73,7 +73,8 @@ def parse_entry_name(name: str) -> tuple[Layout, str, str] | None:
     else:
         kernel, _, key = name.rpartition(".")
         layout = Layout.DEEPJIT
-    if not kernel or not key or not re.fullmatch(r"\w+", kernel) or not re.fullmatch(r"\w+", key):
+    # Keys are hex digests in both layouts: "notes.txt" is a stray file, not kernel "notes".
+    if not kernel or not re.fullmatch(r"\w+", kernel) or not re.fullmatch(r"[0-9a-f]+", key):
         return None
     return layout, kernel, key
 

@@ -3,8 +3,13 @@
 For an entry of family F with template arguments A:
 
 1. Exact: if a plan entry of family F predicts template arguments for its kernels (exactly
-   modelled SM90 GEMMs), the entry is needed when A equals one of them, character for
-   character (after whitespace normalization, see ``parse_template_args``).
+   modelled SM90 GEMMs), the entry is needed when A names the same kernel as one of them.
+   For SM90 1D2D GEMMs "the same kernel" is the same build-independent identity
+   (``Sm90GemmArgs.canonical``): the 19 arguments every build renders, plus an epilogue or a
+   scale granularity only where it is not the identity / 128. So a plan's predictions match
+   the 20-argument renderings of 2.5.0 and 2.8.0, the 19 of 2.8.1 and 2.8.2 and the 21 of
+   sgl-deep-gemm 0.2.3. Any other kernel: character for character (after whitespace
+   normalization, see ``parse_template_args``).
 2. Baked dims: for a plan entry of family F without predictions (sweep, invariant and bucket
    selections), the entry is needed when the values the plan entry bakes into the source are
    in A. For the SM90 kernels whose argument order is known (``_POSITIONS``: mHC prenorm N and
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 
 from jitwarm.cache._identity import HELPER_KERNELS, int_args, split_args
 from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.profiles import Sm90GemmArgs
 
 _GEMM_FAMILIES = {
     Family.FP8_GEMM_NT,
@@ -44,6 +50,13 @@ _POSITIONS: dict[str, dict[str, int]] = {
     "sm90_fp8_paged_mqa_logits": {"next_n": 0, "heads": 1, "head_dim": 2, "block_kv": 3},
     "sm90_paged_mqa_logits_metadata": {"aligned_batch": 0},
 }
+
+
+def kernel_identity(template_args: str) -> tuple[str, ...] | str:
+    """What two renderings of one kernel share: the canonical SM90 1D2D GEMM identity, else
+    the normalized argument string itself."""
+    canonical = Sm90GemmArgs.canonical(split_args(template_args))
+    return canonical if canonical is not None else template_args
 
 
 @dataclass(frozen=True)
@@ -92,19 +105,19 @@ def _baked(entry: PlanEntry) -> list[_Baked]:
 class PlanIndex:
     """A plan, indexed for :meth:`needs`."""
 
-    exact: dict[Family, frozenset[str]] = field(default_factory=dict)
+    exact: dict[Family, frozenset[tuple[str, ...] | str]] = field(default_factory=dict)
     baked: dict[Family, tuple[_Baked, ...]] = field(default_factory=dict)
     helper_sf_k: frozenset[int] = frozenset()
 
     @classmethod
     def from_plan(cls, plan: Plan) -> PlanIndex:
-        exact: dict[Family, set[str]] = {}
+        exact: dict[Family, set[tuple[str, ...] | str]] = {}
         baked: dict[Family, list[_Baked]] = {}
         sf_k: set[int] = set()
         for e in plan.entries:
             predicted = [kn.template_args for kn in e.kernels or [] if kn.template_args]
             if predicted:
-                exact.setdefault(e.family, set()).update(predicted)
+                exact.setdefault(e.family, set()).update(map(kernel_identity, predicted))
             else:
                 baked.setdefault(e.family, []).extend(_baked(e))
             if e.conventions.scale_recipe is not None and e.k > 0:
@@ -123,7 +136,7 @@ class PlanIndex:
             return False
         if template_args is None:
             return False
-        if template_args in self.exact.get(family, ()):
+        if kernel_identity(template_args) in self.exact.get(family, ()):
             return True
         args = split_args(template_args)
         return any(b.matches(kernel_name, args) for b in self.baked.get(family, ()))

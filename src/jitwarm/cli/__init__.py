@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from importlib import import_module
+from typing import NoReturn
 
 import typer
 
@@ -25,6 +26,7 @@ _COMMAND_MODULES = (
     "plan_cmd",
     "kernels_cmd",
     "warm_cmd",
+    "build_cmd",
     "verify_cmd",
     "run_cmd",
     "doctor_cmd",
@@ -41,8 +43,8 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line on stderr and exit code 2 for a user mistake, never a traceback
-    unless JITWARM_DEBUG=1."""
+    """Entry point: one line on stderr for a user mistake (exit 2) or a failure (exit 1),
+    never a traceback unless JITWARM_DEBUG=1."""
     logging.basicConfig(
         level=os.environ.get("JITWARM_LOG_LEVEL", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
@@ -50,10 +52,39 @@ def main(argv: list[str] | None = None) -> None:
     )
     _register()
     try:
-        # Standalone mode: click reports its own usage errors (exit 2) and handles Ctrl-C.
-        app(args=argv, prog_name="jitwarm")
+        # Not standalone: click's own error boxes span several lines; ours is one.
+        code = app(args=argv, prog_name="jitwarm", standalone_mode=False)
+    except typer.Abort:
+        _fail("aborted", 130)
+    except typer.TyperException as exc:  # click's errors: bad flags and values
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(2)  # the help is already printed (typer tests the class by name too)
+        _fail(_click_message(exc), exc.exit_code)
     except JitwarmError as exc:
-        if os.environ.get("JITWARM_DEBUG"):
-            raise
-        print(f"jitwarm: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code, exc)
+    except OSError as exc:
+        # A file the user named that cannot be written or read (a folder, no permission).
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}", 1, exc)
+    except RecursionError as exc:
+        _fail("input nested too deeply to read", 2, exc)
+    except MemoryError as exc:
+        _fail("out of memory (an input asks for more than this machine holds)", 1, exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_message(exc: typer.TyperException) -> str:
+    """Click's message on one line, with where to look for help."""
+    text = " ".join(exc.format_message().replace("Value error, ", "").split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        text += f" (see {ctx.command_path} --help)"
+    return text
+
+
+def _fail(message: str, code: int, exc: BaseException | None = None) -> NoReturn:
+    if exc is not None and os.environ.get("JITWARM_DEBUG"):
+        raise exc
+    line = "; ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+    print(f"jitwarm: error: {line}", file=sys.stderr)
+    sys.exit(code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -96,6 +97,11 @@ _OPTIONS: dict[str, tuple[Any, Any]] = {
         ),
     ),
 }
+# The flag of each ServingConfig field, to name it in errors.
+_FLAG_OF = {
+    name: str((opt.param_decls or (opt.default,))[0]) for name, (_, opt) in _OPTIONS.items()
+}
+_FLAG_OF["cuda_graph_batch_sizes"] = "--cuda-graph-bs"
 _DEFAULTS = {name: field.default for name, field in ServingConfig.model_fields.items()}
 _DEFAULTS.update(model_name=None, cuda_graph_bs=None, num_sms=None)
 
@@ -110,6 +116,19 @@ def parse_int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
     except ValueError:
         raise UsageError(f"{flag}: expected comma-separated integers, got {text!r}") from None
     return values
+
+
+def _serving_config(flags: dict[str, Any]) -> ServingConfig:
+    from jitwarm.errors import ConfigError, UsageError
+
+    try:
+        return ServingConfig.build(**flags)
+    except ConfigError as exc:
+        # Name flags, not fields: "--ep (3) must divide --tp (8)".
+        message = str(exc).removeprefix("serving: ")
+        for field, flag in _FLAG_OF.items():
+            message = re.sub(rf"\b{field}\b", flag, message)
+        raise UsageError(message) from None
 
 
 def with_serving_options(
@@ -142,7 +161,7 @@ def with_serving_options(
             flags["cuda_graph_batch_sizes"] = parse_int_list(
                 flags.pop("cuda_graph_bs"), "--cuda-graph-bs"
             )
-            kwargs["serving"] = ServingConfig.build(**flags)
+            kwargs["serving"] = _serving_config(flags)
             kwargs["model"] = load_model(model_name) if model_name else None
             return fn(*args, **kwargs)
 

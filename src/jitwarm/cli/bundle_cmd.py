@@ -16,11 +16,13 @@ from jitwarm.bundle import (
     export_bundle,
     host_provenance,
     import_bundle,
+    merge_bundles,
     open_bundle,
 )
 from jitwarm.cache import format_size, parse_size, scan_cache
 from jitwarm.cli import app
-from jitwarm.cli._output import print_json, stdout
+from jitwarm.cli._build_option import check_plan_for_cache
+from jitwarm.cli._output import output_file, print_json, stdout
 from jitwarm.cli.cache_cmd import (
     CacheDirOpt,
     JsonOpt,
@@ -71,8 +73,11 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Pack the healthy entries a plan needs (or all) with a manifest of provenance and hashes."""
+    output_file(output, "--output")
     plan = Plan.load(plan_file) if plan_file is not None else None
     info = scan_cache(resolve_roots(cache_dir, layout), layout=layout.layout)
+    if plan is not None and plan_file is not None:
+        check_plan_for_cache(plan, plan_file, info.roots.writable)
     for w in info.warnings:
         say_err(f"warning: {w}")
     host = _host(arch, num_sms)
@@ -167,6 +172,36 @@ def import_command(
     )
 
 
+@bundle_app.command("merge")
+def merge_command(
+    bundles: Annotated[
+        list[Path], typer.Argument(help="Bundles to join (e.g. the shards of one build).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Join bundles of one build into one: each validated, entries deduplicated by name; bundles
+    of different builds, arches, SM counts or nvcc versions are refused."""
+    result = merge_bundles(bundles, output, jitwarm_version=jitwarm_version())
+    m = result.manifest
+    if as_json:
+        print_json(
+            {
+                "path": str(output),
+                "inputs": [str(b) for b in bundles],
+                "entries": len(m.entries),
+                "duplicates": result.duplicates,
+                "total_bytes": m.total_bytes,
+                "provenance": m.provenance.model_dump(mode="json"),
+            }
+        )
+        return
+    say(
+        f"wrote {output}: {len(m.entries)} entries from {len(bundles)} bundles "
+        f"({result.duplicates} duplicates left out), {format_size(m.total_bytes)}"
+    )
+
+
 @bundle_app.command("inspect")
 def inspect_command(
     bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
@@ -228,6 +263,11 @@ def _render_provenance(p: Provenance) -> None:
         ("layout", p.layout.value if p.layout else "unknown"),
         ("key env", ", ".join(f"{k}={v}" for k, v in p.key_env.items()) or "defaults"),
     ]
+    if p.profile:
+        rows.insert(4, ("build profile", p.profile))
+    if p.built_without_gpu:
+        rows.append(("built", "without a GPU (jitwarm build)"))
+    rows += [("note", n) for n in p.notes]
     for k, v in rows:
         table.add_row(*plain(k, v))
     stdout.print(table)

@@ -28,6 +28,7 @@ from jitwarm.cache import (
     scan_cache,
 )
 from jitwarm.cli import app
+from jitwarm.cli._build_option import check_plan_for_cache
 from jitwarm.cli._output import print_json, stderr, stdout
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
 from jitwarm.errors import UsageError
@@ -62,6 +63,7 @@ CacheDirOpt = Annotated[
     str | None,
     typer.Option(
         "--cache-dir",
+        metavar="<path>",
         help="Cache root (W or W:R1:R2). Default: DG_JIT_CACHE_DIR, else ~/.deep_gemm or ~/.dj.",
     ),
 ]
@@ -161,7 +163,15 @@ def ls_command(
     for e in entries:
         status = e.status.value if e.problem is None else f"{e.status.value}: {e.problem}"
         status += " (read-only root)" if e.read_only else ""
-        row = [e.family_label, e.kernel_name, e.key[:12], e.size_str, e.last_used_str, status]
+        stray = e.status is EntryStatus.STRAY  # not a kernel: no family or kernel to show
+        row = [
+            "-" if stray else e.family_label,
+            "-" if stray else e.kernel_name,
+            e.key[:12],
+            e.size_str,
+            e.last_used_str,
+            f"{status}: {e.path.name}" if stray else status,
+        ]
         if show_args:
             row.append(e.template_args or "-")
         table.add_row(*plain(*row))
@@ -334,6 +344,8 @@ def prune_command(
     budget = parse_size(max_size, flag="--max-size") if max_size is not None else None
     plan = Plan.load(plan_file) if plan_file is not None else None
     info = scan_cache(resolve_roots(cache_dir, layout), layout=layout.layout)
+    if plan is not None and plan_file is not None:
+        check_plan_for_cache(plan, plan_file, info.roots.writable)
     _warn(info)
     strategy = plan_prune(info, older_than_s=older_s, max_size_bytes=budget, plan=plan)
     removed = 0

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jitwarm import dgenv
-from jitwarm.bundle import PROVENANCE_FILE, Provenance, host_provenance
+from jitwarm.bundle import PROVENANCE_FILE, Provenance, host_provenance, nvcc_version_mismatch
 from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
@@ -241,23 +241,13 @@ def _compare(built: Provenance, host: Provenance) -> list[Finding]:
         if built.nvcc_path
         else f"install nvcc {built.cuda_version}"
     ) + " (the release is part of every key)"
-    check("nvcc", built.cuda_version, host.cuda_version, nvcc_fix, what="nvcc release")
     deepjit = dgenv.Layout.DEEPJIT in (built.layout, host.layout)
-    if (
-        deepjit
-        and built.nvcc_version
-        and host.nvcc_version
-        and built.nvcc_version != host.nvcc_version
-    ):
-        out.append(
-            Finding(
-                "nvcc",
-                FAIL,
-                "nvcc --version output differs (DeepJIT keys on all of it)",
-                fix=nvcc_fix,
-                recompiles=True,
-            )
-        )
+    nvcc_differs = nvcc_version_mismatch(built, host) if deepjit else None
+    if nvcc_differs:  # one line with the fix: DeepJIT keys on the whole --version text
+        message, _, fix = nvcc_differs.partition(": ")
+        out.append(Finding("nvcc", FAIL, message, fix=fix, recompiles=True))
+    else:
+        check("nvcc", built.cuda_version, host.cuda_version, nvcc_fix, what="nvcc release")
     pin = f"pip install {built.deepgemm_distribution}=={built.deepgemm_version}"
     check(
         "deepgemm",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -11,9 +12,20 @@ from jitwarm.cli import app
 from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family, Selection
-from jitwarm.plan.select import select_kernels
-from jitwarm.serving import DEFAULT_NUM_SMS, Arch
+from jitwarm.plan.builder import selection_model
+from jitwarm.plan.schema import MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
+from jitwarm.plan.select import select_kernels, selection_note
+from jitwarm.profiles import get_profile
+from jitwarm.serving import (
+    DEFAULT_NUM_SMS,
+    MAX_DRAFT_TOKENS,
+    MAX_NUM_SMS,
+    MAX_RUNNING_SEQS,
+    Arch,
+)
+
+# The metadata kernel's M is a decode batch: at most every running sequence's verify rows.
+MAX_DECODE_BATCH = MAX_RUNNING_SEQS * (MAX_DRAFT_TOKENS + 1)
 
 _MODELLED = {
     Family.FP8_GEMM_NT: "Normal",
@@ -23,23 +35,32 @@ _MODELLED = {
     Family.PAGED_MQA_METADATA: "",
     Family.TF32_HC_PRENORM: "HCPrenorm",
 }
+_MODELLED_SM100 = {**_MODELLED, Family.MEGA_MOE: "MegaMoE"}
+
+# Only families with a selection model are offered (an Enum, so --help lists them).
+ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED_SM100}, type=str)  # type: ignore[misc]
 
 
 @app.command("kernels")
 def kernels_command(
-    family: Annotated[
-        Family, typer.Option("--family", help="Kernel family with a selection model.")
+    family_choice: Annotated[
+        ModelledFamily, typer.Option("--family", help="Kernel family with a selection model.")
     ],
     m_max: Annotated[
         int,
         typer.Option(
             "--m-max",
             min=1,
+            max=MAX_M,
             help="Largest M (total rows for contiguous, expected_m for masked, b for einsum, batch for metadata).",
         ),
     ],
-    n: Annotated[int, typer.Option("--n", min=1, help="N (output columns; d for einsum).")] = 1,
-    k: Annotated[int, typer.Option("--k", min=1, help="K (reduction; r for einsum).")] = 1,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="N (output columns; d for einsum).")
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", min=1, help="K (reduction; r for einsum).")
+    ] = None,
     groups: Annotated[
         int,
         typer.Option(
@@ -47,18 +68,47 @@ def kernels_command(
         ),
     ] = 1,
     arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,
-    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1)] = None,
+    num_sms: Annotated[int | None, typer.Option("--num-sms", min=1, max=MAX_NUM_SMS)] = None,
     alignment: Annotated[
-        int, typer.Option("--alignment", min=1, help="Contiguous layout alignment.")
+        int,
+        typer.Option(
+            "--alignment", min=16, max=256, help="Contiguous layout alignment (a power of two)."
+        ),
     ] = 128,
     out_dtype: Annotated[str, typer.Option("--out-dtype", help="bf16 or fp32.")] = "bf16",
+    ab_dtype: Annotated[
+        str, typer.Option("--ab-dtype", help="sm100 operands: fp8_e4m3 or fp8xfp4 (FP4 weights).")
+    ] = "fp8_e4m3",
+    ep: Annotated[int, typer.Option("--ep", min=1, help="Expert-parallel size (mega-MoE).")] = 1,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Experts per token (mega-MoE).")] = 8,
+    build: Annotated[
+        str | None,
+        typer.Option("--build", help="DeepGEMM build profile whose heuristic to follow."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
-    if family not in _MODELLED:
+    family = Family(family_choice.value)
+    modelled = _MODELLED_SM100 if arch is Arch.SM100 else _MODELLED
+    if family not in modelled:
         raise UsageError(
-            f"family {family.value} has no selection model (modelled: {', '.join(f.value for f in _MODELLED)})"
+            f"family {family.value} has no {arch.value} selection model "
+            f"(modelled: {', '.join(f.value for f in modelled)})"
         )
+    if family is not Family.PAGED_MQA_METADATA and (n is None or k is None):
+        raise UsageError(f"--n and --k are required for {family.value}")
+    n, k = n or 1, k or 1
+    if family is Family.PAGED_MQA_METADATA and m_max > MAX_DECODE_BATCH:
+        raise UsageError(
+            f"--m-max {m_max} is above the largest decode batch a server runs "
+            f"({MAX_DECODE_BATCH:,})"
+        )
+    if alignment & (alignment - 1):
+        raise UsageError(f"--alignment must be a power of two, got {alignment}")
+    if ab_dtype not in ("fp8_e4m3", "fp8xfp4"):
+        raise UsageError(f"--ab-dtype must be fp8_e4m3 or fp8xfp4, got {ab_dtype!r}")
+    profile = get_profile(build) if build is not None else None
+    model = selection_model(profile, arch.value)
     if out_dtype not in ("bf16", "fp32"):
         raise UsageError(f"--out-dtype must be bf16 or fp32, got {out_dtype!r}")
     if family is Family.M_GROUPED_CONTIGUOUS:
@@ -71,15 +121,25 @@ def kernels_command(
     conv = (
         TF32_HC_CONVENTIONS
         if family is Family.TF32_HC_PRENORM
-        else Conventions(gemm_type=_MODELLED[family], out_dtype=out_dtype)
+        else Conventions(ab_dtype=ab_dtype, gemm_type=modelled[family], out_dtype=out_dtype)
     )
     selection, kernels = select_kernels(
-        family, n, k, groups, conv, m_values, arch=arch.value, num_sms=sms, mk_alignment=alignment
+        family,
+        n,
+        k,
+        groups,
+        conv,
+        m_values,
+        arch=arch.value,
+        num_sms=sms,
+        mk_alignment=alignment,
+        dims={"top_k": top_k},
+        ep=ep,
+        model=model,
     )
     if selection is Selection.SWEEP or kernels is None:
-        raise UsageError(
-            f"no {arch.value} selection model for {family.value} (only sm90 is modelled)"
-        )
+        build_name = profile.label if profile is not None else "the default build"
+        raise UsageError(selection_note(arch.value, model, build_name))
     if as_json:
         print_json(
             {
@@ -91,6 +151,7 @@ def kernels_command(
                 "num_sms": sms,
                 "m_max": m_max,
                 "selection": selection.value,
+                "model": model,
                 "kernels": [
                     {
                         "m": kn.m,
@@ -108,6 +169,9 @@ def kernels_command(
         title_justify="left",
     )
     param_names = [p for p in kernels[0].params if p not in ("smem_bytes",)]
+    param_names = [
+        p for p in param_names if len({str(kn.params[p]) for kn in kernels}) > 1
+    ] or param_names
     for col in ("#", "M values", *param_names):
         table.add_column(col, overflow="fold")
     for i, kn in enumerate(kernels, 1):
@@ -117,4 +181,9 @@ def kernels_command(
             *(str(kn.params[p]) for p in param_names),
         )
     stdout.print(table)
-    stdout.print(f"{len(kernels)} distinct kernels for {len(m_values)} M values")
+    stdout.print(
+        f"{len(kernels)} distinct kernels for {len(m_values)} M values ({selection.value})"
+    )
+    stdout.print(
+        selection_note(arch.value, model, profile.label if profile else "the default build")
+    )

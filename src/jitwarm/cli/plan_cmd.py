@@ -11,30 +11,37 @@ from rich.table import Table
 
 from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
-from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
+from jitwarm.cli._build_option import DeepGEMMOption, resolve_build
+from jitwarm.cli._output import fmt_seconds, output_file, print_json, stderr, stdout
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.estimate import estimate_compile_s
+from jitwarm.plan.estimate import estimate_compile
 from jitwarm.serving import ServingConfig
 
 
 @app.command("plan")
 @with_serving_options()
 def plan_command(
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the plan manifest here ('-': stdout).")
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the plan manifest (JSON) to this file."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan manifest (JSON) on stdout, no table.")
+    ] = False,
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the manifest's JSON Schema and exit.")
     ] = False,
+    deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
 ) -> None:
-    """Plan every DeepGEMM kernel a model can reach under a serving configuration."""
+    """Plan every DeepGEMM kernel a model can reach under a serving configuration; the plan
+    records the DeepGEMM build found here (none when there is none)."""
     if schema:
         print_json(Plan.model_json_schema())
         return
@@ -42,13 +49,16 @@ def plan_command(
         raise UsageError(
             "--model is required (a preset name, a config.json, or a folder holding one)"
         )
-    plan = plan_serving(model, serving)
-    if json_out == "-":
+    if output is not None:
+        output_file(output, "--output")
+    build = resolve_build(deepgemm)
+    plan = plan_serving(model, serving, build=build.profile_name if build.found else None)
+    if output is not None:
+        atomic_write_text(output, plan.to_json())
+        stderr.print(f"wrote plan ({len(plan.entries)} entries) to {output}", highlight=False)
+    if as_json:
         stdout.out(plan.to_json(), highlight=False)
         return
-    if json_out:
-        atomic_write_text(Path(json_out), plan.to_json())
-        stderr.print(f"wrote plan ({len(plan.entries)} entries) to {json_out}")
     render_plan(plan)
 
 
@@ -69,15 +79,27 @@ def render_plan(plan: Plan) -> None:
             kernels,
             mods,
         )
-    stdout.print(table)
-    est = estimate_compile_s(plan)
+    if plan.entries:
+        stdout.print(table)
+    else:
+        stdout.print(f"{table.title}: nothing to plan", highlight=False)
+    if not plan.entries:
+        for note in plan.notes:  # the reason the table is empty
+            stdout.print(f"note: {note}", markup=False, highlight=False)
+        return
+    estimate = estimate_compile(plan)
+    est = estimate.seconds
     cores = os.cpu_count() or 1
     stdout.print(
         f"{len(plan.entries)} entries, {plan.num_kernels} distinct kernels, "
         f"{plan.num_calls} warm calls"
         + (f" ({len(plan.sweep_entries)} sweep entries)" if plan.sweep_entries else "")
     )
+    bound = "at most " if estimate.is_upper_bound else ""
     stdout.print(
-        f"estimated cold compile: {fmt_seconds(est)} in one process, "
-        f"~{fmt_seconds(est / cores)} on {cores} cores (at 4.5 s per kernel, measured median on H100)"
+        f"estimated cold compile: {bound}{fmt_seconds(est)} in one process, "
+        f"~{fmt_seconds(est / cores)} on {cores} cores: {estimate.describe()} "
+        f"at 4.5 s per kernel (measured median on H100)"
     )
+    for note in plan.notes:  # what was inferred or deliberately left out
+        stdout.print(f"note: {note}", markup=False, highlight=False)

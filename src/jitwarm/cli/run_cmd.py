@@ -1,30 +1,43 @@
 """``jitwarm run -- <server command>``: run a server with the DeepGEMM guard (and recorder) in
 every Python process it starts, without changing its code.
 
-Exit code: the server's, unless it exited 0 and the guard (``--guard error``) saw an inline
-compile: then 3.
+Exit code: the command's, except 3 when ``--guard error`` saw an inline compile (whether or not
+the command caught the error), and 1 when ``--guard error`` never armed because readiness never
+came (the command exited 0, but nothing was checked).
 """
 
 # No `from __future__ import annotations`: typer must see real Annotated objects.
-import contextlib
 import json
 import signal
 import subprocess
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
-from jitwarm.cli._output import stderr, stdout
+from jitwarm.cli._output import output_file, stderr, stdout
 from jitwarm.errors import UsageError
 from jitwarm.guard import GuardMode, Readiness, site_dir
 from jitwarm.guard._env import EnvValueError
 from jitwarm.guard._launch import merge_summaries, prepare_launch, site_env_lines, watch_ready_url
 
 EXIT_INLINE = 3
+
+
+def _check_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--ready-url: expected an http:// or https:// URL, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise UsageError(f"--ready-url: {exc} in {url!r}") from None
+    return url
 
 
 def _readiness(ready: str, ready_url: str | None, launch_ready_file: Path) -> Readiness:
@@ -41,6 +54,7 @@ def _readiness(ready: str, ready_url: str | None, launch_ready_file: Path) -> Re
 @app.command(
     "run",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    options_metavar="[OPTIONS] -- COMMAND [ARGS]...",
 )
 def run_command(
     ctx: typer.Context,
@@ -100,6 +114,11 @@ def run_command(
         return
     if not command:
         raise UsageError("no server command: jitwarm run [options] -- <command> [args]")
+    if ready_url is not None:
+        _check_url(ready_url)
+    for path, flag in ((summary, "--summary"), (record, "--record")):
+        if path is not None:
+            output_file(path, flag)
     launch = prepare_launch(
         mode=guard_mode, readiness=Readiness(), record=record is not None, metrics_port=metrics_port
     )
@@ -113,11 +132,34 @@ def run_command(
         if record is not None:
             _write_recording(launch.recordings, record)
         _report(merged)
+        never_armed = _never_armed(merged, ready_url, launch.ready_file, readiness)
     finally:
         launch.cleanup()
-    if code == 0 and guard_mode is GuardMode.ERROR and merged["inline_compiles"]:
-        code = EXIT_INLINE
+    if never_armed and guard_mode is not GuardMode.OFF:
+        stderr.print(
+            f"[red]jitwarm guard: never armed[/]: {escape(never_armed)}; every compile counted as "
+            "warmup, so inline compiles were not checked",
+            highlight=False,
+        )
+    if guard_mode is GuardMode.ERROR:
+        if merged["inline_compiles"]:
+            code = EXIT_INLINE
+        elif never_armed and code == 0:
+            code = 1
     raise typer.Exit(code)
+
+
+def _never_armed(
+    merged: dict, ready_url: str | None, ready_file: Path, readiness: Readiness
+) -> str | None:
+    """Why the guard never armed, or None when it did (or readiness was immediate)."""
+    if ready_url is not None:
+        return None if ready_file.exists() else f"{ready_url} never answered 2xx"
+    if readiness.kind == "now" or merged["ready"]:
+        return None
+    if not merged["processes"]:
+        return None  # no guarded process ran: nothing to arm
+    return f"readiness ({readiness.to_env()}) never came"
 
 
 def _supervise(
@@ -151,9 +193,8 @@ def _write_recording(folder: Path, target: Path) -> None:
     except RecordingError:
         stderr.print("jitwarm run: no DeepGEMM calls were recorded")
         return
-    with contextlib.suppress(IsADirectoryError):
-        atomic_write_text(target, dump_recording(merged))
-        stderr.print(f"recorded {len(merged.calls)} distinct DeepGEMM call signatures to {target}")
+    atomic_write_text(target, dump_recording(merged))
+    stderr.print(f"recorded {len(merged.calls)} distinct DeepGEMM call signatures to {target}")
 
 
 def _report(merged: dict) -> None:

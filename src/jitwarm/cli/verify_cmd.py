@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from jitwarm.cli import app
+from jitwarm.cli._build_option import DeepGEMMOption, resolve_build, selection_note
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
 from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
@@ -27,13 +28,15 @@ def verify_command(
     plan_file: Annotated[
         Path | None,
         typer.Option(
-            "--plan", help="Plan manifest (jitwarm plan --json) or a recording to verify."
+            "--plan", help="Plan manifest (jitwarm plan -o FILE) or a recording to verify."
         ),
     ] = None,
     cache_dir: Annotated[
         str | None,
         typer.Option(
-            "--cache-dir", help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default)."
+            "--cache-dir",
+            metavar="<path>",
+            help="Cache root (default: DG_JIT_CACHE_DIR, else DeepGEMM's default).",
         ),
     ] = None,
     jobs: Annotated[
@@ -56,13 +59,16 @@ def verify_command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as one JSON object.")
     ] = False,
+    deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
 ) -> None:
     """Run every planned call over its whole M set against the cache, compiling nothing, and
     list each kernel that would compile."""
-    plan = load_plan_arg(plan_file, model, serving)
+    build = resolve_build(deepgemm)
+    plan = load_plan_arg(plan_file, model, serving, build=build)
+    note = selection_note(build, plan.arch)
     report = verify_plan(
         plan,
         cache_dir=cache_dir,
@@ -72,9 +78,12 @@ def verify_command(
         progress=not as_json and sys.stderr.isatty(),
     )
     if as_json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "deepgemm": build.to_json(), "selection_note": note})
     else:
         render_report(report)
+        stdout.print(f"DeepGEMM: {build.describe()}", highlight=False)
+        if note is not None:
+            stdout.print(f"[yellow]{note}[/]", highlight=False)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from jitwarm.cli import app
+from jitwarm.cli._build_option import DeepGEMMOption, resolve_build, selection_note
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
 from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
@@ -28,7 +29,7 @@ def warm_command(
         typer.Option(
             "--plan",
             "--manifest",
-            help="Warm this plan manifest (`jitwarm plan --json`) or recording (`jitwarm run --record`) instead of planning --model.",
+            help="Warm this plan manifest (`jitwarm plan -o FILE`) or recording (`jitwarm run --record`) instead of planning --model.",
             rich_help_panel=_W,
         ),
     ] = None,
@@ -59,13 +60,13 @@ def warm_command(
         ),
     ] = None,
     exact: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--exact",
-            help="For sweep entries, find the distinct kernels first (stand-in compiler), then compile each once.",
+            "--exact/--no-exact",
+            help="For sweep entries, find the distinct kernels first (stand-in compiler), then compile each once (default: on for a build whose selection model is unvalidated, which then sweeps every entry).",
             rich_help_panel=_W,
         ),
-    ] = False,
+    ] = None,
     allow_key_changing_env: Annotated[
         bool,
         typer.Option(
@@ -90,6 +91,7 @@ def warm_command(
             rich_help_panel=_W,
         ),
     ] = False,
+    deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
     serving: ServingConfig,
@@ -97,7 +99,15 @@ def warm_command(
     """Compile every kernel of a plan into the DeepGEMM cache, one call per distinct kernel."""
     from jitwarm.warmer.api import warm
 
-    plan = load_plan_arg(plan_file, model, serving)
+    build = resolve_build(deepgemm)
+    plan = load_plan_arg(plan_file, model, serving, build=build)
+    note = selection_note(build, plan.arch)
+    if exact is None:
+        exact = note is not None
+    if note is not None and exact:
+        # Never trust a model this build was not checked against: capture what it generates.
+        plan = plan.without_selection_model()
+        stderr.print(note, highlight=False)
     show_progress = not json_out and sys.stderr.isatty()
     report = warm(
         plan,
@@ -110,9 +120,12 @@ def warm_command(
         leader_only=leader_only,
     )
     if json_out:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "deepgemm": build.to_json(), "selection_note": note})
     else:
         render_report(report)
+        stdout.print(f"DeepGEMM: {build.describe()}", highlight=False)
+        if note is not None:
+            stdout.print(f"[yellow]{note}[/]", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -2,7 +2,8 @@
 item's calls, and tell "compiled" from "already cached" per call.
 
 Compile detection: warm sets ``DG_JIT_PRINT_COMPILER_COMMAND=1`` (print-only), so DeepGEMM
-prints one line per compile on this process's stdout, which the worker points at its own log
+prints one line per compile on this process's stdout (the build profile's ``compile_log``;
+any known build's for a build without a profile), which the worker points at its own log
 file; after each call the worker flushes C stdio and counts the new lines. Calls slower than
 ``COMPILE_WALL_S`` with no such line (a build that does not print) count as one compile.
 """
@@ -18,14 +19,22 @@ from typing import Any
 import torch
 
 from jitwarm import dgenv
-from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call
+from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call, deepgemm_module
 from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
+from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
 from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.settings import mk_alignment
 
-COMPILE_LINE = re.compile(r"Running NVCC command|Compiling JIT runtime with NVRTC")
+
+def compile_line() -> re.Pattern[str]:
+    """The line the installed build prints per compile."""
+    profile = detect_build().profile
+    return re.compile(profile.compile_log if profile is not None else ANY_COMPILE_LOG)
+
+
+COMPILE_LINE = compile_line()
 COMPILE_WALL_S = 2.0
 _CUDA_FATAL = (
     "CUDA error",
@@ -81,8 +90,7 @@ class WorkerState:
             raise WorkerSetupError(
                 f"no CUDA device visible (CUDA_VISIBLE_DEVICES={self.ctx.device!r})"
             )
-        import deep_gemm
-
+        deep_gemm = deepgemm_module()
         major, minor = torch.cuda.get_device_capability()
         want = _ARCH_MAJOR.get(plan.arch)
         if want is not None and major != want:

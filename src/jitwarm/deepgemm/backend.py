@@ -7,7 +7,7 @@ parent and pickled into workers, which import them in ``setup``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from jitwarm.warmer.backend import ItemOutcome, WorkerContext
 from jitwarm.warmer.items import WorkItem
@@ -22,6 +22,7 @@ class DeepGEMMBackend:
     """
 
     capture: bool = False
+    requires_gpu_host: ClassVar[bool] = True  # warm checks torch, DeepGEMM and a GPU first
     # The fork server imports torch once (seconds); each worker imports deep_gemm and the rest
     # itself while its CUDA context is made on a side thread (both about a second, in parallel).
     preload: tuple[str, ...] = ("torch",)

@@ -18,12 +18,20 @@ Conventions (SM90 unless noted; see DeepGEMM's csrc/apis and tests):
 - MQA logits: ``clean_logits=True`` (the default; it also builds the clean-logits kernel).
 - Paged MQA logits: 2D ``context_lens``, schedule metadata from
   ``get_paged_mqa_logits_metadata`` (which may compile its own kernel, as in serving).
+
+Per build (its profile, :mod:`jitwarm.profiles`): the public entry point of each family and
+the indexer's contract (builds with only ``fp8_fp4_*`` take q as ``(q, None)``, a required
+``max_seqlen_k`` and neither ``clean_logits`` nor ``logits_dtype``). The module called is the
+one the server imports (``deep_gemm``, else vLLM's vendored copy, or ``JITWARM_DEEPGEMM``).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -39,6 +47,8 @@ from jitwarm.deepgemm._layout import (
     scales,
 )
 from jitwarm.plan.schema import Family, PlanEntry
+from jitwarm.plan.select import hc_num_splits
+from jitwarm.profiles import BuildProfile, IndexerApi, detect_build, profile_for_api
 
 DEFAULT_RECIPE = (1, 128, 128)
 PACK = 4  # UE8M0 exponents per int32
@@ -63,9 +73,25 @@ class Call:
         return iter((self.fn_name, self.args, self.kwargs))
 
     def __call__(self) -> Any:
-        import deep_gemm
+        return getattr(deepgemm_module(), self.fn_name)(*self.args, **self.kwargs)
 
-        return getattr(deep_gemm, self.fn_name)(*self.args, **self.kwargs)
+
+@functools.cache
+def deepgemm_module() -> ModuleType:
+    """The DeepGEMM module the server imports (found as ``jitwarm.profiles.detect_build``
+    finds it; ``deep_gemm`` when nothing is found, so the ImportError names it)."""
+    build = detect_build()
+    return importlib.import_module(build.module if build.found else "deep_gemm")
+
+
+@functools.cache
+def deepgemm_profile() -> BuildProfile:
+    """The profile of the build the server imports. An unknown build gets the conventions of
+    the profile its public names fit (it is imported to look); nothing installed: the first's."""
+    build = detect_build()
+    if build.profile is not None:
+        return build.profile
+    return profile_for_api(set(dir(deepgemm_module())) if build.found else None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,7 @@ class _Ctx:
     num_sms: int | None
     for_capture: bool
     mk_alignment: int
+    profile: BuildProfile
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         return fill(torch.empty(shape, dtype=dtype, device=self.device), self.init)
@@ -89,12 +116,14 @@ def build_call(
     mk_alignment: int = 128,
     init: str = "empty",
     for_capture: bool = False,
+    profile: BuildProfile | None = None,
 ) -> Call:
     """The call ``entry`` makes at ``m`` (rows, total rows, expected_m or batch, per the entry's
     ``m_kind``). ``num_sms``: what engines pass to the paged-metadata call (default: DeepGEMM's
     current SM count). ``init="random"`` fills data for numeric checks. ``for_capture``: no
     DeepGEMM call while building (placeholder paged-attention schedule), for the stand-in
-    compiler.
+    compiler. ``profile``: the build whose entry points and contracts to use (default: the
+    installed one, :func:`deepgemm_profile`).
     """
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
@@ -104,8 +133,18 @@ def build_call(
             f"{entry.family.value}: the standalone warm backend cannot build this call (it needs "
             "an engine's distributed state); warm it from the engine"
         )
-    ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment)
+    profile = profile or deepgemm_profile()
+    if not profile.has_family(entry.family.value):
+        raise UnsupportedFamilyError(f"{entry.family.value}: {profile.label} has no entry point")
+    ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment, profile)
     return builder(entry, m, ctx)
+
+
+def _fn(ctx: _Ctx, family: Family) -> str:
+    """The build's public name for ``family``."""
+    name = ctx.profile.entry_point(family.value)
+    assert name is not None, family  # build_call checked the entry's own family
+    return name
 
 
 def run_call(entry: PlanEntry, m: int, device: torch.device | str = "cuda", **options: Any) -> Any:
@@ -168,7 +207,7 @@ def _fp8_gemm_nt(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     a = (ctx.empty((m, k), FP8), _sfa(ctx, entry, m, k))
     b = (ctx.empty((n, k), FP8), _sfb(ctx, entry, n, k))
     d = torch.empty((m, n), dtype=_out(entry), device=ctx.device)
-    return Call(Family.FP8_GEMM_NT.value, (a, b, d), _gemm_kwargs(entry))
+    return Call(_fn(ctx, Family.FP8_GEMM_NT), (a, b, d), _gemm_kwargs(entry))
 
 
 def _m_grouped_contiguous(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
@@ -180,7 +219,7 @@ def _m_grouped_contiguous(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     blocks = ceil_div(m, ctx.mk_alignment)
     block_of_row = torch.arange(m, device=ctx.device, dtype=torch.int64) // ctx.mk_alignment
     layout = (block_of_row * g // blocks).to(torch.int32)
-    return Call(Family.M_GROUPED_CONTIGUOUS.value, (a, b, d, layout), _gemm_kwargs(entry))
+    return Call(_fn(ctx, Family.M_GROUPED_CONTIGUOUS), (a, b, d, layout), _gemm_kwargs(entry))
 
 
 def _m_grouped_masked(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
@@ -190,7 +229,7 @@ def _m_grouped_masked(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     b = (ctx.empty((g, n, k), FP8), _sfb(ctx, entry, n, k, groups=g))
     d = torch.empty((g, rows, n), dtype=_out(entry), device=ctx.device)
     masked_m = torch.full((g,), m, dtype=torch.int32, device=ctx.device)
-    return Call(Family.M_GROUPED_MASKED.value, (a, b, d, masked_m, m), _gemm_kwargs(entry))
+    return Call(_fn(ctx, Family.M_GROUPED_MASKED), (a, b, d, masked_m, m), _gemm_kwargs(entry))
 
 
 def _fp8_einsum(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
@@ -201,18 +240,20 @@ def _fp8_einsum(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     b = (ctx.empty((h, d_, r), FP8), _sfb(ctx, entry, d_, r, groups=h))
     d = torch.empty((m, h, d_), dtype=_out(entry), device=ctx.device)
     recipe = (1, 1, _recipe(entry)[2]) if _ue8m0(entry) else _recipe(entry)
-    return Call(Family.FP8_EINSUM.value, ("bhr,hdr->bhd", a, b, d), {"recipe": recipe})
+    return Call(_fn(ctx, Family.FP8_EINSUM), ("bhr,hdr->bhd", a, b, d), {"recipe": recipe})
 
 
 # -- other families ----------------------------------------------------------------------------
 def _tf32_hc_prenorm(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
+    """The split count is baked into the kernel: a recorded call's own, else the one engines
+    pass at this M (TokenSpeed's rule, as planned)."""
     n, k = entry.n, entry.k
-    splits = entry.dims.get("num_splits")
+    splits = entry.dims.get("num_splits") or hc_num_splits(m, k, _num_sms(ctx))
     a = ctx.empty((m, k), torch.bfloat16)
     b = ctx.empty((n, k), torch.float32)
     d = torch.empty((splits, m, n) if splits else (m, n), dtype=torch.float32, device=ctx.device)
     sqr_sum = torch.empty((splits, m) if splits else (m,), dtype=torch.float32, device=ctx.device)
-    return Call(Family.TF32_HC_PRENORM.value, (a, b, d, sqr_sum), {"num_splits": splits})
+    return Call(_fn(ctx, Family.TF32_HC_PRENORM), (a, b, d, sqr_sum), {"num_splits": splits})
 
 
 def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
@@ -237,13 +278,25 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     weights = ctx.empty((m, heads), torch.float32)
     ks = torch.zeros((m,), dtype=torch.int32, device=ctx.device)
     ke = torch.arange(1, m + 1, dtype=torch.int32, device=ctx.device)
-    kwargs: dict[str, Any] = {"clean_logits": True, "max_seqlen_k": 0}
     logits_dtype = OUT_DTYPES[entry.conventions.out_dtype]
+    if ctx.profile.indexer_api is IndexerApi.FP8_FP4_ONLY:
+        _fp32_logits_only(ctx, entry, logits_dtype)
+        q = q if fp4 else (q, None)
+        return Call(_fn(ctx, entry.family), (q, kv, weights, ks, ke, 0))
+    kwargs: dict[str, Any] = {"clean_logits": True, "max_seqlen_k": 0}
     if fp4 or logits_dtype != torch.float32:
         q = q if fp4 else (q, None)
         kwargs["logits_dtype"] = logits_dtype
-        return Call(Family.FP4_MQA_LOGITS.value, (q, kv, weights, ks, ke), kwargs)
-    return Call(Family.MQA_LOGITS.value, (q, kv, weights, ks, ke), kwargs)
+        return Call(_fn(ctx, Family.FP4_MQA_LOGITS), (q, kv, weights, ks, ke), kwargs)
+    return Call(_fn(ctx, Family.MQA_LOGITS), (q, kv, weights, ks, ke), kwargs)
+
+
+def _fp32_logits_only(ctx: _Ctx, entry: PlanEntry, logits_dtype: torch.dtype) -> None:
+    if logits_dtype != torch.float32:
+        raise UnsupportedFamilyError(
+            f"{entry.family.value}: {ctx.profile.label} computes FP32 logits only, the plan "
+            f"asks for {entry.conventions.out_dtype}"
+        )
 
 
 def _paged_context(
@@ -258,18 +311,15 @@ def _paged_context(
 def _num_sms(ctx: _Ctx) -> int:
     if ctx.num_sms is not None:
         return ctx.num_sms
-    import deep_gemm
-
-    return int(deep_gemm.get_num_sms())
+    return int(deepgemm_module().get_num_sms())
 
 
 def _schedule(context_lens: torch.Tensor, block_kv: int, ctx: _Ctx) -> torch.Tensor:
     num_sms = _num_sms(ctx)
     if ctx.for_capture:  # never launched under the stand-in compiler: shape is what matters
         return torch.zeros((num_sms + 1, 2), dtype=torch.int32, device=ctx.device)
-    import deep_gemm
-
-    return deep_gemm.get_paged_mqa_logits_metadata(context_lens, block_kv, num_sms)
+    metadata = getattr(deepgemm_module(), _fn(ctx, Family.PAGED_MQA_METADATA))
+    return metadata(context_lens, block_kv, num_sms)
 
 
 def _paged_mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
@@ -293,21 +343,24 @@ def _paged_mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     schedule = _schedule(context_lens, block_kv, ctx)
     args = (q, kv_cache, weights, context_lens, block_table, schedule, context)
     logits_dtype = OUT_DTYPES[entry.conventions.out_dtype]
+    if ctx.profile.indexer_api is IndexerApi.FP8_FP4_ONLY:
+        _fp32_logits_only(ctx, entry, logits_dtype)
+        return Call(_fn(ctx, entry.family), (q if fp4 else (q, None), *args[1:]))
     if fp4 or logits_dtype != torch.float32:
         args = (q if fp4 else (q, None), *args[1:])
         return Call(
-            Family.FP4_PAGED_MQA_LOGITS.value,
+            _fn(ctx, Family.FP4_PAGED_MQA_LOGITS),
             args,
             {"clean_logits": False, "logits_dtype": logits_dtype},
         )
-    return Call(Family.PAGED_MQA_LOGITS.value, args, {"clean_logits": False})
+    return Call(_fn(ctx, Family.PAGED_MQA_LOGITS), args, {"clean_logits": False})
 
 
 def _paged_metadata(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     block_kv = entry.dims.get("block_kv", 64)
     num_sms = _num_sms(ctx)
     context_lens = torch.full((m, 1), METADATA_CONTEXT, dtype=torch.int32, device=ctx.device)
-    return Call(Family.PAGED_MQA_METADATA.value, (context_lens, block_kv, num_sms))
+    return Call(_fn(ctx, Family.PAGED_MQA_METADATA), (context_lens, block_kv, num_sms))
 
 
 _BUILDERS: dict[Family, Callable[[PlanEntry, int, _Ctx], Call]] = {

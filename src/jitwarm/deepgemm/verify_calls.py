@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 
 from jitwarm.deepgemm.calls import build_call as build_entry_call
+from jitwarm.deepgemm.calls import deepgemm_module
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import WorkerContext
 from jitwarm.warmer.errors import WorkerSetupError
@@ -24,8 +25,7 @@ def prepare(ctx: WorkerContext) -> None:
     """Apply the plan's SM count and contiguous-layout alignment, as the server does."""
     if not torch.cuda.is_available():
         raise WorkerSetupError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES={ctx.device!r})")
-    import deep_gemm
-
+    deep_gemm = deepgemm_module()
     plan = ctx.plan
     major, minor = torch.cuda.get_device_capability()
     if _ARCH_MAJOR.get(plan.arch, major) != major:

@@ -133,6 +133,7 @@ def merge_summaries(folder: Path) -> dict[str, Any]:
         "kind": "jitwarm-run-summary",
         "processes": len(per_process),
         "calls_total": sum(s.get("calls_total", 0) for s in per_process),
+        "ready": any(s.get("ready") for s in per_process),
         "inline_compiles": sum(inline.values()),
         "inline_by_family": dict(inline),
         "warmup_compiles": sum(warmup.values()),

@@ -21,6 +21,10 @@ from jitwarm.models.spec import (
     MoE,
 )
 
+# Bounds no real model reaches; they keep a typo from planning for hours.
+MAX_CONFIG_INT = 1 << 24  # any size (vocabularies are the largest, ~2**18)
+MAX_LAYERS = 1024  # decoder layers (the largest models have ~128)
+
 _ARCHITECTURES: dict[str, Architecture] = {
     "DeepseekV3ForCausalLM": Architecture.DEEPSEEK_V3,
     "DeepseekV32ForCausalLM": Architecture.DEEPSEEK_V32,
@@ -61,6 +65,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: JSON nested too deeply to be a model config") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
@@ -76,7 +82,14 @@ class _Fields:
     def has(self, key: str) -> bool:
         return self.cfg.get(key) is not None
 
-    def int(self, key: str, default: int | None = None, *, minimum: int = 1) -> int:
+    def int(
+        self,
+        key: str,
+        default: int | None = None,
+        *,
+        minimum: int = 1,
+        maximum: int = MAX_CONFIG_INT,
+    ) -> int:
         value = self.cfg.get(key)
         if value is None:
             if default is not None:
@@ -88,6 +101,11 @@ class _Fields:
             raise ConfigError(f"config field '{key}' must be an integer, got {value!r}", field=key)
         if value < minimum:
             raise ConfigError(f"config field '{key}' must be >= {minimum}, got {value}", field=key)
+        if value > maximum:
+            raise ConfigError(
+                f"config field '{key}' is {value}, above {maximum:,} (no real model has more)",
+                field=key,
+            )
         return value
 
     def opt_int(self, key: str, *, minimum: int = 1) -> int | None:
@@ -146,8 +164,9 @@ def _quant(cfg: dict[str, Any]) -> FP8BlockQuant | None:
 def _layer_split(
     num_layers: int, first_dense: int, freq: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    moe = tuple(i for i in range(num_layers) if i >= first_dense and (i - first_dense) % freq == 0)
-    dense = tuple(i for i in range(num_layers) if i not in set(moe))
+    moe = tuple(range(first_dense, num_layers, freq))
+    moe_set = set(moe)
+    dense = tuple(i for i in range(num_layers) if i not in moe_set)
     return dense, moe
 
 
@@ -186,7 +205,7 @@ def _deepseek_moe(f: _Fields, expert_dtype: str = "fp8") -> MoE:
 def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -> ModelSpec:
     if arch is Architecture.DEEPSEEK_V4:
         return _parse_deepseek_v4(f, source=source, name=name)
-    num_layers = f.int("num_hidden_layers")
+    num_layers = f.int("num_hidden_layers", maximum=MAX_LAYERS)
     first_dense = f.int("first_k_dense_replace", 0, minimum=0)
     if first_dense > num_layers:
         raise ConfigError(
@@ -233,7 +252,7 @@ def _parse_deepseek(f: _Fields, arch: Architecture, *, source: str, name: str) -
 def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
     """DeepSeek-V4: every layer is mHC + low-rank MQA attention + MoE; layers whose
     ``compress_ratios`` entry is 4 also run the sparse indexer."""
-    num_layers = f.int("num_hidden_layers")
+    num_layers = f.int("num_hidden_layers", maximum=MAX_LAYERS)
     ratios = f.cfg.get("compress_ratios")
     if (
         not isinstance(ratios, list)
@@ -303,7 +322,7 @@ def _parse_deepseek_v4(f: _Fields, *, source: str, name: str) -> ModelSpec:
 
 
 def _parse_qwen3_moe(f: _Fields, *, source: str, name: str) -> ModelSpec:
-    num_layers = f.int("num_hidden_layers")
+    num_layers = f.int("num_hidden_layers", maximum=MAX_LAYERS)
     mlp_only = f.cfg.get("mlp_only_layers") or []
     if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
         raise ConfigError(

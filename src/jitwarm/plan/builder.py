@@ -8,8 +8,9 @@ from typing import Protocol
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan.schema import Conventions, Family, MKind, ModelRef, Module, Plan, PlanEntry
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan.select import DEFAULT_MODELS, select_kernels, selection_note
 from jitwarm.plan.sites import Site, collect_sites, planning_notes
+from jitwarm.profiles import BuildProfile, get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -32,28 +33,49 @@ def _site_key(site: Site) -> tuple:
     )
 
 
+def selection_model(build: BuildProfile | None, arch: str) -> str | None:
+    """The selection model `build`'s profile names for `arch` (no build: `DEFAULT_MODELS`)."""
+    if build is None:
+        return DEFAULT_MODELS.get(arch)
+    chosen = build.selection_model(arch)
+    return chosen.model if chosen is not None else None
+
+
 def plan_serving(
-    model: ModelSpec, serving: ServingConfig, *, jit_env: dict[str, str] | None = None
+    model: ModelSpec,
+    serving: ServingConfig,
+    *,
+    jit_env: dict[str, str] | None = None,
+    build: BuildProfile | str | None = None,
 ) -> Plan:
-    """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``."""
+    """Every DeepGEMM kernel ``model`` can reach on one rank under ``serving``, with the
+    kernel choice of ``build`` (a profile, or a profile id as ``DetectedBuild.profile_name``
+    gives it; None: the default selection models, see `DEFAULT_MODELS`). The plan records the
+    profile id it was made for."""
+    if isinstance(build, str):
+        build = get_profile(build)
     groups: dict[tuple, list[Site]] = {}
     for site in collect_sites(model, serving):
         groups.setdefault(_site_key(site), []).append(site)
-    entries = [_entry(sites, serving) for sites in groups.values()]
+    entries = [_entry(sites, serving, build) for sites in groups.values()]
+    arch = serving.arch.value
+    build_name = build.label if build is not None else "the default build"
+    selection_notes = [selection_note(arch, selection_model(build, arch), build_name)]
     entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
     return Plan(
         jitwarm_version=jitwarm_version(),
+        build=build.name if build is not None else None,
         arch=serving.arch.value,
         num_sms=serving.sms,
         model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),
         serving=serving.model_dump(mode="json"),
         jit_env=dict(jit_env or {}),
-        notes=list(model.notes) + planning_notes(model, serving),
+        notes=list(model.notes) + planning_notes(model, serving) + selection_notes,
         entries=entries,
     )
 
 
-def _entry(sites: list[Site], serving: ServingConfig) -> PlanEntry:
+def _entry(sites: list[Site], serving: ServingConfig, build: BuildProfile | None) -> PlanEntry:
     first = sites[0]
     m_values = MSet()
     modules: dict[str, MSet] = {}
@@ -68,6 +90,7 @@ def _entry(sites: list[Site], serving: ServingConfig) -> PlanEntry:
         phases=phases,
         modules=[Module(name=name, layers=layers.to_json()) for name, layers in modules.items()],
         serving=serving,
+        build=build,
     )
 
 
@@ -90,9 +113,10 @@ def build_entry(
     phases: list[str],
     modules: list[Module],
     serving: ServingConfig,
+    build: BuildProfile | None = None,
 ) -> PlanEntry:
     """A plan entry for ``site``'s kernel family and dimensions over ``m_values``, with its
-    distinct kernels selected for the serving target."""
+    distinct kernels selected for the serving target as ``build`` chooses them."""
     selection, kernels = select_kernels(
         site.family,
         site.n,
@@ -103,6 +127,9 @@ def build_entry(
         arch=serving.arch.value,
         num_sms=serving.sms,
         mk_alignment=serving.mk_alignment,
+        dims=site.dims,
+        ep=serving.ep,
+        model=selection_model(build, serving.arch.value),
     )
     return PlanEntry(
         family=site.family,

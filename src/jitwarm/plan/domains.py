@@ -6,9 +6,17 @@ never runs costs one compile; missing one stalls a server.
 
 from __future__ import annotations
 
+from jitwarm.errors import ConfigError
 from jitwarm.models.spec import MoE
 from jitwarm.mset import MSet
+from jitwarm.plan.schema import MAX_M
 from jitwarm.serving import Role, ServingConfig
+
+# Rows of the m-grouped contiguous layout jitwarm plans at most (the largest M a plan holds).
+# Every multiple of the alignment below it is a separate M (the choice moves with
+# ceil(M / BLOCK_M)), so planning work grows with it; 2**24 rows is 256 ranks' worth of 8192
+# tokens routed 8 ways each.
+MAX_CONTIGUOUS_ROWS = MAX_M
 
 
 def _align(x: int, a: int) -> int:
@@ -67,6 +75,13 @@ def contiguous_total_rows(moe: MoE, s: ServingConfig) -> MSet:
     per_token = min(moe.top_k, local_experts(moe, s))
     rows = senders * s.max_batched_tokens * per_token
     hi = _align(rows + local_experts(moe, s) * (s.mk_alignment - 1), s.mk_alignment)
+    if hi > MAX_CONTIGUOUS_ROWS:
+        raise ConfigError(
+            f"the m-grouped contiguous layout would reach {hi:,} rows (ep {senders} x "
+            f"max_batched_tokens {s.max_batched_tokens} x {per_token} experts per token), above "
+            f"the {MAX_CONTIGUOUS_ROWS:,} jitwarm plans; lower max_batched_tokens or ep",
+            field="max_batched_tokens",
+        )
     return MSet.multiples(s.mk_alignment, hi)
 
 

@@ -1,10 +1,11 @@
 """The plan: every kernel a server can reach. The spine all other parts read.
 
-JSON form (``schema_version`` 1), documented in docs/plan-schema.md and exported as JSON Schema
+JSON form (``schema_version`` 2), documented in docs/plan-schema.md and exported as JSON Schema
 by ``jitwarm plan --schema``:
 
-- top level: ``schema_version``, ``jitwarm_version``, ``arch``, ``num_sms``, ``model``,
-  ``serving``, ``jit_env``, ``entries``;
+- top level: ``schema_version``, ``jitwarm_version``, ``build`` (the DeepGEMM build profile the
+  plan was made for, or null), ``arch``, ``num_sms``, ``model``, ``serving``, ``jit_env``,
+  ``entries``. Version 1 plans (no ``build``) still load, as made for an unknown build;
 - each entry: ``family``, ``n``, ``k``, ``num_groups`` (1 when not grouped), ``dims`` (other
   baked dimensions), ``conventions`` (argument conventions that change the generated kernel),
   ``m_kind`` (what M means for this family), ``m_values`` (sorted reachable M as inclusive
@@ -21,12 +22,31 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jitwarm.errors import ManifestError
 from jitwarm.mset import MSet
+from jitwarm.serving import MAX_NUM_SMS, Arch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: the same plan without `build`
+
+# Bounds a manifest is checked against on load, so a hand-edited or hostile plan is one line,
+# not hours of work or an exhausted memory. No real server comes near them.
+MAX_M = 1 << 24  # the largest M (the contiguous layout's rows are the largest M planned)
+MAX_DIM = 1 << 24  # N, K, groups and other baked sizes
+MAX_PLAN_M_VALUES = 1 << 25  # reachable M values summed over a plan's entries (verify runs each)
+ARCHS = tuple(a.value for a in Arch)
+
+
+def _check_ranges(ranges: list[list[int]], *, lo_min: int, hi_max: int) -> list[list[int]]:
+    for pair in ranges:
+        if len(pair) != 2:
+            raise ValueError(f"each range is [lo, hi], got {pair}")
+        lo, hi = pair
+        if not lo_min <= lo <= hi <= hi_max:
+            raise ValueError(f"range {pair} must satisfy {lo_min} <= lo <= hi <= {hi_max:,}")
+    return ranges
 
 
 class Family(str, Enum):
@@ -107,21 +127,31 @@ class Module(_Frozen):
     name: str
     layers: list[list[int]]  # inclusive ranges of layer indices
 
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, v: list[list[int]]) -> list[list[int]]:
+        return _check_ranges(v, lo_min=0, hi_max=MAX_DIM)
+
 
 class PlanKernel(_Frozen):
     """One distinct kernel: its representative M, the M values that use it, its parameters."""
 
-    m: int
+    m: int = Field(ge=1, le=MAX_M)
     m_ranges: list[list[int]]
     params: dict[str, Any] = {}
     template_args: str | None = None  # predicted template arguments of the generated source
 
+    @field_validator("m_ranges")
+    @classmethod
+    def _m_ranges(cls, v: list[list[int]]) -> list[list[int]]:
+        return _check_ranges(v, lo_min=1, hi_max=MAX_M)
+
 
 class PlanEntry(_Frozen):
     family: Family
-    n: int
-    k: int
-    num_groups: int = 1
+    n: int = Field(ge=0, le=MAX_DIM)  # 0 where the family has no N (metadata)
+    k: int = Field(ge=0, le=MAX_DIM)
+    num_groups: int = Field(1, ge=1, le=MAX_DIM)
     dims: dict[str, int] = {}
     conventions: Conventions = Conventions()
     phases: list[str]
@@ -130,6 +160,21 @@ class PlanEntry(_Frozen):
     selection: Selection
     kernels: list[PlanKernel] | None
     modules: list[Module]
+
+    @field_validator("dims")
+    @classmethod
+    def _dims(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {name: x for name, x in v.items() if not 0 <= x <= MAX_DIM}
+        if bad:
+            raise ValueError(f"dims {bad} lie outside 0..{MAX_DIM:,}")
+        return v
+
+    @field_validator("m_values")
+    @classmethod
+    def _m_values(cls, v: list[list[int]]) -> list[list[int]]:
+        if not v:
+            raise ValueError("an entry needs at least one M value")
+        return _check_ranges(v, lo_min=1, hi_max=MAX_M)
 
     @property
     def mset(self) -> MSet:
@@ -167,13 +212,33 @@ class ModelRef(_Frozen):
 class Plan(_Frozen):
     schema_version: int = SCHEMA_VERSION
     jitwarm_version: str
+    # Profile id of the DeepGEMM build the plan was made for (jitwarm.profiles); None: made for
+    # no particular build (no DeepGEMM where it was planned, or a version 1 plan).
+    build: str | None = None
     arch: str
-    num_sms: int
+    num_sms: int = Field(ge=1, le=MAX_NUM_SMS)
     model: ModelRef
     serving: dict[str, Any]
     jit_env: dict[str, str] = Field(default_factory=dict)  # DG_* settings kernels are built with
     notes: list[str] = Field(default_factory=list)  # what was inferred or deliberately left out
     entries: list[PlanEntry]
+
+    @field_validator("arch")
+    @classmethod
+    def _arch(cls, v: str) -> str:
+        if v not in ARCHS:
+            raise ValueError(f"arch {v!r} is not one jitwarm plans ({', '.join(ARCHS)})")
+        return v
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Plan:
+        total = sum(len(e.mset) for e in self.entries)
+        if total > MAX_PLAN_M_VALUES:
+            raise ValueError(
+                f"the entries hold {total:,} M values, above the {MAX_PLAN_M_VALUES:,} a plan "
+                "may hold (verify runs every one)"
+            )
+        return self
 
     # -- totals -----------------------------------------------------------------------------
     @property
@@ -189,14 +254,28 @@ class Plan(_Frozen):
     def sweep_entries(self) -> list[PlanEntry]:
         return [e for e in self.entries if e.selection is Selection.SWEEP]
 
+    def without_selection_model(self) -> Plan:
+        """The same plan with every model-predicted (``exact``) entry turned into a sweep: for a
+        DeepGEMM build whose selection model is not validated, warm then captures the sources
+        the library really generates for every M and compiles each distinct one once."""
+        entries = [
+            e.model_copy(update={"selection": Selection.SWEEP, "kernels": None})
+            if e.selection is Selection.EXACT
+            else e
+            for e in self.entries
+        ]
+        return self.model_copy(update={"entries": entries})
+
     def digest(self) -> str:
         """sha256 of what decides the kernels (arch, SMs, settings, entries), not of metadata."""
-        body = {
+        body: dict[str, Any] = {
             "arch": self.arch,
             "num_sms": self.num_sms,
             "jit_env": self.jit_env,
             "entries": [e.model_dump(mode="json", exclude={"modules"}) for e in self.entries],
         }
+        if self.build is not None:  # plans that name no build keep their version 1 digest
+            body["build"] = self.build
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     # -- (de)serialization --------------------------------------------------------------------
@@ -211,20 +290,28 @@ class Plan(_Frozen):
             raise ManifestError(
                 f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})"
             ) from None
+        except RecursionError:
+            raise ManifestError(f"{source}: JSON nested too deeply to be a plan") from None
         if not isinstance(raw, dict):
             raise ManifestError(f"{source}: expected a JSON object")
         version = raw.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise ManifestError(
                 f"{source}: schema_version {version!r} is not supported (this jitwarm reads "
-                f"{SCHEMA_VERSION})"
+                f"{', '.join(map(str, READABLE_VERSIONS))})"
             )
+        if version == 1:
+            if "build" in raw:
+                raise ManifestError(f"{source}: a version 1 plan has no 'build' field")
+            raw = {**raw, "schema_version": SCHEMA_VERSION, "build": None}
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            raise ManifestError(f"{source}: invalid plan at '{where}': {err['msg']}") from None
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            at = f" at '{where}'" if where else ""
+            raise ManifestError(f"{source}: invalid plan{at}: {msg}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:

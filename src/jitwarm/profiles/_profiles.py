@@ -1,91 +1,168 @@
 """The DeepGEMM builds jitwarm knows, one profile each. Adding a build is one entry here plus
-its ground truth under tests/data."""
+its ground truth under tests/data.
+
+Sources of each fact: the build's wheel (``deep_gemm/__init__.py`` for entry points and
+wrapper defaults, ``include/deep_gemm/impls/sm90_fp8_gemm_1d2d.cuh`` for the template
+arguments, ``csrc/apis/attention.hpp`` for the indexer's argument contract, the DeepJIT headers
+for environment and log lines) and the captures in tests/data.
+"""
 
 from __future__ import annotations
 
-from jitwarm.profiles._profile import BuildProfile, JitGeneration, Sm90GemmArgs
+from jitwarm.profiles._profile import (
+    DEEPJIT_COMPILE_LOG,
+    DEEPJIT_KEY_ENV,
+    UPSTREAM_COMPILE_LOG,
+    UPSTREAM_KEY_ENV,
+    BuildProfile,
+    DeepJitFlags,
+    IndexerApi,
+    JitGeneration,
+    SelectionModel,
+    Sm90GemmArgs,
+    Sm90IndexerArgs,
+)
 
-# 2.8.1 and later renamed the indexer's entry points (any FP8/FP4 mix).
-_FP4_INDEXER_NAMES = {
-    "fp8_mqa_logits": None,
-    "fp8_paged_mqa_logits": None,
+# 2.8.1 and later dropped the FP8-only indexer entry points: fp8_fp4_* take any FP8/FP4 mix.
+_FP4_ONLY_INDEXER = {
+    "fp8_mqa_logits": "fp8_fp4_mqa_logits",
+    "fp8_paged_mqa_logits": "fp8_fp4_paged_mqa_logits",
 }
-_DEEPJIT_LOG = "Running command:"
+# The SM90 heuristic is unchanged from 2.5.0 to 2.8.2 (compiled C++ of the 2.8.x wheels vs
+# jitwarm's port: 1,067,786 points, 0 differences; 2.5.0: 2,298 H100 points).
+_SM90_CPP = SelectionModel("sm90", True, "the build's own heuristic C++, compiled on a CPU")
+_SM90_H100 = SelectionModel("sm90", True, "2,298 H100 captures (tests/data/deepgemm-sm90-h100)")
+
+
+def _sm100_cpp(model: str) -> SelectionModel:
+    """The build's own SM100 heuristic (jitwarm.selection.sm100, one model per build), checked
+    against its C++ compiled on a CPU (tests/oracle; benchmarks/results/oracle-sm100.json)."""
+    return SelectionModel(model, True, "the build's own SM100 heuristic C++, compiled on a CPU")
+
+
+_SM90_UNCHECKED = SelectionModel("sm90", False, "no source or capture of this build's heuristic")
+_DEEPJIT = {
+    "generation": JitGeneration.DEEPJIT,
+    "env_prefixes": ("DG", "DJ"),
+    "key_env_suffixes": DEEPJIT_KEY_ENV,
+    "compilers": ("nvcc",),  # DG_JIT_USE_NVRTC is ignored
+    "compile_log": DEEPJIT_COMPILE_LOG,
+}
+
+# DeepJIT's default nvcc_flags (backend/cuda/options.hpp of tokenspeed-deepjit 0.1.0), then the
+# two DeepGEMM's init_jit appends (csrc/runtime/jit.hpp of tokenspeed-deepgemm 2.8.0 and 2.8.2).
+_TOKENSPEED_DEEPJIT_FLAGS = DeepJitFlags(
+    env_prefix="DG",
+    nvcc_flags=(
+        "-std=c++{cpp_standard}",
+        "--compiler-options=-fPIC",
+        "--compiler-options=-fconcepts",
+        "--expt-relaxed-constexpr",
+        "--expt-extended-lambda",
+        "--diag-suppress=39,161,174,177,186,940",
+        "--compiler-options=-Wno-deprecated-declarations,-Wno-abi",
+    ),
+)
+# SM90 families whose 2.8.x generators jitwarm.deepjit ports (checked against 2.8.0 captures).
+_SM90_RENDERED = frozenset(
+    {
+        "fp8_gemm_nt",
+        "m_grouped_fp8_gemm_nt_contiguous",
+        "m_grouped_fp8_gemm_nt_masked",
+        "fp8_einsum",
+        "tf32_hc_prenorm_gemm",
+        "fp8_mqa_logits",
+        "fp8_paged_mqa_logits",
+        "get_paged_mqa_logits_metadata",
+    }
+)
 
 TOKENSPEED_250 = BuildProfile(
     name="tokenspeed-deepgemm-2.5.0",
-    distribution="tokenspeed-deepgemm",
+    distributions=("tokenspeed-deepgemm",),
+    release="2.5.0",
     version="2.5.0.post20260604",
     module="deep_gemm",
     generation=JitGeneration.UPSTREAM,
     shipped_by="tokenspeed-deepgemm (June 2026)",
     sm90_gemm_args=Sm90GemmArgs.WITH_EPILOGUE,
-    nvrtc=True,
-    selection_models={"sm90": "sm90"},
+    key_env_suffixes=UPSTREAM_KEY_ENV,
+    compilers=("nvcc", "nvrtc"),
+    compile_log=UPSTREAM_COMPILE_LOG,
+    selection={"sm90": _SM90_H100},
 )
 
 TOKENSPEED_280 = BuildProfile(
     name="tokenspeed-deepgemm-2.8.0",
-    distribution="tokenspeed-deepgemm",
+    distributions=("tokenspeed-deepgemm",),
+    release="2.8.0",
     version="2.8.0.post20260924",
     module="deep_gemm",
-    generation=JitGeneration.DEEPJIT,
     shipped_by="TokenSpeed 0.1.1",
     sm90_gemm_args=Sm90GemmArgs.WITH_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.WITH_CLEAN_FLAGS,
     extra_signature="cutlass-480",
-    env_fallback_prefix="DJ_",
-    compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    rendered_families=_SM90_RENDERED,
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.0")},
+    **_DEEPJIT,
 )
 
 VLLM_281 = BuildProfile(
     name="vllm-deepgemm-2.8.1",
-    distribution="vllm",
+    distributions=("vllm",),
+    release="2.8.1",
     version="2.8.1",
     module="vllm.third_party.deep_gemm",
-    generation=JitGeneration.DEEPJIT,
     shipped_by="vLLM 0.33.0 (vendored)",
-    entry_points=dict(_FP4_INDEXER_NAMES),
+    entry_points=_FP4_ONLY_INDEXER,
+    indexer_api=IndexerApi.FP8_FP4_ONLY,
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
     extra_signature="cutlass-421",
-    env_fallback_prefix="DJ_",
-    compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
+    # No C++ sources ship with it; its SM90 headers match 2.8.2's, whose heuristic was checked.
+    selection={"sm90": _SM90_UNCHECKED},
+    notes=("ships headers and the extension only: its heuristic cannot be compiled on a CPU",),
+    **_DEEPJIT,
 )
 
 TOKENSPEED_282 = BuildProfile(
     name="tokenspeed-deepgemm-2.8.2",
-    distribution="tokenspeed-deepgemm",
+    distributions=("tokenspeed-deepgemm",),
+    release="2.8.2",
     version="2.8.2.post20261020",
     module="deep_gemm",
-    generation=JitGeneration.DEEPJIT,
     shipped_by="tokenspeed-deepgemm (latest)",
-    entry_points=dict(_FP4_INDEXER_NAMES),
+    entry_points=_FP4_ONLY_INDEXER,
+    indexer_api=IndexerApi.FP8_FP4_ONLY,
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
+    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_ONLY,
     extra_signature="cutlass-480",
-    env_fallback_prefix="DJ_",
-    compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
+    deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
+    # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
+    # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
+    rendered_families=_SM90_RENDERED,
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.2")},
+    **_DEEPJIT,
 )
 
 SGL_023 = BuildProfile(
     name="sgl-deep-gemm-0.2.3",
-    distribution="sgl-deep-gemm",
+    distributions=("sgl-deep-gemm",),
+    release="0.2.3",
     version="0.2.3.post2",
     module="deep_gemm",
-    generation=JitGeneration.DEEPJIT,
     shipped_by="SGLang 0.5.23",
-    entry_points=dict(_FP4_INDEXER_NAMES),
+    # Both indexer generations exist here; fp8_mqa_logits keeps clean_logits / max_seqlen_k.
+    indexer_api=IndexerApi.SEPARATE_FP8,
+    compiled_dims_defaults={"fp8_gemm_nt": ""},
     sm90_gemm_args=Sm90GemmArgs.SGL_SCALE_GRAN,
     extra_signature="cutlass-421",
-    env_fallback_prefix="DJ_",
-    compile_log_marker=_DEEPJIT_LOG,
-    selection_models={"sm90": "sm90"},
-    validated=False,
+    selection={"sm90": _SM90_UNCHECKED},
     notes=(
         "its prebuilt extension does not load on the lent GPU hosts and its sources are not "
-        "public: checked on CPU against its wheel's headers only",
+        "public: checked on CPU against its wheel's headers and Python wrappers only",
     ),
+    **_DEEPJIT,
 )
 
 PROFILES: tuple[BuildProfile, ...] = (

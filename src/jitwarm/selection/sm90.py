@@ -4,7 +4,8 @@ Mirrors `csrc/jit_kernels/heuristics/{common,sm90,utils}.hpp` and the template-a
 the SM90 launchers render (`impls/sm90_fp8_gemm_1d2d.hpp`, `sm90_fp8_gemm_1d1d.hpp`,
 `sm90_bf16_gemm.hpp`) of upstream DeepGEMM 88965b0 (June 2026) to 54e2261, the code
 tokenspeed-deepgemm 2.5.0 builds. Checked against kernels captured on an H100 (see
-tests/test_selection_sm90.py); the 1D1D rendering has no captured ground truth yet.
+tests/test_selection_sm90.py); the 1D1D rendering has no captured ground truth yet. DeepGEMM is MIT-licensed: see
+THIRD_PARTY_NOTICES.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "GemmType",
     "KernelType",
     "SM90KernelConfig",
+    "max_kernels_sm90",
     "partition_m_sm90",
     "select_sm90",
 ]
@@ -445,3 +447,15 @@ def partition_m_sm90(
             ranges.append((first, last))
             current = config
     return list(groups.items())
+
+
+def max_kernels_sm90(problem: GemmProblem, m_max: int) -> int:
+    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
+    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
+    _check_m(m_max)
+    total, m = 0, 1
+    while m <= m_max:
+        regime = _regime(problem, m)
+        total += len(regime.cands)
+        m = regime.hi + 1
+    return total

@@ -21,9 +21,10 @@ from pathlib import Path
 from jitwarm import dgenv
 from jitwarm.deepgemm.capture import write_stand_in
 from jitwarm.errors import UsageError
+from jitwarm.gpu_host import require_gpu_host
 from jitwarm.plan.schema import Plan
 from jitwarm.verify.backend import CaptureCallsBackend
-from jitwarm.verify.calls import preload_for, provider_name
+from jitwarm.verify.calls import DEFAULT_PROVIDER, preload_for, provider_name
 from jitwarm.verify.report import VerifyReport, build_report
 from jitwarm.verify.snapshot import CacheSnapshot
 from jitwarm.warmer.errors import WarmUsageError
@@ -78,6 +79,9 @@ def verify_plan(
     started = time.perf_counter()
     if jobs is not None and jobs < 1:
         raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
+    name = provider or provider_name()
+    if name == DEFAULT_PROVIDER:
+        require_gpu_host("verify", devices=devices)  # before anything is created
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     # The whole current environment: pool workers fork from a server that may have started
     # under an older one (an earlier call in this process).
@@ -102,7 +106,6 @@ def verify_plan(
         assert real is not None
         standin = write_stand_in(workdir / "standin", real)
         env[dgenv.NVCC_VAR] = str(standin)
-        name = provider or provider_name()
         backend = CaptureCallsBackend(
             provider=name, standin=standin, workdir=workdir, preload=preload_for(name)
         )

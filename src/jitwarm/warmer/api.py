@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jitwarm import dgenv
+from jitwarm.gpu_host import require_gpu_host
 from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
@@ -156,6 +157,8 @@ def _warm(
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
     run_backend = backend or default_backend()
+    if plan.entries and getattr(run_backend, "requires_gpu_host", False):
+        require_gpu_host("warm", devices=devices)  # before anything is started or created
     if plan.entries:
         prestart(run_backend)
     # What the cache is built with is found while it builds (reading package metadata can take

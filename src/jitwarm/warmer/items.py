@@ -7,26 +7,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from jitwarm.plan.estimate import MEDIAN_COMPILE_S
-from jitwarm.plan.schema import Family, Plan, PlanEntry, PlanKernel
+from jitwarm.plan.estimate import estimate_kernel_s
+from jitwarm.plan.schema import Plan, PlanEntry, PlanKernel
 
 # A chunk of a sweep entry holds at least this many M values: consecutive M values mostly
 # share kernels, so small chunks would compile the same kernel in several workers.
 MIN_SWEEP_CHUNK = 32
 # Seconds per call that needs no compile (build tensors, run, synchronize), for estimates only.
 CALL_S = 0.005
-
-# Relative nvcc cost of one kernel of a family against an SM90 FP8 GEMM (a guess to order the
-# queue: longest first; wrong guesses cost only tail time).
-_FAMILY_WEIGHT = {
-    Family.MQA_LOGITS: 1.5,
-    Family.PAGED_MQA_LOGITS: 1.5,
-    Family.FP4_MQA_LOGITS: 1.5,
-    Family.FP4_PAGED_MQA_LOGITS: 1.5,
-    Family.PAGED_MQA_METADATA: 0.4,
-    Family.TF32_HC_PRENORM: 0.8,
-    Family.MEGA_MOE: 3.0,
-}
 
 
 class ItemMode:
@@ -64,14 +52,6 @@ def kernel_key(entry: PlanEntry, kernel: PlanKernel) -> str:
     if choice in ("", "{}"):
         choice = f"m{kernel.m}"
     return f"{entry.key}|{choice}"
-
-
-def estimate_kernel_s(entry: PlanEntry, kernel: PlanKernel | None) -> float:
-    """Guess of one kernel's compile seconds: larger tiles unroll more math."""
-    weight = _FAMILY_WEIGHT.get(entry.family, 1.0)
-    params = kernel.params if kernel is not None else {}
-    tile = params.get("block_m", 64) * params.get("block_n", 128)
-    return MEDIAN_COMPILE_S * weight * (0.75 + 0.5 * min(1.0, tile / (128 * 192)))
 
 
 def _label(entry: PlanEntry, ms: Sequence[int]) -> str:

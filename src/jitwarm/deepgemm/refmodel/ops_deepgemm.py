@@ -149,6 +149,6 @@ class DeepGemmOps:
 
 
 def import_deep_gemm() -> ModuleType:
-    import deep_gemm
+    from jitwarm.deepgemm.calls import deepgemm_module
 
-    return deep_gemm
+    return deepgemm_module()

@@ -155,7 +155,9 @@ def cuda_usable() -> bool:
     try:
         if not torch.cuda.is_available():
             return False
-        import deep_gemm  # noqa: F401
+        from jitwarm.deepgemm.calls import deepgemm_module
+
+        deepgemm_module()
     except Exception:  # any import failure (missing, ABI mismatch) means: no GPU path
         return False
     return True

@@ -1,0 +1,179 @@
+"""The compatibility matrix, run on a GPU host: per DeepGEMM build and preset plan, from a cold
+cache, `warm`, `verify` over every planned M, `bundle export` + `import` into an empty root +
+`verify`; or, for a bundle built elsewhere (`jitwarm build`, no GPU), `import` + `verify`.
+
+    python benchmarks/compat/run_matrix.py --build 2.8.0=/tmp/dg2.8.0 ... \
+        --plan "deepseek-v3 --tp 8" ... [--bundle 2.8.0:"deepseek-v3 --tp 8"=FILE ...] \
+        --out compat.json
+
+Each `--build NAME=DIR` puts DIR first on PYTHONPATH (where that build's `deep_gemm` lives) for
+every command of its cells. Every command is the CLI a user runs; its JSON report is kept whole
+in the result, next to the few numbers the README's matrix shows. A cell that fails says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(args: list[str], *, build_dir: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `python -m jitwarm ARGS`; the parsed JSON stdout (if any), rc, wall, stderr tail."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src"), build_dir, full_env.get("PYTHONPATH", "")]
+    )
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "jitwarm", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=900,
+    )
+    out: dict[str, Any] = {
+        "argv": " ".join(shlex.quote(a) for a in ["jitwarm", *args]),
+        "rc": done.returncode,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "stderr_tail": done.stderr.strip().splitlines()[-5:],
+    }
+    try:
+        out["report"] = json.loads(done.stdout) if done.stdout.strip() else None
+    except json.JSONDecodeError:
+        out["stdout_tail"] = done.stdout.strip().splitlines()[-5:]
+    print(f"  {out['argv'][:110]} -> rc {out['rc']} in {out['wall_s']} s", flush=True)
+    return out
+
+
+def _verify(plan: Path, root: Path, build_dir: str) -> dict[str, Any]:
+    r = _cli(
+        ["verify", "--plan", str(plan), "--cache-dir", str(root), "--json"], build_dir=build_dir
+    )
+    rep = r.get("report") or {}
+    return {
+        "ok": r["rc"] == 0,
+        "calls": rep.get("calls"),
+        "calls_missing": rep.get("calls_missing"),
+        "cache_unchanged": rep.get("cache_unchanged"),
+        "failed": len(rep.get("failed") or []),
+        "wall_s": r["wall_s"],
+        "run": r,
+    }
+
+
+def warm_cell(build: str, build_dir: str, plan_args: list[str], work: Path) -> dict[str, Any]:
+    plan = work / "plan.json"
+    root, root2 = work / "root", work / "root2"
+    cell: dict[str, Any] = {"build": build, "mode": "warm"}
+    p = _cli(["plan", *plan_args, "-o", str(plan)], build_dir=build_dir)
+    if p["rc"] != 0:
+        return {**cell, "ok": False, "why": "plan failed", "run": p}
+    cell["kernels"] = json.loads(plan.read_text()).get("entries") and sum(
+        len(e["kernels"] or []) for e in json.loads(plan.read_text())["entries"]
+    )
+    w = _cli(
+        ["warm", "--plan", str(plan), "--json"],
+        build_dir=build_dir,
+        env={"DG_JIT_CACHE_DIR": str(root)},
+    )
+    rep = w.get("report") or {}
+    fams = rep.get("families") or {}
+    cell["warm"] = {
+        "ok": w["rc"] == 0,
+        "wall_s": rep.get("wall_s", w["wall_s"]),
+        "cli_wall_s": w["wall_s"],
+        "compiled": sum(f.get("compiled", 0) for f in fams.values()),
+        "failed": sum(f.get("failed", 0) for f in fams.values()),
+        "ahead": rep.get("ahead"),
+        "entries": len(list((root / "cache").iterdir())) if (root / "cache").is_dir() else 0,
+        "run": w,
+    }
+    cell["verify"] = _verify(plan, root, build_dir)
+    bundle = work / "kernels.tar.gz"
+    e = _cli(
+        ["bundle", "export", "--plan", str(plan), "-o", str(bundle)],
+        build_dir=build_dir,
+        env={"DG_JIT_CACHE_DIR": str(root)},
+    )
+    i = _cli(
+        ["bundle", "import", str(bundle)], build_dir=build_dir, env={"DG_JIT_CACHE_DIR": str(root2)}
+    )
+    v2 = _verify(plan, root2, build_dir)
+    cell["bundle_roundtrip"] = {
+        "ok": e["rc"] == 0 and i["rc"] == 0 and v2["ok"],
+        "size_bytes": bundle.stat().st_size if bundle.exists() else None,
+        "export": e,
+        "import": i,
+        "verify": v2,
+    }
+    cell["ok"] = cell["warm"]["ok"] and cell["verify"]["ok"] and cell["bundle_roundtrip"]["ok"]
+    return cell
+
+
+def bundle_cell(
+    build: str, build_dir: str, plan_args: list[str], bundle: Path, work: Path
+) -> dict[str, Any]:
+    plan, root = work / "plan.json", work / "root"
+    cell: dict[str, Any] = {"build": build, "mode": "gpu-free bundle", "bundle": bundle.name}
+    p = _cli(["plan", *plan_args, "-o", str(plan)], build_dir=build_dir)
+    i = _cli(
+        ["bundle", "import", str(bundle)], build_dir=build_dir, env={"DG_JIT_CACHE_DIR": str(root)}
+    )
+    cell["import"] = i
+    cell["verify"] = _verify(plan, root, build_dir)
+    cell["ok"] = p["rc"] == 0 and i["rc"] == 0 and cell["verify"]["ok"]
+    return cell
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", action="append", default=[], help="NAME=DIR")
+    ap.add_argument("--plan", action="append", default=[], help='e.g. "deepseek-v3 --tp 8"')
+    ap.add_argument("--cells", default="all", help="NAME:PLAN;... to run a subset (default all)")
+    ap.add_argument("--bundle", action="append", default=[], help="NAME:PLAN=FILE")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    builds = dict(b.split("=", 1) for b in args.build)
+    doc: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
+    wanted = (
+        None if args.cells == "all" else {tuple(c.split(":", 1)) for c in args.cells.split(";")}
+    )
+    with tempfile.TemporaryDirectory(prefix="jitwarm-compat-") as tmp:
+        for name, build_dir in builds.items():
+            for plan in args.plan:
+                if wanted is not None and (name, plan) not in wanted:
+                    continue
+                print(f"{name} | {plan}", flush=True)
+                work = Path(tmp) / f"{name}-{len(doc['cells'])}"
+                work.mkdir()
+                doc["cells"].append(
+                    {"plan": plan, **warm_cell(name, build_dir, plan.split(), work)}
+                )
+                args.out.write_text(json.dumps(doc, indent=1))
+        for spec in args.bundle:
+            key, file = spec.split("=", 1)
+            name, plan = key.split(":", 1)
+            print(f"{name} | {plan} | bundle {file}", flush=True)
+            work = Path(tmp) / f"b-{len(doc['cells'])}"
+            work.mkdir()
+            doc["cells"].append(
+                {"plan": plan, **bundle_cell(name, builds[name], plan.split(), Path(file), work)}
+            )
+            args.out.write_text(json.dumps(doc, indent=1))
+    for c in doc["cells"]:
+        print(f"{c['build']:8} {c['mode']:16} {c['plan']:45} ok={c['ok']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

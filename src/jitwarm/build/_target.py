@@ -1,0 +1,272 @@
+"""The DeepGEMM build a cache is made for: the installed one, a wheel file, ``name==version``
+(fetched with ``pip download --no-deps``) or an unpacked package folder, found and unpacked
+without importing it, and matched to its profile.
+
+What the builder needs from the target is only its files (``include/`` with the headers every
+key hashes, and for the renderer the generators it ships) plus the profile that says how the
+build names, renders and caches kernels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from pathlib import Path
+
+from jitwarm import dgenv
+from jitwarm.build._errors import TargetError
+from jitwarm.profiles import PROFILES, BuildProfile, JitGeneration
+
+log = logging.getLogger(__name__)
+
+INSTALLED = "installed"
+# The published DeepGEMM wheels are CPython 3.12 manylinux binaries: a download from another
+# interpreter asks for those tags when its own find nothing (only the headers are used).
+_WHEEL_TAGS = (
+    "--only-binary=:all:",
+    "--implementation",
+    "cp",
+    "--python-version",
+    "3.12",
+    "--platform",
+    "manylinux_2_28_x86_64",
+)
+_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)$")
+_VERSION_LINE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
+
+
+@dataclass(frozen=True)
+class TargetBuild:
+    """A DeepGEMM build on disk, ready to render and compile for."""
+
+    profile: BuildProfile
+    distribution: str
+    version: str
+    package_dir: Path  # the `deep_gemm` package folder (include/ and csrc/ inside)
+    source: str  # what the user named: "installed", a wheel, name==version, a folder
+
+    @property
+    def include_dir(self) -> Path:
+        return self.package_dir / "include"
+
+    @property
+    def label(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+def resolve_target(
+    spec: str | None = None,
+    *,
+    work_dir: Path | None = None,
+    profile: str | None = None,
+) -> TargetBuild:
+    """The build ``spec`` names (default: the installed one).
+
+    ``work_dir`` holds downloaded and unpacked wheels (default ``~/.cache/jitwarm/builds``);
+    ``profile`` names the profile when the files cannot say (an unpacked vendored copy).
+    """
+    spec = spec or INSTALLED
+    work = Path(work_dir) if work_dir else _default_work_dir()
+    if spec == INSTALLED:
+        target = _installed()
+    elif _SPEC.match(spec):
+        target = _from_wheel(_download(spec, work), work, source=spec)
+    elif spec.endswith(".whl"):
+        target = _from_wheel(Path(spec), work, source=spec)
+    elif Path(spec).is_dir():
+        target = _from_folder(Path(spec), source=spec)
+    else:
+        raise TargetError(
+            f"--target {spec!r}: expected 'installed', a wheel file, name==version, or a "
+            "DeepGEMM package folder"
+        )
+    if profile is not None:
+        from jitwarm.profiles import get_profile
+
+        target = TargetBuild(
+            get_profile(profile), target.distribution, target.version, target.package_dir, spec
+        )
+    _check_buildable(target)
+    return target
+
+
+def match_profile(distribution: str, version: str) -> BuildProfile | None:
+    """The profile of ``distribution`` ``version``: the exact version, else the one of the
+    same release (``2.8.0.post1`` -> 2.8.0's) with a warning."""
+    dist = _normalize(distribution)
+    same_dist = [p for p in PROFILES if _normalize(p.distribution) == dist]
+    for p in same_dist:
+        if p.version == version:
+            return p
+    release = _release(version)
+    for p in same_dist:
+        if _release(p.version) == release:
+            log.warning("%s %s: using the profile of %s", distribution, version, p.label)
+            return p
+    return None
+
+
+def _check_buildable(target: TargetBuild) -> None:
+    if target.profile.generation is not JitGeneration.DEEPJIT:
+        raise TargetError(
+            f"{target.label}: its JIT generation ({target.profile.generation.value}) keys every "
+            "kernel on the serving host's install path and nvcc release, so a cache for it "
+            "cannot be built elsewhere; warm it on the GPU host (jitwarm warm)"
+        )
+    if target.profile.deepjit_flags is None or target.profile.extra_signature is None:
+        raise TargetError(
+            f"{target.label} ({target.profile.name}): jitwarm cannot render its kernels yet (its "
+            "profile has no DeepJIT flag facts); warm it on the GPU host (jitwarm warm)"
+        )
+    if not (target.include_dir / "deep_gemm").is_dir():
+        raise TargetError(f"{target.package_dir}: no include/deep_gemm/ headers (not DeepGEMM?)")
+
+
+def _installed() -> TargetBuild:
+    install = dgenv.find_deepgemm()
+    if install.path is None:
+        raise TargetError(
+            "no DeepGEMM is installed in this interpreter; pass --target WHEEL or "
+            "--target NAME==VERSION (e.g. tokenspeed-deepgemm==2.8.0.post20260924)"
+        )
+    if install.distribution is None or install.version is None:
+        return _from_folder(install.path, source=INSTALLED)
+    return _with_profile(install.distribution, install.version, install.path, INSTALLED)
+
+
+def _from_folder(folder: Path, *, source: str) -> TargetBuild:
+    """An unpacked package folder, or a folder holding one (a site folder, an unpacked wheel)."""
+    package = folder if (folder / "include").is_dir() else folder / "deep_gemm"
+    if not (package / "__init__.py").is_file():
+        raise TargetError(f"{folder}: not a DeepGEMM package folder (no deep_gemm/__init__.py)")
+    meta = next(package.parent.glob("*.dist-info/METADATA"), None)
+    if meta is not None:
+        dist, version = _read_metadata(meta.read_text(errors="replace"), str(meta))
+    else:  # a vendored copy: its own __version__, its host named by its path
+        found = _VERSION_LINE.search((package / "__init__.py").read_text(errors="replace"))
+        if found is None:
+            raise TargetError(f"{package}: no dist-info and no __version__; pass --profile")
+        version = found.group(1)
+        dist = "vllm" if package.parent.name == "third_party" else "deep-gemm"
+    return _with_profile(dist, version, package, source)
+
+
+def _with_profile(dist: str, version: str, package: Path, source: str) -> TargetBuild:
+    profile = match_profile(dist, version)
+    if profile is None:
+        known = ", ".join(p.label for p in PROFILES)
+        raise TargetError(f"no profile for DeepGEMM build {dist} {version} (known: {known})")
+    return TargetBuild(profile, dist, version, package, source)
+
+
+def _from_wheel(wheel: Path, work: Path, *, source: str) -> TargetBuild:
+    if not wheel.is_file():
+        raise TargetError(f"{wheel}: no such wheel file")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            names = zf.namelist()
+            meta_name = next(
+                (n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)), None
+            )
+            if meta_name is None:
+                raise TargetError(f"{wheel}: not a wheel (no .dist-info/METADATA)")
+            dist, version = _read_metadata(zf.read(meta_name).decode(errors="replace"), str(wheel))
+            package = _package_in(names)
+            if package is None:
+                raise TargetError(
+                    f"{wheel}: {dist} {version} is not a DeepGEMM build (no deep_gemm/include/ "
+                    "headers inside)"
+                )
+            dest = work / "unpacked" / wheel.name.removesuffix(".whl")
+            if not (dest / ".unpacked").is_file():
+                _unpack(zf, dest)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise TargetError(f"{wheel}: corrupt or unreadable wheel ({exc})") from None
+    return _with_profile(dist, version, dest / package, source)
+
+
+def _package_in(names: list[str]) -> str | None:
+    """The folder inside a wheel that holds ``include/deep_gemm/`` (``deep_gemm`` or a vendored
+    ``.../deep_gemm``)."""
+    for n in names:
+        head, sep, _ = n.partition("/include/deep_gemm/")
+        if sep and head.split("/")[-1] == "deep_gemm":
+            return head
+    return None
+
+
+def _unpack(zf: zipfile.ZipFile, dest: Path) -> None:
+    """Verify every CRC, extract into a private folder beside ``dest``, then one rename (a
+    concurrent build that unpacked the same wheel first wins; its folder is never touched)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        bad = zf.testzip()
+        if bad is not None:
+            raise zipfile.BadZipFile(f"bad CRC in {bad}")
+        zf.extractall(tmp)  # zipfile drops absolute paths and '..' parts
+        (tmp / ".unpacked").touch()
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not (dest / ".unpacked").is_file():  # not another build's finished unpack
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _download(spec: str, work: Path) -> Path:
+    name, version = _SPEC.match(spec).groups()  # type: ignore[union-attr]
+    dest = work / "wheels"
+    dest.mkdir(parents=True, exist_ok=True)
+    found = _wheels(dest, name, version)
+    if found:
+        return found[0]
+    base = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), spec]
+    errors = []
+    for extra in ((), _WHEEL_TAGS):
+        try:
+            done = subprocess.run(
+                [*base, *extra], capture_output=True, text=True, timeout=900, check=False
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise TargetError(f"{spec}: pip download could not run ({exc})") from None
+        found = _wheels(dest, name, version)
+        if found:
+            return found[0]
+        errors.append((done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"])
+    raise TargetError(f"{spec}: pip download found no wheel ({errors[-1][0]})")
+
+
+def _wheels(folder: Path, name: str, version: str) -> list[Path]:
+    stem = f"{re.sub(r'[-_.]+', '_', name)}-{version}-"
+    return sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(stem.lower()))
+
+
+def _read_metadata(text: str, where: str) -> tuple[str, str]:
+    headers = HeaderParser().parsestr(text)
+    name, version = headers.get("Name"), headers.get("Version")
+    if not name or not version:
+        raise TargetError(f"{where}: METADATA has no Name or Version")
+    return name.strip(), version.strip()
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _release(version: str) -> str:
+    return ".".join(version.split(".")[:3]).split("+")[0]
+
+
+def _default_work_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "jitwarm" / "builds"

@@ -1,0 +1,43 @@
+"""GPU-free DeepJIT cache entries: every planned kernel's source, flags, cache key and
+meta.json exactly as a DeepJIT DeepGEMM build (tokenspeed-deepgemm 2.8.x) writes them, computed
+on a CPU from the plan, the build's profile and its include folder.
+
+Pure Python: imports neither torch nor deep_gemm.
+"""
+
+from __future__ import annotations
+
+from jitwarm.deepjit._errors import DeepJitRenderError, HeaderNotFoundError, NonStandardIncludeError
+from jitwarm.deepjit._hash import DeepJitHash, deepjit_digest
+from jitwarm.deepjit._key import deepjit_key
+from jitwarm.deepjit._meta import meta_json
+from jitwarm.deepjit._options import CompilerOptions, NotDeepJitBuildError, compiler_options
+from jitwarm.deepjit._render import (
+    GapReason,
+    KernelSource,
+    PlanKernelRef,
+    UnrenderedKernel,
+    render_plan,
+    unrendered_kernels,
+)
+from jitwarm.deepjit._tree import SourceTreeDigester
+
+__all__ = [
+    "CompilerOptions",
+    "DeepJitHash",
+    "DeepJitRenderError",
+    "GapReason",
+    "HeaderNotFoundError",
+    "KernelSource",
+    "NonStandardIncludeError",
+    "NotDeepJitBuildError",
+    "PlanKernelRef",
+    "SourceTreeDigester",
+    "UnrenderedKernel",
+    "compiler_options",
+    "deepjit_digest",
+    "deepjit_key",
+    "meta_json",
+    "render_plan",
+    "unrendered_kernels",
+]
