@@ -29,6 +29,8 @@ LEASE_VAR = "JITWARM_LOCK_LEASE_S"
 # flock is not implemented here (some FUSE and older network filesystems): leases only.
 _NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
 _POLL_FIRST_S, _POLL_MAX_S = 0.02, 0.25
+# Roots this process has warned about: one line per root, however many lock scopes fail there.
+_WARNED: set[Path] = set()
 
 
 class _State(Enum):
@@ -166,6 +168,9 @@ class KernelLocks:
     def _give_up(self, reason: str) -> None:
         if self._unavailable is None:
             self._unavailable = reason
+            if self.cache_root in _WARNED:
+                return
+            _WARNED.add(self.cache_root)
             log.warning(
                 "cannot lock kernels under %s (%s): concurrent warms may compile the same "
                 "kernel twice",
