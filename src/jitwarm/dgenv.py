@@ -320,16 +320,13 @@ def nvcc_release(version_text: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-_DEEPJIT_FALLBACK_PREFIX = "DJ"  # DeepJIT's global prefix, read when the build's is unset
-
-
 @dataclass(frozen=True)
 class DeepJitEnv:
     """The DeepJIT settings of an environment that reach the compiler options (the first six
     change the nvcc flags, hence every key; the dumps only show in meta.json).
 
     Read as DeepJIT's ``Env`` reads them (utils/env.hpp of tokenspeed-deepjit 0.1.0):
-    ``<prefix>_JIT_<NAME>``, else ``DJ_JIT_<NAME>``; booleans are ``true``/``yes``/``false``/
+    ``DG_JIT_<NAME>``, else ``DJ_JIT_<NAME>``; booleans are ``true``/``yes``/``false``/
     ``no`` in any case or a whole integer (non-zero is true); anything else is an error.
     """
 
@@ -344,11 +341,14 @@ class DeepJitEnv:
     dump_sass: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, prefix: str = "DG") -> DeepJitEnv:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, prefixes: tuple[str, ...] = ("DG", "DJ")
+    ) -> DeepJitEnv:
+        """``prefixes``: the build's (its profile's ``env_prefixes``), first set one wins."""
         env = os.environ if env is None else env
 
         def raw(name: str) -> tuple[str, str] | None:
-            for p in (prefix, _DEEPJIT_FALLBACK_PREFIX):
+            for p in prefixes:
                 var = f"{p}_JIT_{name}"
                 if var in env:
                     return var, env[var]

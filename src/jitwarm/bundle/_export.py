@@ -29,8 +29,8 @@ from jitwarm.cache import (
     EntryStatus,
     PlanIndex,
     kernel_identity,
+    read_noatime,
 )
-from jitwarm.cache._fsops import read_noatime
 from jitwarm.dgenv import Layout
 from jitwarm.plan.schema import Plan
 

@@ -30,9 +30,7 @@ from jitwarm.bundle._errors import BundleError, ProvenanceMismatchError
 from jitwarm.bundle._host import compare_provenance
 from jitwarm.bundle._manifest import BundleEntry, BundleLimits, BundleManifest, Provenance
 from jitwarm.bundle._read import OpenBundle, open_bundle
-from jitwarm.cache import EntryStatus, scan_entry
-from jitwarm.cache._errors import CacheWriteError
-from jitwarm.cache._fsops import fsync_dir, new_staging_dir
+from jitwarm.cache import CacheWriteError, EntryStatus, fsync_dir, new_staging_dir, scan_entry
 from jitwarm.dgenv import CacheRoots
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,14 @@ from jitwarm.cache._check import (
 )
 from jitwarm.cache._elf import EM_CUDA, cubin_file_problem, cubin_problem
 from jitwarm.cache._errors import CacheNotFoundError, CacheWriteError
-from jitwarm.cache._fsops import QUARANTINE_DIR, TRASH_DIR, fsync_dir, move_aside
+from jitwarm.cache._fsops import (
+    QUARANTINE_DIR,
+    TRASH_DIR,
+    fsync_dir,
+    move_aside,
+    new_staging_dir,
+    read_noatime,
+)
 from jitwarm.cache._identity import family_of, parse_entry_name, parse_template_args
 from jitwarm.cache._plan_match import PlanIndex, kernel_identity
 from jitwarm.cache._prune import PruneItem, PruneReason, PruneStrategy, plan_prune
@@ -73,12 +80,14 @@ __all__ = [
     "fsync_dir",
     "kernel_identity",
     "move_aside",
+    "new_staging_dir",
     "parse_age",
     "parse_entry_name",
     "parse_size",
     "parse_template_args",
     "plan_prune",
     "quarantine_findings",
+    "read_noatime",
     "scan_cache",
     "scan_entry",
 ]

@@ -22,9 +22,16 @@ from jitwarm._atomic import atomic_write_text
 from jitwarm.cli import app
 from jitwarm.cli._output import output_file, stderr, stdout
 from jitwarm.errors import UsageError
-from jitwarm.guard import GuardMode, Readiness, site_dir
-from jitwarm.guard._env import EnvValueError
-from jitwarm.guard._launch import merge_summaries, prepare_launch, site_env_lines, watch_ready_url
+from jitwarm.guard import (
+    EnvValueError,
+    GuardMode,
+    Readiness,
+    merge_summaries,
+    prepare_launch,
+    site_dir,
+    site_env_lines,
+    watch_ready_url,
+)
 
 EXIT_INLINE = 3
 

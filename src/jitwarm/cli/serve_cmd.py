@@ -150,7 +150,7 @@ def build_settings(
     **rest: object,
 ) -> object:
     """Check every flag here, before any process starts: one line and exit 2 for a mistake."""
-    for mod in ("fastapi", "uvicorn"):
+    for mod in ("fastapi", "uvicorn", "torch"):
         if importlib.util.find_spec(mod) is None:
             raise UsageError(
                 f"jitwarm serve needs the server extra ({mod} is missing): pip install 'jitwarm[server]'"

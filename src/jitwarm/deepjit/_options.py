@@ -15,10 +15,16 @@ from jitwarm.profiles import BuildProfile
 
 
 class NotDeepJitBuildError(DeepJitRenderError):
-    """The profile is not a DeepJIT build (or has no flag facts): nothing to render."""
+    """The profile is not a DeepJIT build, or its nvcc flags are not established: jitwarm
+    cannot compute its keys."""
 
     def __init__(self, profile: BuildProfile) -> None:
-        super().__init__(f"{profile.name} is not a DeepJIT build jitwarm can render for")
+        why = (
+            "is not a DeepJIT build"
+            if profile.generation.value != "deepjit"
+            else "has no established DeepJIT flags in its profile"
+        )
+        super().__init__(f"{profile.name} {why}: jitwarm cannot render its cache entries")
         self.profile = profile.name
 
 
@@ -92,7 +98,7 @@ def compiler_options(
     arch_name = facts.arch_name(arch) if facts is not None else None
     if facts is None or arch_name is None:
         raise NotDeepJitBuildError(profile)
-    jit = DeepJitEnv.from_env(env, prefix=facts.env_prefix)
+    jit = DeepJitEnv.from_env(env, prefixes=profile.env_prefixes)
     dump_asm = jit.debug or jit.dump_asm
     return CompilerOptions(
         optimize_level=facts.optimize_level,

@@ -21,6 +21,7 @@ import sys
 import types
 from pathlib import Path
 
+from jitwarm._lazy import lazy_getattr
 from jitwarm.guard._core import CompileEvent, Guard
 from jitwarm.guard._env import (
     EnvValueError,
@@ -31,9 +32,23 @@ from jitwarm.guard._env import (
     read_settings,
 )
 from jitwarm.guard._importhook import DeepGemmImportHook, install_hook, remove_hook
-from jitwarm.guard._recorder import CallRecorder
+from jitwarm.guard._recorder import RECORDING_KIND, RECORDING_SCHEMA_VERSION, CallRecorder
+
+# What only `jitwarm run` needs, loaded on first use: a guarded process never imports it.
+_LAUNCH = "jitwarm.guard._launch"
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "merge_summaries": _LAUNCH,
+        "prepare_launch": _LAUNCH,
+        "site_env_lines": _LAUNCH,
+        "watch_ready_url": _LAUNCH,
+    },
+)
 
 __all__ = [
+    "RECORDING_KIND",
+    "RECORDING_SCHEMA_VERSION",
     "CompileEvent",
     "EnvValueError",
     "Guard",
@@ -44,8 +59,12 @@ __all__ = [
     "install_from_env",
     "install_guard",
     "mark_ready",
+    "merge_summaries",
+    "prepare_launch",
     "site_dir",
+    "site_env_lines",
     "uninstall_guard",
+    "watch_ready_url",
 ]
 
 log = logging.getLogger("jitwarm.guard")

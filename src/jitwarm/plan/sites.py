@@ -6,63 +6,13 @@ that would compile the same kernels into plan entries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from jitwarm.errors import ConfigError
 from jitwarm.models.spec import Architecture, GQAAttention, MLAAttention, ModelSpec
-from jitwarm.mset import MSet
 from jitwarm.plan import domains
 from jitwarm.plan.schema import METADATA_CONVENTIONS, Conventions, Family, MKind
+from jitwarm.plan.site import Site, gemm_conventions, linear_site, serving_phases, shard
+from jitwarm.plan.v4 import deepseek_v4_sites
 from jitwarm.serving import Arch, MoEPath, Role, ServingConfig
-
-FP8_BLOCK = 128
-
-
-@dataclass(frozen=True)
-class Site:
-    family: Family
-    module: str
-    layers: tuple[int, ...]
-    n: int
-    k: int
-    m_values: MSet
-    phases: tuple[str, ...]
-    num_groups: int = 1
-    m_kind: MKind = MKind.ROWS
-    dims: dict[str, int] = field(default_factory=dict)
-    conventions: Conventions = field(default_factory=Conventions)
-
-
-def shard(
-    value: int, ways: int, what: str, *, field_name: str, block: int | None = FP8_BLOCK
-) -> int:
-    """``value / ways``, or a clear error when the split is impossible for FP8 block weights."""
-    if value % ways:
-        raise ConfigError(
-            f"{what}: {field_name} ({value}) is not divisible by {ways}", field=field_name
-        )
-    part = value // ways
-    if block and part % block:
-        raise ConfigError(
-            f"{what}: {field_name} / {ways} = {part} is not a multiple of the FP8 weight block "
-            f"({block}); use a smaller parallel size or expert parallelism (--ep)",
-            field=field_name,
-        )
-    return part
-
-
-def _phases(s: ServingConfig) -> tuple[str, ...]:
-    return {
-        Role.MIXED: ("prefill", "decode"),
-        Role.PREFILL: ("prefill",),
-        Role.DECODE: ("decode",),
-    }[s.role]
-
-
-def _gemm_conventions(s: ServingConfig, *, gemm_type: str = "Normal") -> Conventions:
-    if s.arch is Arch.SM100:
-        return Conventions(scale_dtype="ue8m0", gemm_type=gemm_type)
-    return Conventions(gemm_type=gemm_type)
 
 
 def collect_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
@@ -122,21 +72,6 @@ def _check_parallelism(model: ModelSpec, s: ServingConfig) -> None:
                 f"(ep = tp > 1), got tp {s.tp}, ep {s.ep}",
                 field="ep",
             )
-
-
-def linear_site(
-    s: ServingConfig, module: str, layers: tuple[int, ...], n: int, k: int, rows: MSet
-) -> Site:
-    return Site(
-        family=Family.FP8_GEMM_NT,
-        module=module,
-        layers=layers,
-        n=n,
-        k=k,
-        m_values=rows,
-        phases=_phases(s),
-        conventions=_gemm_conventions(s),
-    )
 
 
 def _attention_linears(model: ModelSpec, s: ServingConfig) -> list[Site]:
@@ -244,7 +179,7 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 num_groups=groups,
                 m_values=domains.mega_moe_tokens(s),
                 m_kind=MKind.TOKENS,
-                phases=_phases(s),
+                phases=serving_phases(s),
                 dims={"top_k": moe.top_k, "intermediate": inter},
                 conventions=Conventions(
                     ab_dtype="fp8xfp4", scale_dtype="ue8m0", gemm_type="MegaMoE"
@@ -270,7 +205,7 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     ):
         if not m_values:
             continue
-        conv = _gemm_conventions(s, gemm_type=gemm_type)
+        conv = gemm_conventions(s, gemm_type=gemm_type)
         for module, n, k in (("mlp.experts.w13", 2 * inter, h), ("mlp.experts.w2", h, inter)):
             out.append(
                 Site(
@@ -382,6 +317,4 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
 def _v4_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
     if model.architecture is not Architecture.DEEPSEEK_V4:
         return []
-    from jitwarm.plan.v4 import deepseek_v4_sites
-
     return deepseek_v4_sites(model, s)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from jitwarm.models.spec import LowRankMQAAttention, ModelSpec
 from jitwarm.plan import domains
 from jitwarm.plan.schema import TF32_HC_CONVENTIONS, Conventions, Family
-from jitwarm.plan.sites import Site, linear_site, shard
+from jitwarm.plan.site import Site, linear_site, shard
 from jitwarm.serving import Arch, ServingConfig
 
 

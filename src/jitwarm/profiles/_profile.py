@@ -138,11 +138,10 @@ class DeepJitFlags:
 
     The key covers ``--gpu-architecture=sm_<arch>``, ``-O<level>``,
     ``--compiler-options=-O<level>``, the PTXAS options the env turns on, the register-usage
-    level, then `nvcc_flags` (``{cpp_standard}`` filled from ``<prefix>_JIT_CPP_STANDARD``)
-    and any extra flags.
+    level, then `nvcc_flags` (``{cpp_standard}`` filled from ``DG_JIT_CPP_STANDARD``, read
+    through the profile's ``env_prefixes``) and any extra flags.
     """
 
-    env_prefix: str = "DG"  # the build's DeepJIT prefix (DG_JIT_*), DJ_JIT_* as the fallback
     optimize_level: str = "3"
     register_usage_level: int = 10
     nvcc_flags: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from jitwarm.errors import ManifestError
-from jitwarm.guard._recorder import RECORDING_KIND, RECORDING_SCHEMA_VERSION
+from jitwarm.guard import RECORDING_KIND, RECORDING_SCHEMA_VERSION
 
 
 class RecordingError(ManifestError):

@@ -12,7 +12,7 @@ from jitwarm.plan import domains
 from jitwarm.plan.builder import jitwarm_version
 from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
 from jitwarm.plan.select import select_kernels
-from jitwarm.plan.sites import linear_site
+from jitwarm.plan.site import linear_site
 from jitwarm.serving import ServingConfig
 
 _LAYER = re.compile(r"\.(\d+)\.")

@@ -77,17 +77,14 @@ def _logits_dtype(entry: PlanEntry, ctx: RenderContext) -> str:
 def render_mqa_logits(entry: PlanEntry, kernel: PlanKernel, ctx: RenderContext) -> tuple[str, str]:
     heads, head_dim = _heads(entry)
     style = ctx.profile.sm90_indexer_args
-    compressed, clean = param(kernel, "compressed_logits"), param(kernel, "clean_logits")
     flags: tuple[object, ...] = ()
     if style is Sm90IndexerArgs.WITH_CLEAN_FLAGS:
+        compressed, clean = param(kernel, "compressed_logits"), param(kernel, "clean_logits")
         if compressed and clean:
             raise Unrenderable("compressed logits cannot be cleaned (DeepGEMM asserts)")
         flags = (bool(compressed), bool(clean))
-    elif not compressed:
-        raise Unrenderable(
-            "this build computes compressed logits only (max_seqlen_k > 0); "
-            "the plan's call is uncompressed"
-        )
+    # Else the kernel bakes neither flag: the build only takes compressed calls (max_seqlen_k
+    # > 0, which a caller must pass there) and the source is the same whatever the plan says.
     num_math_threads = 512
     source = fill(
         MQA_LOGITS_TEMPLATES[style],

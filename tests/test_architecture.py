@@ -1,0 +1,151 @@
+"""The package structure, checked from the source: which package may import which.
+
+- No import cycles between packages, beyond the ones listed in KNOWN_CYCLES (open items of the
+  structure issue, each to be removed, never added to): a new cycle fails with its edges.
+- No package imports another package's private modules (``jitwarm.x._y`` from outside ``x``).
+- Only ``jitwarm.deepgemm`` imports torch or deep_gemm.
+Imports inside functions count (a dependency is a dependency); ``if TYPE_CHECKING`` ones do not.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "jitwarm"
+
+# Package cycles that exist today; shrink this set, never grow it.
+KNOWN_CYCLES = {
+    frozenset({"ahead", "warmer", "deepgemm"}),  # warm's backend and shim wiring
+    frozenset({"dgenv", "profiles"}),  # dgenv's default layout asks the detected profile
+}
+TORCH_PACKAGES = {"deepgemm"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return skip
+
+
+def _imports() -> dict[str, set[str]]:
+    """module -> every absolute module it imports."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_nodes(tree)
+        module = _module_name(path)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out[module].add(node.module)
+            elif isinstance(node, ast.Import):
+                out[module].update(alias.name for alias in node.names)
+    return out
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in list(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_new_import_cycle_between_packages() -> None:
+    packages: dict[str, set[str]] = defaultdict(set)
+    for module, targets in _imports().items():
+        for target in targets:
+            a, b = _package(module), _package(target)
+            if target.startswith("jitwarm.") and a and b and a != b:
+                packages[a].add(b)
+    new = [c for c in _cycles(packages) if frozenset(c) not in KNOWN_CYCLES]
+    assert not new, f"new package import cycles: {new}"
+
+
+def test_no_module_cycle_inside_a_package() -> None:
+    imports = _imports()
+    modules = {m: {t for t in ts if t in imports} for m, ts in imports.items()}
+    inside = [c for c in _cycles(modules) if len({_package(m) for m in c}) == 1]
+    # A package's __init__ re-exporting its own modules is not a cycle of concepts.
+    inside = [c for c in inside if not any(m.count(".") == 1 for m in c)]
+    assert not inside, f"module import cycles inside one package: {inside}"
+
+
+def test_no_package_imports_another_packages_private_modules() -> None:
+    bad = []
+    for module, targets in _imports().items():
+        for target in targets:
+            parts = target.split(".")
+            if (
+                parts[0] == "jitwarm"
+                and len(parts) >= 3
+                and parts[2].startswith("_")
+                and parts[1] != _package(module)
+            ):
+                bad.append(f"{module} imports {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_only_the_deepgemm_package_imports_torch_or_deep_gemm() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in _imports().items()
+        for target in targets
+        if target.split(".")[0] in ("torch", "deep_gemm") and _package(module) not in TORCH_PACKAGES
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_merge_conflict_markers_are_left() -> None:
+    root = SRC.parents[1]
+    files = [root / "README.md", *root.glob("docs/*.md"), *SRC.rglob("*.py")]
+    files += [p for p in (root / "tests").glob("*.py")]
+    bad = [
+        f"{p.relative_to(root)}:{i}"
+        for p in files
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if line.startswith(("<<<<<<< ", ">>>>>>> "))
+    ]
+    assert not bad, f"merge conflict markers: {bad}"
