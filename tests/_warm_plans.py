@@ -2,7 +2,6 @@
 
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.profiles import get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -19,5 +18,5 @@ def sweep_plan(**serving: object) -> Plan:
     return plan_serving(
         load_model("deepseek-v3"),
         ServingConfig(**{**base, **serving}),
-        build=get_profile("tokenspeed-deepgemm-2.5.0"),
+        build="tokenspeed-deepgemm-2.5.0",
     )

@@ -22,7 +22,11 @@ from jitwarm.serving import ServingConfig
 @pytest.fixture(scope="module")
 def small_plan(tmp_path_factory) -> Path:
     """The V3.2 plan cut to two kernels of its smallest family (paged-logits metadata)."""
-    plan = plan_serving(load_model("deepseek-v3.2"), ServingConfig(tp=8, spec_draft_tokens=3))
+    plan = plan_serving(
+        load_model("deepseek-v3.2"),
+        ServingConfig(tp=8, spec_draft_tokens=3),
+        build="tokenspeed-deepgemm-2.8.0",
+    )
     entry = next(e for e in plan.entries if e.family is Family.PAGED_MQA_METADATA)
     entry = entry.model_copy(update={"kernels": entry.kernels[:2]})
     path = tmp_path_factory.mktemp("plan") / "plan.json"
@@ -93,6 +97,19 @@ def test_build_cli_shards_bundle_and_merge(small_plan, tmp_path, capsys):
     names = sorted(e["name"] for e in json.loads(out)["entries"])
     shard_names = sorted(p.name for i in range(2) for p in (tmp_path / f"r{i}" / "cache").iterdir())
     assert names == shard_names and len(names) == 2
+
+
+def test_plan_for_another_build_is_one_line(small_plan, tmp_path, capsys):
+    from jitwarm.plan import Plan
+
+    plan = Plan.load(small_plan).model_copy(update={"build": "tokenspeed-deepgemm-2.8.2"})
+    other = tmp_path / "plan.json"
+    other.write_text(plan.to_json())
+    code, _, err = run(
+        capsys, "build", "--plan", str(other), "--target", str(unpacked_wheel("2.8.0"))
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "made for DeepGEMM build tokenspeed-deepgemm-2.8.2" in err
 
 
 def test_build_cli_no_model_no_plan_is_one_line(capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from _cli import run
 from _wheels import fetch_wheel, unpacked_wheel
-from jitwarm.build import TargetError, match_profile, resolve_target
+from jitwarm.build import TargetError, resolve_target
 
 
 def _wheel(path: Path, name: str, version: str, files: dict[str, str]) -> Path:
@@ -54,11 +54,18 @@ def test_vendored_vllm_copy_is_named_by_its_path(tmp_path):
     pkg = tmp_path / "vllm" / "third_party" / "deep_gemm"
     (pkg / "include" / "deep_gemm").mkdir(parents=True)
     (pkg / "__init__.py").write_text("import os\n__version__ = '2.8.1'\n")
-    assert _from_folder(pkg, source=str(pkg)).profile.name == "vllm-deepgemm-2.8.1"
-    try:
+    assert _from_folder(pkg) == ("vllm", "2.8.1", pkg)
+    assert resolve_target(str(pkg)).profile.name == "vllm-deepgemm-2.8.1"
+
+
+def test_profile_flag_names_the_build_when_the_files_cannot(tmp_path):
+    pkg = tmp_path / "deep_gemm"
+    (pkg / "include" / "deep_gemm").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("__version__ = '0.0.1'\n")
+    with pytest.raises(TargetError, match=r"no profile for DeepGEMM build deep-gemm 0\.0\.1"):
         resolve_target(str(pkg))
-    except TargetError as exc:  # until its profile carries the DeepJIT flag facts
-        assert "cannot render" in str(exc) and "\n" not in str(exc)
+    target = resolve_target(str(pkg), profile="tokenspeed-deepgemm-2.8.2")
+    assert target.profile.name == "tokenspeed-deepgemm-2.8.2"
 
 
 @pytest.mark.parametrize(
@@ -113,19 +120,6 @@ def test_truncated_real_wheel_is_corrupt(tmp_path):
         resolve_target(str(cut), work_dir=tmp_path / "work")
 
 
-def test_profile_matching():
-    assert (
-        match_profile("tokenspeed_deepgemm", "2.8.2.post20261020").name
-        == "tokenspeed-deepgemm-2.8.2"
-    )
-    assert (
-        match_profile("tokenspeed-deepgemm", "2.8.0.post20270101").name
-        == "tokenspeed-deepgemm-2.8.0"
-    )
-    assert match_profile("tokenspeed-deepgemm", "2.7.0") is None
-    assert match_profile("deep-gemm", "2.8.0") is None
-
-
 def test_cli_bad_target_exits_2_with_one_line(capsys, tmp_path):
     code, _out, err = run(
         capsys, "build", "--model", "deepseek-v3", "--tp", "8", "--target", str(tmp_path / "x.whl")
@@ -146,9 +140,7 @@ def test_name_version_uses_a_wheel_already_downloaded(tmp_path):
 
 
 def test_installed_without_deepgemm_is_one_line(monkeypatch):
-    from jitwarm import dgenv
-
-    monkeypatch.setattr(dgenv, "find_deepgemm", lambda: dgenv.DeepGEMMInstall(None, None, None))
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "no_such_deep_gemm_module")
     with pytest.raises(TargetError) as info:
         resolve_target("installed")
     assert "no DeepGEMM is installed" in str(info.value) and "--target" in str(info.value)

@@ -183,7 +183,8 @@ def test_thousand_layers_plan_in_linear_time(tmp_path: Path) -> None:
         ),
         (["--family", "fp8_gemm_nt", "--n", "8", "--k", "8", "--m-max", str(10**12)], "'--m-max'"),
         (["--family", "get_paged_mqa_logits_metadata", "--m-max", str(10**7)], "decode batch"),
-        (["--family", "fp8_fp4_mega_moe", "--m-max", "9"], "'--family'"),
+        (["--family", "fp8_fp4_mega_moe", "--m-max", "9"], "no sm90 selection model"),
+        (["--family", "fp8_mqa_logits", "--m-max", "9"], "'--family'"),
     ],
 )
 def test_kernels_refuses_values_that_cannot_be_right(
@@ -233,3 +234,19 @@ def test_plan_manifests_are_validated_on_load(
     code, _, err = run(capsys, verb, "--plan", str(_plan_with(tmp_path, edit)))
     line = one_line_error(err)
     assert code == 2 and "invalid plan" in line and where in line
+
+
+@pytest.mark.parametrize("verb", [["bundle", "inspect"], ["bundle", "import"]])
+def test_a_bundle_path_that_is_a_folder_or_missing_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, verb: list[str]
+) -> None:
+    for path, needle in ((tmp_path, "is a directory"), (tmp_path / "no.tar", "does not exist")):
+        code, _, err = run(capsys, *verb, str(path))
+        assert code == 2 and needle in one_line_error(err)
+
+
+def test_cache_dir_is_typed_alike_in_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    for verb in (["warm"], ["verify"], ["cache", "ls"], ["doctor"], ["bundle", "export"]):
+        code, out, _ = run(capsys, *verb, "--help")
+        (line,) = [x for x in out.splitlines() if "--cache-dir" in x]
+        assert code == 0 and "<path>" in line, (verb, line)

@@ -11,7 +11,7 @@ import pytest
 from jitwarm import dgenv
 from jitwarm.bundle import Provenance
 from jitwarm.cli import main
-from jitwarm.cli.doctor_cmd import FAIL, OK, WARN, diagnose
+from jitwarm.doctor import FAIL, OK, WARN, diagnose
 
 BUILT = Provenance(
     arch="sm90",
@@ -141,3 +141,55 @@ def test_warm_leaves_provenance_doctor_reads(tmp_path: Path) -> None:
     assert path == tmp_path / PROVENANCE_FILE
     assert Provenance.model_validate_json(path.read_text()) == prov
     assert not [p for p in tmp_path.iterdir() if p.name != PROVENANCE_FILE]  # no temp left
+
+
+def _doctor_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, *extra: str) -> dict:
+    with pytest.raises(SystemExit):
+        main(["doctor", "--cache-dir", str(tmp_path / "root"), "--arch", "sm90", "--num-sms", "132", "--json", *extra])  # fmt: skip
+    return json.loads(capsys.readouterr().out)
+
+
+def test_doctor_finds_vllms_vendored_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from _sites import vllm_site
+
+    vllm_site(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
+    out = _doctor_json(capsys, tmp_path)
+    assert out["deepgemm"]["module"] == "vllm.third_party.deep_gemm"
+    assert out["deepgemm"]["profile"] == "vllm-deepgemm-2.8.1"
+    (dg,) = [f for f in out["findings"] if f["check"] == "deepgemm"]
+    assert (
+        dg["status"] == OK
+        and "vllm 2.8.1" in dg["message"]
+        and "not installed" not in dg["message"]
+    )
+    # no source or capture of 2.8.1's heuristic: doctor says so
+    (sel,) = [f for f in out["findings"] if f["check"] == "selection"]
+    assert sel["status"] == WARN and "selection model unvalidated for this build" in sel["message"]
+
+
+def test_doctor_names_an_unknown_build_and_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from _sites import deepgemm_site
+
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
+    deepgemm_site(tmp_path / "site", "tokenspeed-deepgemm", "2.9.1.post20270101")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    out = _doctor_json(capsys, tmp_path)
+    (dg,) = [f for f in out["findings"] if f["check"] == "deepgemm"]
+    assert dg["status"] == WARN and "unknown build: tokenspeed-deepgemm 2.9.1" in dg["message"]
+    assert any(f["check"] == "selection" for f in out["findings"])
+    out = _doctor_json(capsys, tmp_path, "--deepgemm", "no_such.deep_gemm")
+    (dg,) = [f for f in out["findings"] if f["check"] == "deepgemm"]
+    assert dg["status"] == FAIL and "no_such.deep_gemm" in dg["message"]
+
+
+def test_a_cache_of_another_build_fails_doctor(tmp_path: Path) -> None:
+    built = BUILT.model_copy(update={"deepgemm_build": "tokenspeed-deepgemm-2.8.0"})
+    host = BUILT.model_copy(update={"deepgemm_build": "tokenspeed-deepgemm-2.8.2"})
+    (bad,) = [f for f in diagnose(built, host, roots(tmp_path), source="x") if f.status == FAIL]
+    assert bad.check == "build" and bad.recompiles and "2.8.0" in bad.message

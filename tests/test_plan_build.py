@@ -36,7 +36,7 @@ def site_282(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     site = tmp_path / "site"
     deepgemm_site(site, "tokenspeed-deepgemm", "2.8.2.post20261020")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv("JITWARM_DEEPGEMM", raising=False)
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
     monkeypatch.delitem(sys.modules, "deep_gemm", raising=False)
     return site
 
@@ -97,7 +97,7 @@ def test_a_plan_made_here_records_this_build(
 ) -> None:
     out_file = tmp_path / "p.json"
     code, _, err = run(
-        capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "--json", str(out_file)
+        capsys, "plan", "--model", "deepseek-v3", "--tp", "8", "--output", str(out_file)
     )
     assert code == 0, err
     assert Plan.load(out_file).build == B282
@@ -135,7 +135,7 @@ def test_warm_on_an_unknown_build_captures_instead_of_trusting_the_model(
     site = tmp_path / "site"
     deepgemm_site(site, "tokenspeed-deepgemm", "2.9.0.post20270101")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delenv("JITWARM_DEEPGEMM", raising=False)
+    monkeypatch.setenv("JITWARM_DEEPGEMM", "")  # restored after the test, as --deepgemm sets it
     seen: list[bool] = []
 
     def backend(capture: bool = False) -> FakeBackend:
@@ -157,3 +157,22 @@ def test_warm_on_an_unknown_build_captures_instead_of_trusting_the_model(
     assert body["deepgemm"]["profile"] == "unknown"
     assert "selection model unvalidated" in err
     assert True in seen  # the capture (stand-in compiler) back end ran
+
+
+def test_prune_compares_with_the_build_the_cache_was_warmed_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], site_282: Path, small_plan: Plan
+) -> None:
+    """warm's record at the cache root names the build that filled it; it wins over the one
+    installed here (a cache built elsewhere, pruned on this host)."""
+    from jitwarm.bundle import write_cache_provenance
+
+    root = tmp_path / "root"
+    (root / "cache").mkdir(parents=True)
+    write_cache_provenance(root, Provenance(deepgemm_build=B280, layout=Layout.DEEPJIT))
+    plan_file = _write(tmp_path, small_plan)  # made for 2.8.0, like the cache
+    code, _, err = run(capsys, "cache", "prune", "--plan", str(plan_file), "--cache-dir", str(root), "--yes")  # fmt: skip
+    assert code == 0, err
+    other = _write(tmp_path, small_plan.model_copy(update={"build": B282}))
+    code, _, err = run(capsys, "cache", "prune", "--plan", str(other), "--cache-dir", str(root), "--yes")  # fmt: skip
+    (line,) = err.strip().splitlines()
+    assert code == 2 and B282 in line and f"{B280} (cache {root})" in line

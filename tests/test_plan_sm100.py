@@ -25,7 +25,6 @@ from jitwarm.mset import MSet
 from jitwarm.plan import Family, Plan, Selection, plan_serving
 from jitwarm.plan.estimate import MEDIAN_COMPILE_S, estimate_compile
 from jitwarm.plan.select import sm100_problem
-from jitwarm.profiles import get_profile
 from jitwarm.selection.sm100 import MegaMoEBlockConfig, MegaMoEProblem, SM100KernelConfig
 from jitwarm.serving import ServingConfig
 
@@ -35,12 +34,12 @@ V4_SEED = {"tp": 4, "ep": 4, "moe_path": "mega", "arch": "sm100"}
 
 def _v4(build: str, draft: int, **extra: object) -> Plan:
     serving = ServingConfig(**{**V4_SEED, "spec_draft_tokens": draft, **extra})
-    return plan_serving(load_model("deepseek-v4-flash"), serving, build=get_profile(BUILDS[build]))
+    return plan_serving(load_model("deepseek-v4-flash"), serving, build=BUILDS[build])
 
 
 def _v3(build: str) -> Plan:
     serving = ServingConfig(tp=8, arch="sm100")
-    return plan_serving(load_model("deepseek-v3"), serving, build=get_profile(BUILDS[build]))
+    return plan_serving(load_model("deepseek-v3"), serving, build=BUILDS[build])
 
 
 def _preset(name: str) -> dict:
@@ -114,9 +113,7 @@ def test_v3_on_sm100_plans_exactly(build: str) -> None:
 
 def test_build_without_an_sm100_model_sweeps_and_says_why() -> None:
     serving = ServingConfig(**V4_SEED)
-    plan = plan_serving(
-        load_model("deepseek-v4-flash"), serving, build=get_profile("tokenspeed-deepgemm-2.5.0")
-    )
+    plan = plan_serving(load_model("deepseek-v4-flash"), serving, build="tokenspeed-deepgemm-2.5.0")
     assert plan.sweep_entries
     assert any("no sm100 selection model" in n for n in plan.notes)
     estimate = estimate_compile(plan)

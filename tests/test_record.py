@@ -16,6 +16,7 @@ from jitwarm.plan import domains
 from jitwarm.plan.schema import Conventions, Family, MKind, Selection
 from jitwarm.plan.select import select_kernels
 from jitwarm.record import (
+    RecordedCall,
     RecordingError,
     is_recording,
     load_recording,
@@ -197,3 +198,41 @@ def test_bad_recordings_are_usage_errors(tmp_path: Path, text: str, match: str) 
     with pytest.raises(RecordingError, match=match) as info:
         plan_from_recording(path, ServingConfig())
     assert isinstance(info.value, UsageError)
+
+
+def _t(shape: list[int], dtype: str) -> dict:
+    return {"shape": shape, "dtype": dtype, "stride": []}
+
+
+def test_a_recording_of_a_build_with_only_fp8_fp4_indexer_calls() -> None:
+    """2.8.2 / vLLM 2.8.1: fp8_fp4_mqa_logits((q, None), kv, w, ks, ke, max_seqlen_k) is the FP8
+    indexer; its sixth positional argument is max_seqlen_k (csrc/apis/attention.hpp)."""
+    from jitwarm.profiles import get_profile
+    from jitwarm.record._interpret import interpret
+
+    q = [_t([7, 64, 128], "float8_e4m3fn"), None]
+    kv = [_t([7, 128], "float8_e4m3fn"), _t([7], "float32")]
+    call = RecordedCall(
+        family="fp8_fp4_mqa_logits",
+        args=[q, kv, _t([7, 64], "float32"), _t([7], "int32"), _t([7], "int32"), 0],
+    )
+    site = interpret(call, get_profile("tokenspeed-deepgemm-2.8.2"))
+    assert site.family is Family.MQA_LOGITS and site.conventions.ab_dtype == "fp8_e4m3"
+    assert site.dims == {"heads": 64, "head_dim": 128} and site.m == 7
+    paged = RecordedCall(
+        family="fp8_fp4_paged_mqa_logits",
+        args=[
+            [_t([4, 2, 64, 128], "float8_e4m3fn"), None],
+            _t([16, 64, 1, 132], "uint8"),
+            _t([8, 64], "float32"),
+            _t([4, 2], "int32"),
+            _t([4, 4], "int32"),
+            _t([133, 2], "int32"),
+            256,
+        ],
+    )
+    site = interpret(paged, get_profile("vllm-deepgemm-2.8.1"))
+    assert site.family is Family.PAGED_MQA_LOGITS
+    assert site.dims == {"heads": 64, "head_dim": 128, "block_kv": 64, "next_n": 2}
+    # upstream conventions read the same call as the FP4 variant
+    assert interpret(call).family is Family.FP4_MQA_LOGITS

@@ -66,7 +66,7 @@ PRINT_ONLY_VARS: tuple[str, ...] = (
 class Layout(str, Enum):
     """On-disk layout of a DeepGEMM kernel cache."""
 
-    UPSTREAM = "upstream"  # 2.5.0: cache/kernel.<name>.<hash>/{kernel.cu,kernel.cubin}
+    UPSTREAM = "upstream"  # in-tree JIT: cache/kernel.<name>.<hash>/{kernel.cu,kernel.cubin}
     DEEPJIT = "deepjit"  # DeepJIT: cache/<tag>.<key>/{kernel.cu,kernel.cubin,meta.json,.committed}
 
 
@@ -158,7 +158,7 @@ def resolve_cache_roots(
 ) -> CacheRoots:
     """The cache roots to use, from the flag, else ``DG_JIT_CACHE_DIR``, else the default.
 
-    ``layout`` decides how a value with ``:`` is read (DeepJIT splits it, 2.5.0 does not) and
+    ``layout`` decides how a value with ``:`` is read (DeepJIT splits it, the upstream JIT does not) and
     which default root applies. ``None`` (auto): a value with ``:`` is one path if that path
     is an existing folder, else a list; the default root follows the installed DeepGEMM,
     else whichever default root exists (``~/.deep_gemm`` first).
@@ -313,7 +313,7 @@ def nvcc_version_text(nvcc: Path | None, *, timeout_s: float = 30.0) -> str | No
 
 
 def nvcc_release(version_text: str | None) -> str | None:
-    """``major.minor`` from nvcc's version text (2.5.0 keys on ``NVCC<major>.<minor>``)."""
+    """``major.minor`` from nvcc's version text (the upstream JIT keys on ``NVCC<major>.<minor>``)."""
     if not version_text:
         return None
     match = re.search(r"release (\d+\.\d+)", version_text)

@@ -24,7 +24,7 @@ from jitwarm.build._provenance import NOT_VERIFIED, build_provenance
 from jitwarm.build._ray import RayExecutor
 from jitwarm.build._report import BuildReport, FamilyCounts, JobResult, JobStatus
 from jitwarm.build._shard import Shard, shard_jobs, split_jobs
-from jitwarm.build._target import INSTALLED, TargetBuild, match_profile, resolve_target
+from jitwarm.build._target import INSTALLED, TargetBuild, resolve_target
 
 __all__ = [
     "INSTALLED",
@@ -51,7 +51,6 @@ __all__ = [
     "build_provenance",
     "default_jobs",
     "export_build_bundle",
-    "match_profile",
     "nvcc_arch",
     "nvcc_command",
     "prepare_build",

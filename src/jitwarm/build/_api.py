@@ -22,6 +22,7 @@ from jitwarm.build._shard import Shard, shard_jobs
 from jitwarm.build._target import TargetBuild
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
 from jitwarm.plan.schema import Plan
+from jitwarm.profiles import BuildMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,14 @@ def prepare_build(
     render: Callable[[Plan, TargetBuild, Nvcc], list[BuildJob]] | None = None,
 ) -> PreparedBuild:
     """Check the plan against the build, render every kernel and pick this shard's."""
+    if plan.build is not None and plan.build != target.profile.name:
+        raise BuildMismatchError(
+            "the plan",
+            plan.build,
+            target.profile.name,
+            "plan with the target's build (jitwarm build --model ... --target ...), or pass "
+            "--target for the plan's build",
+        )
     arch = nvcc_arch(plan.arch)
     start = time.perf_counter()
     notes: tuple[str, ...] = ()

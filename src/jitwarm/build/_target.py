@@ -9,7 +9,6 @@ build names, renders and caches kernels.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
@@ -21,11 +20,15 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from jitwarm import dgenv
 from jitwarm.build._errors import TargetError
-from jitwarm.profiles import PROFILES, BuildProfile, JitGeneration
-
-log = logging.getLogger(__name__)
+from jitwarm.profiles import (
+    PROFILES,
+    BuildProfile,
+    JitGeneration,
+    detect_build,
+    get_profile,
+    profile_for,
+)
 
 INSTALLED = "installed"
 # The published DeepGEMM wheels are CPython 3.12 manylinux binaries: a download from another
@@ -76,42 +79,29 @@ def resolve_target(
     spec = spec or INSTALLED
     work = Path(work_dir) if work_dir else _default_work_dir()
     if spec == INSTALLED:
-        target = _installed()
+        found = _installed()
     elif _SPEC.match(spec):
-        target = _from_wheel(_download(spec, work), work, source=spec)
+        found = _from_wheel(_download(spec, work), work)
     elif spec.endswith(".whl"):
-        target = _from_wheel(Path(spec), work, source=spec)
+        found = _from_wheel(Path(spec), work)
     elif Path(spec).is_dir():
-        target = _from_folder(Path(spec), source=spec)
+        found = _from_folder(Path(spec))
     else:
         raise TargetError(
             f"--target {spec!r}: expected 'installed', a wheel file, name==version, or a "
             "DeepGEMM package folder"
         )
+    dist, version, package = found
     if profile is not None:
-        from jitwarm.profiles import get_profile
-
-        target = TargetBuild(
-            get_profile(profile), target.distribution, target.version, target.package_dir, spec
-        )
+        chosen = get_profile(profile)
+    else:
+        chosen = profile_for(_normalize(dist), version)
+        if chosen is None:
+            known = ", ".join(p.label for p in PROFILES)
+            raise TargetError(f"no profile for DeepGEMM build {dist} {version} (known: {known})")
+    target = TargetBuild(chosen, dist, version, package, spec)
     _check_buildable(target)
     return target
-
-
-def match_profile(distribution: str, version: str) -> BuildProfile | None:
-    """The profile of ``distribution`` ``version``: the exact version, else the one of the
-    same release (``2.8.0.post1`` -> 2.8.0's) with a warning."""
-    dist = _normalize(distribution)
-    same_dist = [p for p in PROFILES if _normalize(p.distribution) == dist]
-    for p in same_dist:
-        if p.version == version:
-            return p
-    release = _release(version)
-    for p in same_dist:
-        if _release(p.version) == release:
-            log.warning("%s %s: using the profile of %s", distribution, version, p.label)
-            return p
-    return None
 
 
 def _check_buildable(target: TargetBuild) -> None:
@@ -130,19 +120,17 @@ def _check_buildable(target: TargetBuild) -> None:
         raise TargetError(f"{target.package_dir}: no include/deep_gemm/ headers (not DeepGEMM?)")
 
 
-def _installed() -> TargetBuild:
-    install = dgenv.find_deepgemm()
-    if install.path is None:
+def _installed() -> tuple[str, str, Path]:
+    detected = detect_build()
+    if not detected.found or detected.path is None:
         raise TargetError(
             "no DeepGEMM is installed in this interpreter; pass --target WHEEL or "
             "--target NAME==VERSION (e.g. tokenspeed-deepgemm==2.8.0.post20260924)"
         )
-    if install.distribution is None or install.version is None:
-        return _from_folder(install.path, source=INSTALLED)
-    return _with_profile(install.distribution, install.version, install.path, INSTALLED)
+    return detected.distribution or "deep_gemm", detected.version or "unknown", detected.path
 
 
-def _from_folder(folder: Path, *, source: str) -> TargetBuild:
+def _from_folder(folder: Path) -> tuple[str, str, Path]:
     """An unpacked package folder, or a folder holding one (a site folder, an unpacked wheel)."""
     package = folder if (folder / "include").is_dir() else folder / "deep_gemm"
     if not (package / "__init__.py").is_file():
@@ -156,18 +144,10 @@ def _from_folder(folder: Path, *, source: str) -> TargetBuild:
             raise TargetError(f"{package}: no dist-info and no __version__; pass --profile")
         version = found.group(1)
         dist = "vllm" if package.parent.name == "third_party" else "deep-gemm"
-    return _with_profile(dist, version, package, source)
+    return dist, version, package
 
 
-def _with_profile(dist: str, version: str, package: Path, source: str) -> TargetBuild:
-    profile = match_profile(dist, version)
-    if profile is None:
-        known = ", ".join(p.label for p in PROFILES)
-        raise TargetError(f"no profile for DeepGEMM build {dist} {version} (known: {known})")
-    return TargetBuild(profile, dist, version, package, source)
-
-
-def _from_wheel(wheel: Path, work: Path, *, source: str) -> TargetBuild:
+def _from_wheel(wheel: Path, work: Path) -> tuple[str, str, Path]:
     if not wheel.is_file():
         raise TargetError(f"{wheel}: no such wheel file")
     try:
@@ -190,7 +170,7 @@ def _from_wheel(wheel: Path, work: Path, *, source: str) -> TargetBuild:
                 _unpack(zf, dest)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
         raise TargetError(f"{wheel}: corrupt or unreadable wheel ({exc})") from None
-    return _with_profile(dist, version, dest / package, source)
+    return dist, version, dest / package
 
 
 def _package_in(names: list[str]) -> str | None:
@@ -261,10 +241,6 @@ def _read_metadata(text: str, where: str) -> tuple[str, str]:
 
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _release(version: str) -> str:
-    return ".".join(version.split(".")[:3]).split("+")[0]
 
 
 def _default_work_dir() -> Path:

@@ -1,10 +1,10 @@
 """Find what is wrong in a cache, and move it to a quarantine folder.
 
 Findings:
-- ``incomplete``: an entry folder missing ``kernel.cu`` or ``kernel.cubin`` (DeepGEMM 2.5.0
-  aborts on such a folder), or, for DeepJIT, ``meta.json`` or the ``.committed`` marker
-  (DeepJIT ignores it, and cannot publish a fresh compile over it); a file where an entry
-  folder should be.
+- ``incomplete``: an entry folder missing ``kernel.cu`` or ``kernel.cubin`` (DeepGEMM's
+  upstream JIT aborts on such a folder), or, for DeepJIT, ``meta.json`` or the ``.committed``
+  marker (DeepJIT ignores it, and cannot publish a fresh compile over it); a file where an
+  entry folder should be.
 - ``poisoned``: ``kernel.cubin`` empty or not a valid CUDA ELF (loading fails with
   CUDA_ERROR_INVALID_IMAGE).
 - ``leftover_temp``: a folder in ``tmp/`` with no activity for the grace period (a failed or

@@ -2,7 +2,7 @@
 
 An entry leaves ``cache/`` in one ``os.rename`` (to a trash or quarantine folder beside it on
 the same filesystem) before anything inside it is touched: a reader sees the whole entry or
-none. This matters: DeepGEMM 2.5.0 aborts the process when an entry folder exists without
+none. This matters: DeepGEMM's upstream JIT aborts the process when an entry folder exists without
 ``kernel.cu`` or ``kernel.cubin``, so a half-deleted entry would crash a live server.
 """
 

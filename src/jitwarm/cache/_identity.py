@@ -66,7 +66,7 @@ HELPER_KERNELS = frozenset(
 
 def parse_entry_name(name: str) -> tuple[Layout, str, str] | None:
     """``(layout guess, kernel name, key)`` from a cache folder name, or None if it is neither
-    ``kernel.<name>.<hash>`` (2.5.0) nor ``<tag>.<key>`` (DeepJIT)."""
+    ``kernel.<name>.<hash>`` (upstream JIT) nor ``<tag>.<key>`` (DeepJIT)."""
     if name.startswith("kernel.") and name.count(".") >= 2:
         kernel, _, key = name[len("kernel.") :].rpartition(".")
         layout = Layout.UPSTREAM

@@ -7,8 +7,8 @@ For an entry of family F with template arguments A:
    For SM90 1D2D GEMMs "the same kernel" is the same build-independent identity
    (``Sm90GemmArgs.canonical``): the 19 arguments every build renders, plus an epilogue or a
    scale granularity only where it is not the identity / 128. So a plan's predictions match
-   the 20-argument renderings of 2.5.0 and 2.8.0, the 19 of 2.8.1 and 2.8.2 and the 21 of
-   sgl-deep-gemm 0.2.3. Any other kernel: character for character (after whitespace
+   every build's rendering (20, 19 or 21 arguments: the profiles' ``sm90_gemm_args``). Any
+   other kernel: character for character (after whitespace
    normalization, see ``parse_template_args``).
 2. Baked dims: for a plan entry of family F without predictions (sweep, invariant and bucket
    selections), the entry is needed when the values the plan entry bakes into the source are

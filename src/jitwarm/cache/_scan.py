@@ -5,7 +5,7 @@ A scan survives damage: a broken entry becomes an entry with a status and a prob
 unreadable piece becomes a warning. The one error is "no cache here".
 
 Last use: DeepJIT touches ``.committed`` on every disk hit, so its mtime is the last use.
-2.5.0 touches nothing; the cubin's access time is the best sign (coarse under ``relatime``,
+The upstream JIT touches nothing; the cubin's access time is the best sign (coarse under ``relatime``,
 absent under ``noatime``), and the folder's mtime (its publication) is the floor. Scans read
 with ``O_NOATIME`` so they do not count as use.
 """

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from importlib import import_module
 from typing import NoReturn
 
@@ -51,6 +55,29 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr,
     )
     _register()
+    with _sigterm_unwinds():
+        _run(argv)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM exits through Python (exit 143), so every command's cleanup (``finally``,
+    atexit) runs: warm's and verify's temporary folders, serve's scratch cache."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> NoReturn:
     try:
         # Not standalone: click's own error boxes span several lines; ours is one.
         code = app(args=argv, prog_name="jitwarm", standalone_mode=False)

@@ -12,7 +12,13 @@ import typer
 
 from jitwarm.dgenv import DEEPGEMM_MODULE_VAR
 from jitwarm.plan import Plan
-from jitwarm.profiles import BuildMismatchError, DetectedBuild, check_same_build, detect_build
+from jitwarm.profiles import (
+    UNVALIDATED,
+    BuildMismatchError,
+    DetectedBuild,
+    check_same_build,
+    detect_build,
+)
 
 DeepGEMMOption = Annotated[
     str | None,
@@ -30,9 +36,6 @@ def resolve_build(module: str | None) -> DetectedBuild:
     if module:
         os.environ[DEEPGEMM_MODULE_VAR] = module
     return build
-
-
-UNVALIDATED = "selection model unvalidated for this build"
 
 
 def selection_note(build: DetectedBuild, arch: str) -> str | None:

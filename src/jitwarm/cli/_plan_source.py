@@ -32,7 +32,8 @@ def load_plan_arg(
     from jitwarm.record import is_recording, plan_from_recording
 
     if is_recording(plan_file):
-        return plan_from_recording(plan_file, serving, model=model)
+        profile = build.profile if build is not None else None
+        return plan_from_recording(plan_file, serving, model=model, profile=profile)
     if model is not None:
         raise UsageError("give either a plan manifest or --model, not both")
     plan = Plan.load(plan_file)

@@ -14,7 +14,9 @@ from jitwarm.cli import app
 from jitwarm.cli._output import fmt_seconds, print_json, stderr, stdout
 from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
+from jitwarm.errors import UsageError
 from jitwarm.models.spec import ModelSpec
+from jitwarm.plan import plan_serving
 from jitwarm.serving import ServingConfig
 
 if TYPE_CHECKING:
@@ -134,8 +136,13 @@ def build_command(
         run_build,
     )
 
-    plan = load_plan_arg(plan_file, model, serving)
+    if plan_file is None and model is None:
+        raise UsageError("--model or --plan is required (what to build)")
     chosen = resolve_target(target, work_dir=work_dir, profile=profile)
+    if plan_file is None and model is not None:  # planned with the target's selection models
+        plan = plan_serving(model, serving, build=chosen.profile)
+    else:
+        plan = load_plan_arg(plan_file, model, serving)
     compiler = probe_nvcc(nvcc, arch=plan.arch)
     prepared = prepare_build(
         plan, chosen, compiler, cache_dir=cache_dir, shard=Shard.parse(shard) if shard else None

@@ -128,7 +128,12 @@ def export_command(
 
 @bundle_app.command("import")
 def import_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file written by `jitwarm bundle export`.")],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Bundle file written by `jitwarm bundle export`."
+        ),
+    ],
     cache_dir: CacheDirOpt = None,
     layout: LayoutOpt = LayoutChoice.AUTO,
     force: Annotated[
@@ -175,13 +180,17 @@ def import_command(
 @bundle_app.command("merge")
 def merge_command(
     bundles: Annotated[
-        list[Path], typer.Argument(help="Bundles to join (e.g. the shards of one build).")
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, help="Bundles to join (e.g. the shards of one build)."
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Join bundles of one build into one: each validated, entries deduplicated by name; bundles
     of different builds, arches, SM counts or nvcc versions are refused."""
+    output_file(output, "--output")
     result = merge_bundles(bundles, output, jitwarm_version=jitwarm_version())
     m = result.manifest
     if as_json:
@@ -204,7 +213,7 @@ def merge_command(
 
 @bundle_app.command("inspect")
 def inspect_command(
-    bundle: Annotated[Path, typer.Argument(help="Bundle file.")],
+    bundle: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Bundle file.")],
     entries: Annotated[bool, typer.Option("--entries", help="List every entry.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -248,6 +257,15 @@ def _render_manifest(path: Path, m: BundleManifest, *, list_entries: bool) -> No
     stdout.print(table)
 
 
+def _nvcc_build(p: Provenance) -> str | None:
+    """``V13.0.88, cuda_13.0.r13.0/compiler.36424714_0``: the part of the version text that
+    tells two nvcc builds apart (DeepJIT keys on all of it)."""
+    lines = [ln.strip() for ln in (p.nvcc_version or "").splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return None
+    return f"{lines[-2].split(',')[-1].strip()}, {lines[-1].removeprefix('Build ')}"
+
+
 def _render_provenance(p: Provenance) -> None:
     table = Table(title="provenance", title_justify="left", show_header=False)
     table.add_column("field")
@@ -258,8 +276,10 @@ def _render_provenance(p: Provenance) -> None:
         ("SMs", str(p.num_sms) if p.num_sms else "unknown"),
         ("GPU", p.gpu_name or "unknown"),
         ("DeepGEMM", dg),
+        ("DeepGEMM build", p.deepgemm_build or "unknown"),
+        ("DeepGEMM module", p.deepgemm_module or "unknown"),
         ("DeepGEMM path", p.deepgemm_path or "unknown"),
-        ("nvcc", f"{p.cuda_version or 'unknown'} ({p.nvcc_path or 'not found'})"),
+        ("nvcc", f"{_nvcc_build(p) or p.cuda_version or 'unknown'} ({p.nvcc_path or 'not found'})"),
         ("layout", p.layout.value if p.layout else "unknown"),
         ("key env", ", ".join(f"{k}={v}" for k, v in p.key_env.items()) or "defaults"),
     ]

@@ -68,7 +68,7 @@ CacheDirOpt = Annotated[
     ),
 ]
 LayoutOpt = Annotated[
-    LayoutChoice, typer.Option("--layout", help="Cache layout: 2.5.0 upstream, DeepJIT, or auto.")
+    LayoutChoice, typer.Option("--layout", help="Cache layout: upstream JIT, DeepJIT, or auto.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]

@@ -13,7 +13,7 @@ from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
 from jitwarm.plan.builder import selection_model
-from jitwarm.plan.schema import MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
+from jitwarm.plan.schema import MAX_DIM, MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels, selection_note
 from jitwarm.profiles import get_profile
 from jitwarm.serving import (
@@ -56,15 +56,19 @@ def kernels_command(
         ),
     ],
     n: Annotated[
-        int | None, typer.Option("--n", min=1, help="N (output columns; d for einsum).")
+        int | None,
+        typer.Option("--n", min=1, max=MAX_DIM, help="N (output columns; d for einsum)."),
     ] = None,
     k: Annotated[
-        int | None, typer.Option("--k", min=1, help="K (reduction; r for einsum).")
+        int | None, typer.Option("--k", min=1, max=MAX_DIM, help="K (reduction; r for einsum).")
     ] = None,
     groups: Annotated[
         int,
         typer.Option(
-            "--groups", min=1, help="Groups on this rank (experts, or heads h for einsum)."
+            "--groups",
+            min=1,
+            max=MAX_DIM,
+            help="Groups on this rank (experts, or heads h for einsum).",
         ),
     ] = 1,
     arch: Annotated[Arch, typer.Option("--arch")] = Arch.SM90,

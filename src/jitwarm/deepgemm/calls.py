@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -46,9 +48,10 @@ from jitwarm.deepgemm._layout import (
     packed_ue8m0,
     scales,
 )
+from jitwarm.dgenv import DEEPGEMM_MODULE_VAR
 from jitwarm.plan.schema import Family, PlanEntry
 from jitwarm.plan.select import hc_num_splits
-from jitwarm.profiles import BuildProfile, IndexerApi, detect_build, profile_for_api
+from jitwarm.profiles import BuildProfile, DetectedBuild, IndexerApi, detect_build, profile_for_api
 
 DEFAULT_RECIPE = (1, 128, 128)
 PACK = 4  # UE8M0 exponents per int32
@@ -76,22 +79,26 @@ class Call:
         return getattr(deepgemm_module(), self.fn_name)(*self.args, **self.kwargs)
 
 
-@functools.cache
 def deepgemm_module() -> ModuleType:
     """The DeepGEMM module the server imports (found as ``jitwarm.profiles.detect_build``
     finds it; ``deep_gemm`` when nothing is found, so the ImportError names it)."""
-    build = detect_build()
+    build = _build(os.environ.get(DEEPGEMM_MODULE_VAR), tuple(sys.path))
     return importlib.import_module(build.module if build.found else "deep_gemm")
 
 
-@functools.cache
 def deepgemm_profile() -> BuildProfile:
     """The profile of the build the server imports. An unknown build gets the conventions of
     the profile its public names fit (it is imported to look); nothing installed: the first's."""
-    build = detect_build()
+    build = _build(os.environ.get(DEEPGEMM_MODULE_VAR), tuple(sys.path))
     if build.profile is not None:
         return build.profile
     return profile_for_api(set(dir(deepgemm_module())) if build.found else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _build(choice: str | None, path: tuple[str, ...]) -> DetectedBuild:
+    # Detection reads files; once per (choice, sys.path) keeps it off every call's path.
+    return detect_build()
 
 
 @dataclass(frozen=True)

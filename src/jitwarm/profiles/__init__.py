@@ -31,6 +31,7 @@ __all__ = [
     "ANY_COMPILE_LOG",
     "PROFILES",
     "UNKNOWN_BUILD",
+    "UNVALIDATED",
     "BuildMismatchError",
     "BuildProfile",
     "DeepJitFlags",
@@ -49,6 +50,8 @@ __all__ = [
     "release_of",
 ]
 
+# What reports and doctor say when a build's kernel choice is not modelled.
+UNVALIDATED = "selection model unvalidated for this build"
 # A compile line of any known build (for a build with no profile).
 ANY_COMPILE_LOG = "|".join(dict.fromkeys((UPSTREAM_COMPILE_LOG, DEEPJIT_COMPILE_LOG)))
 

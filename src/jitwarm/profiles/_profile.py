@@ -81,6 +81,38 @@ class IndexerApi(str, Enum):
     # logits_dtype (FP32 logits), max_seqlen_k required.
     FP8_FP4_ONLY = "fp8_fp4_only"
 
+    def params(self, fn_name: str) -> tuple[str, ...] | None:
+        """The parameter order of ``fn_name`` under this contract, where it differs from the
+        upstream order (``jitwarm.record`` reads recorded positional arguments with it)."""
+        return _INDEXER_PARAMS.get(self, {}).get(fn_name)
+
+
+# Parameter orders of the FP8_FP4_ONLY indexer calls (csrc/apis/attention.hpp of 2.8.2, _C.py of
+# vLLM's 2.8.1): max_seqlen_k moved up and became required; clean_logits and logits_dtype left.
+_INDEXER_PARAMS = {
+    IndexerApi.FP8_FP4_ONLY: {
+        "fp8_fp4_mqa_logits": (
+            "q",
+            "kv",
+            "weights",
+            "cu_seq_len_k_start",
+            "cu_seq_len_k_end",
+            "max_seqlen_k",
+            "schedule_meta",
+        ),
+        "fp8_fp4_paged_mqa_logits": (
+            "q",
+            "fused_kv_cache",
+            "weights",
+            "context_lens",
+            "block_table",
+            "schedule_meta",
+            "max_context_len",
+            "indices",
+        ),
+    }
+}
+
 
 @dataclass(frozen=True)
 class SelectionModel:

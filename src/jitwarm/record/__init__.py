@@ -23,6 +23,7 @@ from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan.builder import build_entry, jitwarm_version
 from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
+from jitwarm.profiles import BuildProfile
 from jitwarm.record._interpret import KernelSite, UnreadableCall, interpret
 from jitwarm.record._manifest import (
     RecordedCall,
@@ -62,19 +63,29 @@ class RecordedPlan:
 
 
 def plan_from_recording(
-    path: str | Path, serving: ServingConfig, *, model: ModelSpec | None = None
+    path: str | Path,
+    serving: ServingConfig,
+    *,
+    model: ModelSpec | None = None,
+    profile: BuildProfile | None = None,
 ) -> Plan:
     """The plan that covers every call recorded at ``path`` under ``serving``.
 
     ``model`` (optional) gives the MoE routing (top_k, experts) for the grouped-GEMM M sets;
-    without it they assume every token may reach every local expert. Raises
-    :class:`RecordingError` (a ``UsageError``) for a file that is not a readable recording.
+    without it they assume every token may reach every local expert. ``profile``: the DeepGEMM
+    build the calls were recorded with (how it names and orders arguments; the plan records
+    it); None reads them with upstream conventions. Raises :class:`RecordingError` (a
+    ``UsageError``) for a file that is not a readable recording.
     """
-    return recording_to_plan(load_recording(path), serving, model=model).plan
+    return recording_to_plan(load_recording(path), serving, model=model, profile=profile).plan
 
 
 def recording_to_plan(
-    recording: Recording, serving: ServingConfig, *, model: ModelSpec | None = None
+    recording: Recording,
+    serving: ServingConfig,
+    *,
+    model: ModelSpec | None = None,
+    profile: BuildProfile | None = None,
 ) -> RecordedPlan:
     if (
         serving.num_sms is None
@@ -88,7 +99,7 @@ def recording_to_plan(
     out = RecordedPlan(plan=None)  # type: ignore[arg-type]
     for call in recording.calls:
         try:
-            site = interpret(call)
+            site = interpret(call, profile)
         except UnreadableCall as exc:
             out.skipped[f"{call.family}: {exc}"] += 1
             continue
@@ -100,6 +111,7 @@ def recording_to_plan(
     entries.sort(key=lambda e: (e.family.value, e.num_groups, e.n, e.k, sorted(e.dims.items())))
     out.plan = Plan(
         jitwarm_version=jitwarm_version(),
+        build=profile.name if profile is not None else None,
         arch=serving.arch.value,
         num_sms=serving.sms,
         model=ModelRef(

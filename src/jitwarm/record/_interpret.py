@@ -1,8 +1,10 @@
 """What one recorded call says about the kernel it needs: family, baked dimensions, argument
 conventions, and the M it ran with.
 
-Arguments are read by position and keyword with DeepGEMM 2.5.0's parameter names (the ones
-engines pass). A call this module cannot read raises :class:`UnreadableCall` with the reason.
+Arguments are read by position and keyword with the upstream parameter names (the ones engines
+pass), or the recording build's where its profile says they differ (the ``fp8_fp4_*`` indexer
+calls of builds that have only those). A call this module cannot read raises
+:class:`UnreadableCall` with the reason.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from jitwarm.plan.schema import (
     Family,
     MKind,
 )
+from jitwarm.profiles import BuildProfile, IndexerApi
 from jitwarm.record._manifest import RecordedCall
 
-# DeepGEMM 2.5.0 parameter order of each entry point jitwarm plans.
+# Upstream parameter order of each entry point jitwarm plans (a profile may override one).
 PARAMS: dict[str, tuple[str, ...]] = {
     "fp8_gemm_nt": ("a", "b", "d", "c", "recipe", "compiled_dims", "disable_ue8m0_cast"),
     "m_grouped_fp8_gemm_nt_contiguous": (
@@ -126,8 +129,8 @@ class KernelSite:
         )
 
 
-def bind(call: RecordedCall) -> dict[str, Any]:
-    names = PARAMS[call.family]
+def bind(call: RecordedCall, profile: BuildProfile | None = None) -> dict[str, Any]:
+    names = (profile and profile.indexer_api.params(call.family)) or PARAMS[call.family]
     if len(call.args) > len(names):
         raise UnreadableCall(
             f"{len(call.args)} positional arguments, {call.family} takes {len(names)}"
@@ -178,11 +181,16 @@ def _gemm_conventions(
     )
 
 
-def interpret(call: RecordedCall) -> KernelSite:
-    """The kernel site of one recorded call; raises :class:`UnreadableCall`."""
+def interpret(call: RecordedCall, profile: BuildProfile | None = None) -> KernelSite:
+    """The kernel site of one recorded call, as the build it was recorded with (``profile``;
+    None: upstream conventions) reads its arguments; raises :class:`UnreadableCall`."""
     if call.family not in PARAMS:
         raise UnreadableCall(f"jitwarm does not plan {call.family}")
-    bound = bind(call)
+    bound = bind(call, profile)
+    fp4_only = profile is not None and profile.indexer_api is IndexerApi.FP8_FP4_ONLY
+    if fp4_only and call.family in _FP4_ONLY_READERS:
+        # Only fp8_fp4_* exist here: q without scales is the FP8 indexer.
+        return _FP4_ONLY_READERS[call.family](bound)
     return _READERS[call.family](bound)
 
 
@@ -253,6 +261,10 @@ def _hc_prenorm(bound: dict[str, Any]) -> KernelSite:
     return KernelSite(
         Family.TF32_HC_PRENORM, b["shape"][0], a["shape"][1], 1, dims, conv, m=a["shape"][0]
     )
+
+
+def _q_has_scales(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict)
 
 
 def _q_tensor(value: Any, ndim: int) -> dict[str, Any]:
@@ -328,4 +340,8 @@ _READERS = {
     "fp8_paged_mqa_logits": _paged(fp4=False),
     "fp8_fp4_paged_mqa_logits": _paged(fp4=True),
     "get_paged_mqa_logits_metadata": _metadata,
+}
+_FP4_ONLY_READERS = {
+    "fp8_fp4_mqa_logits": lambda b: _mqa(fp4=_q_has_scales(b.get("q")))(b),
+    "fp8_fp4_paged_mqa_logits": lambda b: _paged(fp4=_q_has_scales(b.get("q")))(b),
 }

@@ -10,6 +10,7 @@ process only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -54,24 +55,22 @@ def engine_main(conn: Connection, settings_json: str) -> None:
         stream=sys.stderr,
     )
     settings = ServerSettings.model_validate_json(settings_json)
-    scratch: Path | None = None
-    try:
+    # Cleanups run on every way out: a failed start, SIGTERM during warmup (sys.exit), a stop.
+    with contextlib.ExitStack() as cleanup:
         try:
-            runtime, ready, scratch = start_engine(settings)
-        except JitwarmError as exc:
-            conn.send(Failed(str(exc), exc.exit_code))
-            return
-        except Exception as exc:
-            log.exception("engine failed to start")
-            conn.send(Failed(f"engine failed to start: {exc!r}", 1))
-            return
-        conn.send(ready)
-        EngineLoop(conn, runtime, settings).run()
-    except (EOFError, BrokenPipeError, OSError):
-        pass  # the HTTP process is gone: nothing left to serve
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+            try:
+                runtime, ready = start_engine(settings, cleanup)
+            except JitwarmError as exc:
+                conn.send(Failed(str(exc), exc.exit_code))
+                return
+            except Exception as exc:
+                log.exception("engine failed to start")
+                conn.send(Failed(f"engine failed to start: {exc!r}", 1))
+                return
+            conn.send(ready)
+            EngineLoop(conn, runtime, settings).run()
+        except (EOFError, BrokenPipeError, OSError):
+            pass  # the HTTP process is gone: nothing left to serve
 
 
 def resolve_device(device: Device) -> str:
@@ -85,8 +84,9 @@ def resolve_device(device: Device) -> str:
     return "cuda" if usable else "cpu"
 
 
-def start_engine(settings: ServerSettings) -> tuple[Any, Ready, Path | None]:
-    """Build and warm the model. Returns (runtime, the Ready message, a scratch dir to remove)."""
+def start_engine(settings: ServerSettings, cleanup: contextlib.ExitStack) -> tuple[Any, Ready]:
+    """Build and warm the model. Returns (runtime, the Ready message); what it creates for the
+    run only (the CPU mode's scratch cache) is removed by ``cleanup``."""
     from jitwarm.deepgemm.refmodel import build_runtime, derive_shapes
 
     model = load_model(settings.model)
@@ -94,10 +94,10 @@ def start_engine(settings: ServerSettings) -> tuple[Any, Ready, Path | None]:
     shapes = derive_shapes(model, serving, layers=settings.layers)
     plan = plan_serving(model, serving)
     device = resolve_device(settings.device)
-    scratch = None
     cache_root = settings.cache_dir
     if cache_root is None and device == "cpu":
-        scratch = cache_root = Path(tempfile.mkdtemp(prefix="jitwarm-sim-cache-"))
+        cache_root = Path(tempfile.mkdtemp(prefix="jitwarm-sim-cache-"))
+        cleanup.callback(shutil.rmtree, cache_root, ignore_errors=True)
     elif cache_root is None:
         cache_root = resolve_cache_roots(None).writable
     if settings.warmup is WarmupMode.BUNDLE:
@@ -116,7 +116,7 @@ def start_engine(settings: ServerSettings) -> tuple[Any, Ready, Path | None]:
     report = run_warmup(settings.warmup, runtime, plan, workers=settings.warm_workers)
     runtime.mark_ready()
     compiles = [_count(e) for e in runtime.tracker.drain()]
-    return runtime, Ready(device=device, warmup=report.as_dict(), compiles=compiles), scratch
+    return runtime, Ready(device=device, warmup=report.as_dict(), compiles=compiles)
 
 
 def _count(event: Any) -> CompileCount:

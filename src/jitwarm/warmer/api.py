@@ -169,22 +169,23 @@ def _warm(
     locks = locks if locks.usable() else None  # one warning if not; then unlocked, as before
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
-    # First thing after the fork server: every second before nvcc runs is on the wall clock.
-    ahead_compiler = (
-        _start_ahead(
-            plan,
-            plan_work_items(plan),
-            cache_root=cache_root,
-            log_dir=log_dir,
-            slots=jobs or usable_cpus(),
-            env=env,
-        )
-        if ahead and backend is None and not full_sweep and plan.entries
-        else None
-    )
+    ahead_compiler = None
     capture: CaptureStats | None = None
     startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
-    try:
+    try:  # from here on, log_dir goes on every way out
+        # First thing after the fork server: every second before nvcc runs is on the wall clock.
+        ahead_compiler = (
+            _start_ahead(
+                plan,
+                plan_work_items(plan),
+                cache_root=cache_root,
+                log_dir=log_dir,
+                slots=jobs or usable_cpus(),
+                env=env,
+            )
+            if ahead and backend is None and not full_sweep and plan.entries
+            else None
+        )
         gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
         if jobs is None:
             jobs = default_jobs(
