@@ -137,6 +137,7 @@ class KernelLocks:
         self._flock_ok = self.settings.mode in (LockMode.AUTO, LockMode.FLOCK)
         self._use_lease = self.settings.mode in (LockMode.AUTO, LockMode.LEASE)
         self._unavailable: str | None = "off" if self.settings.mode == LockMode.OFF else None
+        self._probed = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"cache_root": self.cache_root, "scope": self.scope, "settings": self.settings}
@@ -154,8 +155,10 @@ class KernelLocks:
         return self.directory / f"{hashlib.sha256(kernel_id.encode()).hexdigest()[:40]}.lock"
 
     def usable(self) -> bool:
-        """Whether locks can be taken here; if not, logs one warning (once per instance)."""
-        if self._unavailable is None:
+        """Whether locks can be taken here; if not, logs one warning (once per cache root and
+        process)."""
+        if self._unavailable is None and not self._probed:
+            self._probed = True
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
                 probe = self.directory / ".probe"
