@@ -198,7 +198,7 @@ def test_cli_export_inspect_import(
     code, _, err = run(
         "bundle", "import", str(tmp_path / "missing.tar.gz"), "--cache-dir", str(dst)
     )
-    assert code == 2 and "no such file" in err
+    assert code == 2 and "does not exist" in err
     with open_bundle(out) as b:
         assert len(b.manifest.entries) == 3
 

@@ -71,7 +71,25 @@ def _verify(plan: Path, root: Path, build_dir: str) -> dict[str, Any]:
     }
 
 
-def warm_cell(build: str, build_dir: str, plan_args: list[str], work: Path) -> dict[str, Any]:
+def _capture(root: Path, build: str, build_dir: str, label: str, into: Path) -> None:
+    """Append the entries a warm wrote to a ground-truth capture file (DeepJIT builds)."""
+    lib = next(
+        (
+            str(d)
+            for d in (Path(build_dir) / "deep_gemm", Path(build_dir) / "vllm/third_party/deep_gemm")
+            if d.is_dir()
+        ),
+        build_dir,
+    )
+    tool = REPO / "benchmarks/tools/capture_deepjit_entries.py"
+    cmd = [sys.executable, str(tool), str(root), "--label", label, "--deepgemm", build]
+    cmd += ["--library-root", lib, "--gpu", "NVIDIA H200 (132 SMs)", "--into", str(into)]
+    subprocess.run(cmd, check=False)
+
+
+def warm_cell(
+    build: str, build_dir: str, plan_args: list[str], work: Path, capture: Path | None = None
+) -> dict[str, Any]:
     plan = work / "plan.json"
     root, root2 = work / "root", work / "root2"
     cell: dict[str, Any] = {"build": build, "mode": "warm"}
@@ -98,6 +116,9 @@ def warm_cell(build: str, build_dir: str, plan_args: list[str], work: Path) -> d
         "entries": len(list((root / "cache").iterdir())) if (root / "cache").is_dir() else 0,
         "run": w,
     }
+    if capture is not None and (root / "cache").is_dir():
+        label = " ".join(a for a in plan_args if a != "--model")
+        _capture(root, build, build_dir, label, capture / f"cache-entries-{build}.json")
     cell["verify"] = _verify(plan, root, build_dir)
     bundle = work / "kernels.tar.gz"
     e = _cli(
@@ -142,6 +163,8 @@ def main() -> int:
     ap.add_argument("--cells", default="all", help="NAME:PLAN;... to run a subset (default all)")
     ap.add_argument("--bundle", action="append", default=[], help="NAME:PLAN=FILE")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--capture-dir", type=Path, help="append DeepJIT entries to capture files here")
+    ap.add_argument("--skip-capture", action="append", default=[], help="builds not to capture")
     args = ap.parse_args()
     builds = dict(b.split("=", 1) for b in args.build)
     doc: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}

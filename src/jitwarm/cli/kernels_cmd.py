@@ -96,8 +96,8 @@ def kernels_command(
     modelled = _MODELLED_SM100 if arch is Arch.SM100 else _MODELLED
     if family not in modelled:
         raise UsageError(
-            f"family {family.value} has no {arch.value} selection model "
-            f"(modelled: {', '.join(f.value for f in modelled)})"
+            f"'--family': {family.value} has no {arch.value} selection model "
+            f"(modelled on {arch.value}: {', '.join(f.value for f in modelled)})"
         )
     if family is not Family.PAGED_MQA_METADATA and (n is None or k is None):
         raise UsageError(f"--n and --k are required for {family.value}")
