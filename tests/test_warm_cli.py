@@ -131,3 +131,14 @@ def test_key_changing_variable_allowed_when_asked(capsys, monkeypatch, tmp_path,
         "--allow-key-changing-env",
     )
     assert code == 0 and json.loads(out)["ok"]
+
+
+def test_warm_leader_only_alone_leads_and_the_report_says_what_was_compiled_elsewhere(
+    capsys, tmp_path: Path, fake
+) -> None:  # type: ignore[no-untyped-def]
+    args = ["warm", "--plan", str(_plan_file(tmp_path)), "-j", "2", "--cache-dir"]
+    code, out, _ = run(capsys, *args, str(tmp_path / "c"), "--leader-only", "--json")
+    body = json.loads(out)
+    assert code == 0 and body["peer_role"] == "leader" and body["compiled_elsewhere"] == 0
+    code, out, _ = run(capsys, *args, str(tmp_path / "c"))
+    assert code == 0 and "0 compiled elsewhere (by another process, waited for)" in out

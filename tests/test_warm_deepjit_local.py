@@ -105,6 +105,8 @@ def test_warm_builds_the_whole_plan_here_then_a_rerun_does_nothing(
     assert (a["planned"], a["already_present"], a["compiled"], a["failed"]) == (167, 0, 167, 0)
     assert (a["items_to_workers"], report["jobs"], report["compiled"]) == (0, 0, 167)
     assert not list((root / "tmp").iterdir())  # every staging folder was published
+    # the compiles held the per-kernel locks (jitwarm.locks), one file per entry name
+    assert len(list((root / "jitwarm-locks" / "kernels").glob("*.lock"))) == 167
 
     code, out, err = run(capsys, *args)
     assert code == 0, err

@@ -85,6 +85,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plot", type=Path, default=None, help="PNG path (default: --out with .png)")
     p.add_argument("--workdir", type=Path, default=None, help="keep logs and caches here")
     p.add_argument(
+        "--bundle-file",
+        type=Path,
+        default=None,
+        help="the bundle mode imports this bundle (e.g. one `jitwarm build` made with no GPU) "
+        "instead of exporting the jitwarm mode's cache",
+    )
+    p.add_argument(
         "--merge",
         type=Path,
         action="append",
@@ -440,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"run_e2e: unknown modes {unknown}", file=sys.stderr)
         return 2
-    if "bundle" in modes and "jitwarm" not in modes:  # its cache must be on this machine
+    if "bundle" in modes and "jitwarm" not in modes and args.bundle_file is None:
+        # its cache must be on this machine
         print(
             "run_e2e: the bundle mode ships the jitwarm mode's cache: add jitwarm to --modes",
             file=sys.stderr,
@@ -458,7 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     bundle = None
     report: dict[str, Any] = {}
     for mode in sorted(modes, key=MODES.index):
-        if mode == "bundle":
+        if mode == "bundle" and args.bundle_file is not None:
+            bundle = args.bundle_file
+        elif mode == "bundle":
             bundle = export_bundle_from(work / "cache-jitwarm", work / "kernels.tar.gz", args)
         print(f"run_e2e: mode {mode} ...", file=sys.stderr, flush=True)
         results[mode] = run_mode(args, mode, work, bundle)

@@ -4,14 +4,22 @@ the nvcc shim (see ``stage``).
 
 Only kernels whose exact source this module can render are compiled ahead (``source``); the
 rest, and anything rendered wrongly, compile in the workers as before.
+
+Concurrent warms on one cache root run each nvcc request once in total: a job holds the lock
+of its request (``jitwarm.locks``, scope ``nvcc``) while nvcc runs, and leaves the cubin in
+``<root>/jitwarm-ahead/`` before it lets go; a warm that waited for the lock takes that cubin
+into its own stage instead of compiling ("compiled elsewhere"). The lock covers nvcc alone,
+never a worker's hand-over, so no warm waits on another's workers (which could wait on it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shlex
+import shutil
 import signal
 import stat
 import subprocess
@@ -29,12 +37,19 @@ from jitwarm._pdeathsig import die_with_parent
 from jitwarm.ahead import stage as stage_module
 from jitwarm.ahead.source import SourceRenderer
 from jitwarm.ahead.stage import REAL_NVCC_VAR, STAGE_VAR, Stage, compile_key
+from jitwarm.locks import KernelLocks
 
 if TYPE_CHECKING:
     from jitwarm.plan.schema import Plan
     from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)
+
+# Cubins compiled ahead, shared by the warms of one cache root: ``<request id>.cubin``.
+SHARED_DIR = "jitwarm-ahead"
+# Shared cubins older than this are removed by the next warm that compiles ahead: a warm that
+# could still want one takes minutes, and every cubin is also in its DeepGEMM entry.
+SHARED_TTL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,11 @@ class AheadStats:
     planned: int = 0  # kernels rendered and queued
     already_cached: int = 0  # rendered, but their source is in the cache already: not queued
     compiled: int = 0
+    compiled_elsewhere: int = 0  # another warm on this root ran this nvcc request; taken from it
     failed: int = 0
     handed_over: int = 0  # cubins the workers' DeepGEMM took from the stage
     compile_s: float = 0.0  # summed nvcc seconds
+    lock_wait_s: float = 0.0  # summed seconds waiting for other warms' nvcc of the same request
     wall_s: float = 0.0  # from the first nvcc start to the last end
     failures: tuple[str, ...] = ()
     first_start: float | None = None  # perf_counter() of the first nvcc start
@@ -71,9 +88,11 @@ class AheadStats:
         return out
 
 
-def nvcc_release(nvcc: Path | None) -> tuple[int, int] | None:
-    """(major, minor) of the nvcc at ``nvcc``, or None if it cannot say."""
-    release = dgenv.nvcc_release(dgenv.nvcc_version_text(nvcc))
+def nvcc_release(nvcc: Path | None, *, version_text: str | None = None) -> tuple[int, int] | None:
+    """(major, minor) of the nvcc at ``nvcc`` (or of its ``--version`` text), or None if it
+    cannot say."""
+    text = version_text if version_text is not None else dgenv.nvcc_version_text(nvcc)
+    release = dgenv.nvcc_release(text)
     if release is None:
         return None
     major, minor = release.split(".")
@@ -126,8 +145,18 @@ class AheadCompiler:
         slots: int,
         already_cached: int = 0,
         covered: frozenset[str] = frozenset(),
+        locks: KernelLocks | None = None,
+        shared_dir: Path | None = None,
+        nvcc_identity: str = "",
     ) -> None:
+        """``locks`` and ``shared_dir``: shared with other warms of the cache root (None: this
+        warm alone); ``nvcc_identity`` (its ``--version`` text) names the requests there, so
+        warms with different compilers never take each other's cubins."""
         self.jobs = list(jobs)
+        self.locks = locks
+        self.shared_dir = shared_dir
+        self._nvcc_identity = nvcc_identity
+        self._results: dict[str, str] = {}  # job key -> "compiled" | "elsewhere" | "failed"
         # kernel keys of items whose kernel is compiled here or was in the cache already
         self.covered = covered | {k for j in self.jobs for k in j.kernel_keys}
         self.stage = Stage(stage_dir)
@@ -158,7 +187,10 @@ class AheadCompiler:
         if plan.arch != "sm90" or any(v != dgenv.NVCC_VAR for v in dgenv.key_env(effective)):
             return None
         nvcc = dgenv.find_nvcc(effective)
-        renderer = SourceRenderer.for_install(dgenv.deepgemm_dir(), nvcc_release=nvcc_release(nvcc))
+        version = dgenv.nvcc_version_text(nvcc)
+        renderer = SourceRenderer.for_install(
+            dgenv.deepgemm_dir(), nvcc_release=nvcc_release(nvcc, version_text=version or "")
+        )
         if renderer is None or nvcc is None:
             return None
         jobs = plan_jobs(plan, items, renderer)
@@ -167,6 +199,9 @@ class AheadCompiler:
         if not todo:
             return None
         covered = frozenset(k for j in jobs for k in j.kernel_keys)
+        locks = KernelLocks(cache_root, scope="nvcc")
+        shared = cache_root / SHARED_DIR
+        _remove_old_cubins(shared)
         return cls(
             todo,
             stage_dir=stage_dir,
@@ -174,6 +209,9 @@ class AheadCompiler:
             slots=slots,
             already_cached=len(jobs) - len(todo),
             covered=covered,
+            locks=locks if locks.usable() else None,
+            shared_dir=shared,
+            nvcc_identity=version or str(nvcc),
         )
 
     def covers(self, items: Sequence[WorkItem]) -> bool:
@@ -208,16 +246,78 @@ class AheadCompiler:
         shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return shim
 
+    def attribution(self) -> dict[str, str]:
+        """Work items' kernel keys -> "compiled" (nvcc ran here) or "elsewhere" (another warm's
+        nvcc; taken from it), for the jobs that produced a cubin."""
+        with self._lock:
+            results = dict(self._results)
+        return {
+            k: results[j.key]
+            for j in self.jobs
+            if results.get(j.key) in ("compiled", "elsewhere")
+            for k in j.kernel_keys
+        }
+
+    def request_id(self, job: AheadJob) -> str:
+        """The job's name among the warms of this root: its nvcc request and the nvcc."""
+        return hashlib.sha256(f"{job.key}\0{self._nvcc_identity}".encode()).hexdigest()
+
     def _compile(self, job: AheadJob) -> None:
         try:
-            self._run_nvcc(job)
+            if self._stopping:
+                self._failed(job, "warm stopped")
+                return
+            if self.locks is None:
+                self._run_nvcc(job)
+                return
+            with self.locks.hold(self.request_id(job), abandon=self._is_stopping) as held:
+                with self._lock:
+                    self.stats.lock_wait_s += held.waited_s
+                if self._stopping:
+                    self._failed(job, "warm stopped")
+                elif not self._take_shared(job):
+                    self._run_nvcc(job)
         except BaseException as exc:  # the shim must never wait on a job that died
             self._failed(job, f"{type(exc).__name__}: {exc}")
 
-    def _run_nvcc(self, job: AheadJob) -> None:
-        if self._stopping:
-            self._failed(job, "warm stopped")
+    def _is_stopping(self) -> bool:
+        return self._stopping
+
+    def _shared_cubin(self, job: AheadJob) -> Path | None:
+        return (
+            None if self.shared_dir is None else self.shared_dir / f"{self.request_id(job)}.cubin"
+        )
+
+    def _take_shared(self, job: AheadJob) -> bool:
+        """Stage the cubin another warm compiled for this request, if there is one."""
+        shared = self._shared_cubin(job)
+        if shared is None or not shared.is_file():
+            return False
+        tmp = self.stage.root / f"{job.key}.cubin.tmp"
+        try:
+            shutil.copyfile(shared, tmp)
+        except OSError:
+            return False  # removed meanwhile, or unreadable: compile it here
+        os.replace(tmp, self.stage.root / f"{job.key}.cubin")
+        with self._lock:
+            self.stats.compiled_elsewhere += 1
+            self._results[job.key] = "elsewhere"
+        return True
+
+    def _share(self, job: AheadJob, cubin: Path) -> None:
+        """Leave the cubin for other warms of this root (best effort: they compile it else)."""
+        shared = self._shared_cubin(job)
+        if shared is None:
             return
+        try:
+            shared.parent.mkdir(parents=True, exist_ok=True)
+            tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
+            shutil.copyfile(cubin, tmp)
+            os.replace(tmp, shared)
+        except OSError as exc:
+            log.debug("could not share %s: %s", job.label, exc)
+
+    def _run_nvcc(self, job: AheadJob) -> None:
         work = self.stage.root / "work" / job.key[:32]
         work.mkdir(parents=True, exist_ok=True)
         source, cubin = work / "kernel.cu", work / "kernel.cubin"
@@ -243,9 +343,11 @@ class AheadCompiler:
             self._last_end = end
             self.stats.compile_s += end - start
         if proc.returncode == 0 and cubin.is_file():
+            self._share(job, cubin)
             os.replace(cubin, self.stage.root / f"{job.key}.cubin")
             with self._lock:
                 self.stats.compiled += 1
+                self._results[job.key] = "compiled"
         else:
             self._failed(
                 job, f"nvcc exited with {proc.returncode}: {output.decode(errors='replace')[-400:]}"
@@ -255,6 +357,7 @@ class AheadCompiler:
         with contextlib.suppress(OSError):
             self.stage.fail(job.key, reason)
         with self._lock:
+            self._results[job.key] = "failed"
             self.stats.failed += 1
             self.stats.failures = (*self.stats.failures, f"{job.label}: {reason}")[:5]
         log.warning(
@@ -287,3 +390,13 @@ class AheadCompiler:
             if not (self.stage.root / f"{job.key}.cubin").exists():
                 with contextlib.suppress(OSError):
                     self.stage.fail(job.key, "warm stopped")
+
+
+def _remove_old_cubins(shared: Path) -> None:
+    """Shared cubins older than ``SHARED_TTL_S``: no running warm wants them any more."""
+    cutoff = time.time() - SHARED_TTL_S
+    with contextlib.suppress(OSError), os.scandir(shared) as it:
+        for entry in it:
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)

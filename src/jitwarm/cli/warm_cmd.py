@@ -82,6 +82,14 @@ def warm_command(
             rich_help_panel=_W,
         ),
     ] = True,
+    leader_only: Annotated[
+        bool,
+        typer.Option(
+            "--leader-only",
+            help="Of the warms of this plan started together on this cache root (one per rank), only the first compiles; the others wait for it, then check its work with a few workers.",
+            rich_help_panel=_W,
+        ),
+    ] = False,
     deepgemm: DeepGEMMOption = None,
     *,
     model: ModelSpec | None,
@@ -109,6 +117,7 @@ def warm_command(
         progress=show_progress,
         ahead=ahead,
         build=build,
+        leader_only=leader_only,
     )
     if json_out:
         print_json({**report.to_json(), "deepgemm": build.to_json(), "selection_note": note})
@@ -125,13 +134,14 @@ def render_report(report: WarmReport) -> None:
     from rich.table import Table  # human output only: a --json rerun does not import it
 
     table = Table(title=f"warm: {report.cache_root}", title_justify="left")
-    for col in ("family", "items", "compiled", "cached", "failed", "compile time"):
+    for col in ("family", "items", "compiled", "elsewhere", "cached", "failed", "compile time"):
         table.add_column(col, justify="left" if col == "family" else "right")
     for family, s in report.families.items():
         table.add_row(
             family,
             str(s.items),
             str(s.compiled),
+            str(s.compiled_elsewhere),
             str(s.cached),
             f"[red]{s.failed}[/]" if s.failed else "0",
             fmt_seconds(s.compile_s),
@@ -144,7 +154,8 @@ def render_report(report: WarmReport) -> None:
             f"{c.distinct_kernels} distinct kernels"
         )
     stdout.print(
-        f"{report.compiled} kernels compiled, {report.cached} already cached, {report.failed} failed; "
+        f"{report.compiled} kernels compiled, {report.compiled_elsewhere} compiled elsewhere "
+        f"(by another process, waited for), {report.cached} already cached, {report.failed} failed; "
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
@@ -156,6 +167,16 @@ def render_report(report: WarmReport) -> None:
             f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
             f"{fmt_seconds(a.get('first_nvcc_s') or 0.0)}, summed {fmt_seconds(a['compile_s'])}), "
             f"{a['handed_over']} taken by DeepGEMM, {a['failed']} failed (compiled by workers)"
+            + (
+                f", {a['compiled_elsewhere']} compiled by another warm of this root"
+                if a.get("compiled_elsewhere")
+                else ""
+            )
+        )
+    if report.peer_role == "follower":
+        stdout.print(
+            f"waited {fmt_seconds(report.peer_wait_s or 0.0)} for another process warming this "
+            "plan, then checked its work"
         )
     if report.workers_ready_s:
         ready, started = report.workers_ready_s, report.workers_started_s

@@ -19,9 +19,11 @@ cache with a stand-in compiler and proves the cache complete on the GPU), never 
 Nothing here writes under a key DeepGEMM would compute for a different source.
 
 Locks: :func:`compile_missing` takes ``hold`` (entry name -> context manager), which the
-executor holds around each kernel's committed check, compile and publish. Without one (today:
-the per-kernel locks of ``jitwarm.locks`` are not on main yet), two concurrent warms of one root
-may both compile a missing kernel: DeepJIT's one-rename publish keeps that safe, only wasted.
+executor holds around each kernel's committed check, compile and publish; warm passes
+``jitwarm.locks.KernelLocks.hold`` of the writable root, so concurrent warms of one root compile
+each entry once and the others find it committed (reported as already cached). Without locks
+(a root where none can be made) two warms may both compile it: DeepJIT's one-rename publish
+keeps that safe, only wasted.
 
 A local nvcc failure fails its items (the report gives nvcc's error line); DeepGEMM's own nvcc
 would run the same source and flags, so the workers are not asked again (``--no-ahead`` makes

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jitwarm import dgenv
 from jitwarm.gpu_host import require_gpu_host
+from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer import _deepjit_ahead as local_build
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
@@ -47,6 +48,7 @@ from jitwarm.warmer.settings import worker_env
 
 if TYPE_CHECKING:
     from jitwarm.ahead import AheadCompiler
+    from jitwarm.build import KernelHold
     from jitwarm.bundle import Provenance
     from jitwarm.profiles import DetectedBuild
 
@@ -82,6 +84,8 @@ def warm(
     progress: bool = False,
     ahead: bool = True,
     build: DetectedBuild | None = None,
+    leader_only: bool = False,
+    peer_wait_s: float = 3600.0,
 ) -> WarmReport:
     """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
     DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
@@ -100,9 +104,64 @@ def warm(
     jitwarm renders, warm is a local GPU-free build first: rendered kernels missing from the
     cache roots compile in this process, and workers run only for the rest (none at all when
     everything is rendered: no torch import); see ``jitwarm.warmer._deepjit_ahead``.
+
+    Concurrent warms on one cache root (the ranks of a host, hosts sharing a network root)
+    compile each kernel once in total: a kernel another process is compiling is waited for and
+    loaded (reported as ``compiled elsewhere``); see ``jitwarm.locks``. ``leader_only``: of the
+    processes warming this plan into this root at once, the first compiles and the others wait
+    for it (at most ``peer_wait_s``), then check its work with a few workers, compiling only
+    what it left (a peer that died).
     """
     if jobs is not None and jobs < 1:
         raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
+    options: dict[str, Any] = dict(
+        jobs=jobs,
+        cache_dir=cache_dir,
+        exact=exact,
+        allow_key_changing_env=allow_key_changing_env,
+        full_sweep=full_sweep,
+        backend=backend,
+        capture_backend=capture_backend,
+        devices=devices,
+        progress=progress,
+        ahead=ahead,
+        build=build,
+    )
+    if leader_only:
+        return _warm_after_peers(plan, options, peer_wait_s=peer_wait_s)
+    return _warm(plan, **options)
+
+
+def _warm_after_peers(plan: Plan, options: dict[str, Any], *, peer_wait_s: float) -> WarmReport:
+    """One warm of ``plan`` per cache root at a time: the first to take the plan's lock warms
+    it holding the lock; one that had to wait checks, with few workers, what the other left."""
+    cache_root = dgenv.resolve_cache_roots(options["cache_dir"]).writable
+    cache_root.mkdir(parents=True, exist_ok=True)
+    settings = replace(LockSettings.from_env(), wait_s=peer_wait_s)
+    peers = KernelLocks(cache_root, scope="warms", settings=settings)
+    with peers.hold(f"plan:{plan.digest()}") as held:
+        if not held.contended:
+            return replace(_warm(plan, **options), peer_role="leader")
+    jobs = handover_workers(options["jobs"] or usable_cpus())
+    report = _warm(plan, **{**options, "jobs": jobs})
+    return replace(report, peer_role="follower", peer_wait_s=round(held.waited_s, 3))
+
+
+def _warm(
+    plan: Plan,
+    *,
+    jobs: int | None,
+    cache_dir: str | os.PathLike[str] | None,
+    exact: bool,
+    allow_key_changing_env: bool,
+    full_sweep: bool,
+    backend: Backend | None,
+    capture_backend: Backend | None,
+    devices: Sequence[str] | None,
+    progress: bool,
+    ahead: bool,
+    build: DetectedBuild | None,
+) -> WarmReport:
     started, started_at = time.perf_counter(), time.time()
     cache_root = dgenv.resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
@@ -124,6 +183,8 @@ def warm(
     # a second on a host with many packages), and written after.
     provenance = _read_provenance_in_background(plan, env) if backend is None else None
     cache_root.mkdir(parents=True, exist_ok=True)
+    locks = KernelLocks(cache_root)
+    locks = locks if locks.usable() else None  # one warning if not; then unlocked, as before
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
     ahead_compiler = None
@@ -158,11 +219,18 @@ def warm(
             covered, items = local.split(items)
             items = renumber(items)
             local_result = local_build.compile_missing(
-                local, covered, items, slots=nvcc_slots, progress=progress
+                local, covered, items, slots=nvcc_slots, progress=progress, hold=_hold(locks)
             )
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(
-            plan=plan, env=run_env, cache_root=cache_root, log_dir=log_dir, backend=run_backend
+            plan=plan,
+            env=run_env,
+            cache_root=cache_root,
+            log_dir=log_dir,
+            backend=run_backend,
+            locks=locks,
+            # the ahead compiler holds these kernels' locks (by their nvcc request)
+            unlocked_keys=ahead_compiler.covered if ahead_compiler is not None else frozenset(),
         )
 
         def pool(
@@ -199,6 +267,8 @@ def warm(
             spec = replace(spec, env={**spec.env, WORKER_NICE_VAR: str(HANDOVER_NICE)})
         outcomes = pool(items, spec, "kernels", workers)
         ahead_stats = ahead_compiler.finish() if ahead_compiler is not None else None
+        if ahead_compiler is not None:
+            outcomes = attribute_ahead(items, outcomes, ahead_compiler.attribution())
     finally:
         if ahead_compiler is not None:
             ahead_compiler.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
@@ -251,6 +321,12 @@ def _prepare_local(
     )
 
 
+def _hold(locks: KernelLocks | None) -> KernelHold | None:
+    """Per-kernel locks for the local compiles, by DeepJIT entry name: concurrent warms (or
+    builds) of one root compile each entry once; the others find it committed."""
+    return locks.hold if locks is not None and locks.usable() else None
+
+
 def _warm_locally(
     plan: Plan, local: local_build.LocalBuild, *, jobs: int | None, progress: bool, started: float
 ) -> WarmReport:
@@ -259,7 +335,10 @@ def _warm_locally(
     items = plan_work_items(plan)
     root = local.roots.writable
     before = list_entries(root)
-    result = local_build.compile_missing(local, items, (), slots=jobs, progress=progress)
+    locks = KernelLocks(root) if local.missing else None  # the lock folder only when compiling
+    result = local_build.compile_missing(
+        local, items, (), slots=jobs, progress=progress, hold=_hold(locks)
+    )
     if result.count("compiled"):
         local_build.record_provenance(local, plan)
     return build_report(
@@ -275,6 +354,26 @@ def _warm_locally(
         new_cache_entries=len(list_entries(root) - before),
         ahead=result.to_json(),
     )
+
+
+def attribute_ahead(
+    items: Sequence[WorkItem], outcomes: dict[int, ItemOutcome], ahead: dict[str, str]
+) -> dict[int, ItemOutcome]:
+    """Who compiled each kernel compiled ahead: this process's nvcc ("compiled", even if the
+    worker then found another warm had published it first) or another process's ("elsewhere",
+    though this worker's DeepGEMM printed a compile when it took the cubin). ``ahead`` maps
+    kernel keys to that; a failed ahead compile leaves the worker's own count."""
+    out = dict(outcomes)
+    for item in items:
+        who = ahead.get(item.kernel_key or "")
+        outcome = out.get(item.item_id)
+        if who is None or outcome is None or outcome.failed or not outcome.calls:
+            continue
+        here = int(who == "compiled")
+        first, *rest = outcome.calls
+        calls = (replace(first, compiled=here), *(replace(c, compiled=0) for c in rest))
+        out[item.item_id] = replace(outcome, calls=calls, compiled_elsewhere=1 - here)
+    return out
 
 
 def _start_ahead(

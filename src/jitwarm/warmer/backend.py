@@ -60,6 +60,10 @@ class ItemOutcome:
     fatal: bool = False  # the worker cannot go on (a CUDA error poisons its context)
     started_at: float = 0.0  # wall clock (time.time()) in the worker, set by the pool
     ended_at: float = 0.0
+    # Kernels another process compiled while this one waited for them (``jitwarm.locks``),
+    # found published afterwards: not this process's compiles.
+    compiled_elsewhere: int = 0
+    lock_wait_s: float = 0.0  # seconds waiting for another process's compile of this kernel
 
     @property
     def compiled(self) -> int:

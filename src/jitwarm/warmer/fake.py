@@ -54,6 +54,10 @@ class FakeBackend:
     teardown_s: float = 0.0
     preload: tuple[str, ...] = ()
     device_warmup: str | None = None  # "module:function", as DeepGEMMBackend's
+    # Appends "start <name> <pid>" when a compile begins and "done <name> <pid>" when it is
+    # published, one line each (O_APPEND): how many times each kernel was compiled, and by whom,
+    # across concurrent warms (what a counting nvcc wrapper tells on a GPU host).
+    compile_log: Path | None = None
     _ctx: WorkerContext | None = field(default=None, repr=False)
 
     def setup(self, ctx: WorkerContext) -> None:
@@ -102,6 +106,7 @@ class FakeBackend:
         tmp = root / "tmp" / uuid.uuid4().hex
         tmp.mkdir(parents=True)
         (tmp / "kernel.cu").write_text(f"// {name}\n")
+        self._log("start", name)
         if self.compile_s:
             time.sleep(self.compile_s)
         (tmp / "kernel.cubin").write_bytes(b"\x7fELF fake")
@@ -111,4 +116,14 @@ class FakeBackend:
         except OSError:  # another worker published it first
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
+        self._log("done", name)
         return 1
+
+    def _log(self, event: str, name: str) -> None:
+        if self.compile_log is None:
+            return
+        fd = os.open(self.compile_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{event} {name} {os.getpid()}\n".encode())
+        finally:
+            os.close(fd)

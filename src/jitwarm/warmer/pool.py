@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jitwarm._pdeathsig import die_with_parent
+from jitwarm.locks import KernelLocks
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
 from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.schedule import Scheduler
@@ -83,6 +84,10 @@ class PoolSpec:
     log_dir: Path
     backend: Backend
     extra: dict[str, Any] = field(default_factory=dict)
+    # Per-kernel locks shared with other processes on this cache root (None: unlocked), and the
+    # kernel keys this warm coordinates otherwise (compiled ahead: locked by the ahead compiler).
+    locks: KernelLocks | None = None
+    unlocked_keys: frozenset[str] = frozenset()
 
 
 def _let_the_fork_server_go() -> None:
@@ -179,7 +184,7 @@ def _serve(
             return
         start, started_at = time.perf_counter(), time.time()
         try:
-            outcome = spec.backend.run(item)
+            outcome = _run_item(spec, item)
         except BaseException as exc:  # a backend bug must not hang the pool
             outcome = ItemOutcome(
                 item.item_id,
@@ -194,6 +199,19 @@ def _serve(
         conn.send(("done", worker_id, outcome))
         if outcome.fatal:
             return
+
+
+def _run_item(spec: PoolSpec, item: WorkItem) -> ItemOutcome:
+    """Run one item, holding its kernel's lock when it names one kernel: a process that finds
+    another compiling the kernel waits, then loads what that one published."""
+    key = item.kernel_key
+    # "run": ItemMode.RUN (items.py is not imported here: it stays out of the fork server)
+    if spec.locks is None or key is None or key in spec.unlocked_keys or item.mode != "run":
+        return spec.backend.run(item)
+    with spec.locks.hold(key) as held:
+        outcome = spec.backend.run(item)
+    elsewhere = int(held.contended and not outcome.failed and outcome.compiled == 0)
+    return replace(outcome, compiled_elsewhere=elsewhere, lock_wait_s=held.waited_s)
 
 
 def _context(preload: Sequence[str]) -> Any:

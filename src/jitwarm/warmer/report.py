@@ -12,6 +12,7 @@ from jitwarm.warmer.items import WorkItem
 
 class ItemStatus:
     COMPILED = "compiled"
+    COMPILED_ELSEWHERE = "compiled elsewhere"  # another process compiled it while this one waited
     CACHED = "cached"
     FAILED = "failed"
 
@@ -19,14 +20,17 @@ class ItemStatus:
 def item_status(outcome: ItemOutcome) -> str:
     if outcome.failed:
         return ItemStatus.FAILED
-    return ItemStatus.COMPILED if outcome.compiled else ItemStatus.CACHED
+    if outcome.compiled:
+        return ItemStatus.COMPILED
+    return ItemStatus.COMPILED_ELSEWHERE if outcome.compiled_elsewhere else ItemStatus.CACHED
 
 
 @dataclass
 class FamilyStats:
     items: int = 0
     calls: int = 0
-    compiled: int = 0  # kernels compiled
+    compiled: int = 0  # kernels compiled by this process (nvcc ran here)
+    compiled_elsewhere: int = 0  # kernels another process compiled while this one waited
     cached: int = 0  # items that compiled nothing (all their kernels were already on disk)
     failed: int = 0  # items with a failure
     compile_s: float = 0.0  # summed wall time of calls that compiled
@@ -73,10 +77,18 @@ class WarmReport:
     # Compiling ahead in the warm's own process, if it ran: ``jitwarm.ahead.AheadStats``, or
     # on a DeepJIT build (``kind: deepjit-local``) the local build's split (``LocalResult``).
     ahead: dict[str, Any] | None = None
+    # ``leader_only``: "leader" (warmed the plan) or "follower" (waited peer_wait_s for a peer
+    # that warmed it, then checked its work); None otherwise.
+    peer_role: str | None = None
+    peer_wait_s: float | None = None
 
     @property
     def compiled(self) -> int:
         return sum(f.compiled for f in self.families.values())
+
+    @property
+    def compiled_elsewhere(self) -> int:
+        return sum(f.compiled_elsewhere for f in self.families.values())
 
     @property
     def cached(self) -> int:
@@ -100,6 +112,7 @@ class WarmReport:
             body.pop("items")
         body.update(
             compiled=self.compiled,
+            compiled_elsewhere=self.compiled_elsewhere,
             cached=self.cached,
             failed=self.failed,
             compile_s=round(self.compile_s, 3),
@@ -145,6 +158,8 @@ def build_report(
         stats.calls += len(outcome.calls)
         stats.compiled += outcome.compiled
         stats.compile_s += outcome.compile_s
+        if status == ItemStatus.COMPILED_ELSEWHERE:
+            stats.compiled_elsewhere += outcome.compiled_elsewhere
         if status == ItemStatus.FAILED:
             stats.failed += 1
             bad = outcome.failed_calls
@@ -166,6 +181,8 @@ def build_report(
                 "calls": len(item.ms),
                 "status": status,
                 "compiled": outcome.compiled,
+                "compiled_elsewhere": outcome.compiled_elsewhere,
+                "lock_wait_s": round(outcome.lock_wait_s, 3),
                 "compile_s": round(outcome.compile_s, 3),
                 "wall_s": round(outcome.wall_s, 3),
                 "worker": outcome.worker_id,
