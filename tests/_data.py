@@ -11,6 +11,3 @@ DEEPJIT_ENTRIES = {
     "2.8.1": DEEPJIT_H200 / "cache-entries-2.8.1.json",
     "2.8.2": DEEPJIT_H200 / "cache-entries-2.8.2.post20261020.json",
 }
-# vLLM 0.33.0's vendored DeepGEMM 2.8.1: its `include/deep_gemm/` headers (the vLLM wheel is
-# too large to fetch in tests; these are all a key computation reads, MIT).
-VLLM_281_INCLUDE_TARBALL = DATA / "vllm-0.33.0-deep_gemm-2.8.1-include.tar.gz"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -16,9 +17,14 @@ from filelock import FileLock
 
 # version -> (distribution, exact version)
 PINNED = {
+    "2.5.0": ("tokenspeed-deepgemm", "2.5.0.post20260604"),
     "2.8.0": ("tokenspeed-deepgemm", "2.8.0.post20260924"),
     "2.8.2": ("tokenspeed-deepgemm", "2.8.2.post20261020"),
+    "sgl-0.2.3": ("sgl-deep-gemm", "0.2.3.post2"),  # SGLang 0.5.23's (py3-none, manylinux2014)
 }
+# vLLM 0.33.0's vendored DeepGEMM 2.8.1 (the vLLM wheel is too large to fetch in tests): its
+# Python files and include/deep_gemm/ headers, as vllm/third_party/deep_gemm/ holds them (MIT).
+VLLM_281_TARBALL = Path(__file__).resolve().parent / "data" / "vllm-0.33.0-deep_gemm-2.8.1.tar.gz"
 _PLATFORM = [
     "--only-binary=:all:",
     "--python-version",
@@ -27,6 +33,8 @@ _PLATFORM = [
     "cp",
     "--platform",
     "manylinux_2_28_x86_64",
+    "--platform",
+    "manylinux2014_x86_64",
 ]
 
 
@@ -65,6 +73,17 @@ def unpacked_wheel(version: str) -> Path:
                 zf.extractall(dest)
             (dest / ".unpacked").touch()
     return dest
+
+
+def vllm_281_dir() -> Path:
+    """The unpacked ``vllm/third_party/deep_gemm`` folder of vLLM 0.33.0 (from tests/data)."""
+    dest = wheel_dir() / "vllm-0.33.0-deep_gemm-2.8.1"
+    with FileLock(str(wheel_dir() / ".lock")):
+        if not (dest / ".unpacked").exists():
+            with tarfile.open(VLLM_281_TARBALL) as tar:
+                tar.extractall(dest, filter="data")
+            (dest / ".unpacked").touch()
+    return dest / "vllm" / "third_party" / "deep_gemm"
 
 
 if __name__ == "__main__":  # `.ci/run`: fetch every pinned wheel before the tests

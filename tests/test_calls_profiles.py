@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _wheels import unpacked_wheel  # noqa: E402
+from _wheels import fetch_wheel, unpacked_wheel, vllm_281_dir  # noqa: E402
 from jitwarm.deepgemm.calls import build_call  # noqa: E402
 from jitwarm.models.loader import load_model  # noqa: E402
 from jitwarm.plan import plan_serving  # noqa: E402
@@ -21,8 +21,8 @@ from jitwarm.plan.schema import Family  # noqa: E402
 from jitwarm.profiles import PROFILES, IndexerApi  # noqa: E402
 from jitwarm.serving import ServingConfig  # noqa: E402
 
-SGL_WHEEL = Path("/tmp/whl/sgl/sgl_deep_gemm-0.2.3.post2-py3-none-manylinux2014_x86_64.whl")
-VLLM = Path("/tmp/whl/281/vllm/third_party/deep_gemm")
+SGL_WHEEL = fetch_wheel("sgl-0.2.3") or Path("/nonexistent/sgl-deep-gemm.whl")
+VLLM = vllm_281_dir()
 
 
 def _sources(name: str) -> list[str]:
@@ -37,7 +37,7 @@ def _sources(name: str) -> list[str]:
             pytest.skip("vLLM's vendored DeepGEMM not present")
         return [(VLLM / "_C.py").read_text(), (VLLM / "__init__.py").read_text()]
     if name == "tokenspeed-deepgemm-2.5.0":
-        pkg = Path("/tmp/whl/250/deep_gemm")
+        pkg = unpacked_wheel("2.5.0") / "deep_gemm"
         if not pkg.is_dir():
             pytest.skip("2.5.0 wheel not unpacked")
     else:

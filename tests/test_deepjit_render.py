@@ -8,14 +8,12 @@ import json
 import re
 import subprocess
 import sys
-import tarfile
-import tempfile
 from functools import cache
 from pathlib import Path
 
 import pytest
-from tests._data import DEEPJIT_ENTRIES, VLLM_281_INCLUDE_TARBALL
-from tests._wheels import unpacked_wheel
+from tests._data import DEEPJIT_ENTRIES
+from tests._wheels import unpacked_wheel, vllm_281_dir
 
 from jitwarm import ServingConfig, load_model, plan_serving
 from jitwarm.deepjit import (
@@ -62,13 +60,7 @@ def _plan(model: str, tp: int, draft: int) -> Plan:
 @cache
 def _include_dir(version: str) -> Path:
     if version == "2.8.1":  # vLLM's vendored headers, kept in tests/data
-        dest = Path(tempfile.mkdtemp(prefix="jitwarm-vllm-281-"))
-        with tarfile.open(VLLM_281_INCLUDE_TARBALL) as tar:
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.12 (and late 3.10/3.11 patches)
-                tar.extractall(dest, filter="data")
-            else:
-                tar.extractall(dest)  # our own tarball from tests/data
-        return dest / "include"
+        return vllm_281_dir() / "include"
     return unpacked_wheel(version) / "deep_gemm" / "include"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from _data import DEEPJIT_ENTRIES
 from _sites import deepgemm_site, run_detect, vllm_site
-from _wheels import unpacked_wheel
+from _wheels import fetch_wheel, unpacked_wheel, vllm_281_dir
 from jitwarm.cache import parse_template_args
 from jitwarm.plan.schema import Family
 from jitwarm.profiles import (
@@ -24,8 +24,8 @@ from jitwarm.profiles import (
     get_profile,
 )
 
-SGL_WHEEL = Path("/tmp/whl/sgl/sgl_deep_gemm-0.2.3.post2-py3-none-manylinux2014_x86_64.whl")
-VLLM_281 = Path("/tmp/whl/281/vllm/third_party/deep_gemm")
+SGL_WHEEL = fetch_wheel("sgl-0.2.3") or Path("/nonexistent/sgl-deep-gemm.whl")
+VLLM_281 = vllm_281_dir()
 
 
 # -- detection ---------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def _wheel_init(profile_name: str) -> str:
             pytest.skip("vLLM's vendored DeepGEMM not present")
         return (VLLM_281 / "__init__.py").read_text() + (VLLM_281 / "_C.py").read_text()
     if profile_name == "tokenspeed-deepgemm-2.5.0":
-        init = Path("/tmp/whl/250/deep_gemm/__init__.py")
+        init = unpacked_wheel("2.5.0") / "deep_gemm/__init__.py"
         if not init.is_file():
             pytest.skip("2.5.0 wheel not unpacked")
         return init.read_text()
@@ -191,7 +191,7 @@ def _header(profile_name: str) -> str:
             pytest.skip("vLLM's vendored DeepGEMM not present")
         return (VLLM_281.parent / rel).read_text()
     if profile_name == "tokenspeed-deepgemm-2.5.0":
-        path = Path("/tmp/whl/250") / rel
+        path = unpacked_wheel("2.5.0") / rel
         if not path.is_file():
             pytest.skip("2.5.0 wheel not unpacked")
         return path.read_text()

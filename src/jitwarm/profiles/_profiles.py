@@ -40,6 +40,12 @@ def _sm100_cpp(model: str) -> SelectionModel:
     return SelectionModel(model, True, "the build's own SM100 heuristic C++, compiled on a CPU")
 
 
+# vLLM's 2.8.1 ships no heuristic sources, but its own entries show the choice: every kernel its
+# H200 captures hold (V3 TP8, V4-Flash TP4: 280) is the one predicted, and verify over every M of
+# V3 TP8 found nothing missing on an H200; the heuristic is the same in 2.8.0 and 2.8.2.
+_SM90_CAPTURED_281 = SelectionModel(
+    "sm90", True, "its own H200 cache entries (tests/data) and verify over every M on an H200"
+)
 _SM90_UNCHECKED = SelectionModel("sm90", False, "no source or capture of this build's heuristic")
 _DEEPJIT = {
     "generation": JitGeneration.DEEPJIT,
@@ -125,7 +131,7 @@ VLLM_281 = BuildProfile(
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED - {"fp8_paged_mqa_logits"},
     # No C++ sources ship with it; its SM90 headers match 2.8.2's, whose heuristic was checked.
-    selection={"sm90": _SM90_UNCHECKED},
+    selection={"sm90": _SM90_CAPTURED_281},
     notes=("ships headers and the extension only: its heuristic cannot be compiled on a CPU",),
     **_DEEPJIT,
 )
