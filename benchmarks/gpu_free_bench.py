@@ -76,7 +76,7 @@ def main() -> None:
         "plan": " ".join(serving),
     }
     root = work / "build"
-    build = [*serving, "--target", args.target, "-o", str(root), "--json", *jobs]
+    build = [*serving, "--target", args.target, "--cache-dir", str(root), "--json", *jobs]
     result["build_cold"] = build_summary(*jitwarm("build", *build))
     result["build_rerun"] = build_summary(*jitwarm("build", *build))
     result["host"]["load_after"] = os.getloadavg()
@@ -112,7 +112,7 @@ def main() -> None:
                 tp,
                 "--target",
                 args.target,
-                "-o",
+                "--cache-dir",
                 str(many),
                 "--json",
                 *jobs,

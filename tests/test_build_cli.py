@@ -45,7 +45,7 @@ def test_build_cli_writes_deepgemms_entries(small_plan, tmp_path, capsys):
     real_nvcc()
     folder = unpacked_wheel("2.8.0")
     root = tmp_path / "root"
-    args = ["build", "--plan", str(small_plan), "--target", str(folder), "-o", str(root)]
+    args = ["build", "--plan", str(small_plan), "--target", str(folder), "--cache-dir", str(root)]
     code, out, err = run(capsys, *args, "--json", "--jobs", "2")
     assert code == 0, err
     report = json.loads(out)
@@ -85,7 +85,7 @@ def test_build_cli_shards_bundle_and_merge(small_plan, tmp_path, capsys):
         code, out, err = run(
             capsys,
             *("build", "--plan", str(small_plan), "--target", str(folder)),
-            *("-o", str(tmp_path / f"r{i}"), "--shard", f"{i}/2", "--bundle", str(b)),
+            *("--cache-dir", str(tmp_path / f"r{i}"), "--shard", f"{i}/2", "--bundle", str(b)),
         )
         assert code == 0, err
         assert "1 kernels compiled" in out and f"bundle: {b}" in out

@@ -57,7 +57,6 @@ def build_command(
         Path | None,
         typer.Option(
             "--cache-dir",
-            "-o",
             help="Cache root to fill (default: DG_JIT_CACHE_DIR, else ~/.dj).",
             rich_help_panel=_B,
         ),
