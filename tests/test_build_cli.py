@@ -115,3 +115,13 @@ def test_plan_for_another_build_is_one_line(small_plan, tmp_path, capsys):
 def test_build_cli_no_model_no_plan_is_one_line(capsys):
     code, _, err = run(capsys, "build")
     assert code == 2 and err.count("\n") == 1 and "--model or --plan" in err
+
+
+def test_a_build_with_nothing_to_build_fails_in_one_line(tmp_path, capsys):
+    # sm100: 2.8.0 has a selection model but jitwarm ports no sm100 generator yet
+    args = ["build", "--model", "deepseek-v4-flash", "--tp", "4", "--ep", "4"]
+    args += ["--moe-path", "mega", "--arch", "sm100", "--cache-dir", str(tmp_path / "root")]
+    code, out, err = run(capsys, *args, "--target", str(unpacked_wheel("2.8.0")))
+    assert code == 2 and err.count("\n") == 1 and out == ""
+    assert "nothing to build for tokenspeed-deepgemm 2.8.0" in err and "sm100" in err
+    assert not (tmp_path / "root" / "cache").exists()

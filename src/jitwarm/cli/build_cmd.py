@@ -146,6 +146,9 @@ def build_command(
     prepared = prepare_build(
         plan, chosen, compiler, cache_dir=cache_dir, shard=Shard.parse(shard) if shard else None
     )
+    if prepared.total_jobs == 0:  # a build that makes nothing is not a success
+        why = prepared.notes[0] if prepared.notes else "the plan has no kernels"
+        raise UsageError(f"nothing to build for {chosen.label} on {plan.arch}: {why}")
     executor = RayExecutor(ray, version_text=compiler.version_text) if ray else LocalExecutor(jobs)
     show = not json_out and sys.stderr.isatty()
     if show:
