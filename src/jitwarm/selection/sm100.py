@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import math
 import struct
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from jitwarm.errors import ConfigError
+from jitwarm.selection._buckets import check_m, runs_of, walk_buckets
 from jitwarm.selection._types import GemmType
 
 __all__ = [
@@ -349,11 +349,6 @@ def _build_regime(p: SM100GemmProblem, lo: int) -> _Regime:
     return _Regime(lo, hi, math.gcd(*block_ms_seen), tuple(cands))
 
 
-def _check_m(m: int) -> None:
-    if m < 1:
-        raise ValueError(f"M must be >= 1 (DeepGEMM launches nothing for M = 0), got {m}")
-
-
 def _choose(regime: _Regime, m: int, num_sms: int) -> SM100KernelConfig:
     """`get_best_config`: scan the candidates in order, replacing the best whenever `compare`
     says the next one is better (the rules are not a total order, so the scan order matters)."""
@@ -392,52 +387,15 @@ def _choose(regime: _Regime, m: int, num_sms: int) -> SM100KernelConfig:
 def select_sm100(problem: SM100GemmProblem, m: int) -> SM100KernelConfig:
     """The kernel configuration DeepGEMM picks on SM100 for this problem at M = m (M for plain
     GEMMs, the batch's rows b for batched ones; grouped layouts ignore it)."""
-    _check_m(m)
+    check_m(m)
     return _choose(_regime(problem, m), m, problem.num_sms)
-
-
-def _runs_of(m_values: object) -> list[tuple[int, int]] | None:
-    if isinstance(m_values, range) and m_values.step == 1:
-        return [(m_values.start, m_values.stop - 1)] if len(m_values) else []
-    ranges = getattr(m_values, "ranges", None)  # e.g. jitwarm.mset.MSet
-    if ranges is None:
-        return None
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted((int(lo), int(hi)) for lo, hi in ranges if hi >= lo):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-        else:
-            merged.append((lo, hi))
-    return merged
 
 
 def _buckets(
     problem: SM100GemmProblem, m_values: Iterable[int]
 ) -> Iterator[tuple[_Regime, int, int]]:
     """(regime, first given M, last given M) per constant-choice bucket holding given values."""
-    runs = _runs_of(m_values)
-    if runs is not None:
-        for lo, hi in runs:
-            _check_m(lo)
-            m = lo
-            while m <= hi:
-                regime = _regime(problem, m)
-                while m <= min(hi, regime.hi):
-                    end = min(regime.bucket_hi(m), hi)
-                    yield regime, m, end
-                    m = end + 1
-        return
-    values = sorted(m_values)
-    if not values:
-        return
-    _check_m(values[0])
-    i, n = 0, len(values)
-    while i < n:
-        regime = _regime(problem, values[i])
-        while i < n and values[i] <= regime.hi:
-            j = bisect_right(values, regime.bucket_hi(values[i]), i, n)
-            yield regime, values[i], values[j - 1]
-            i = j
+    return walk_buckets(m_values, lambda m: _regime(problem, m))
 
 
 def partition_m_sm100(
@@ -571,7 +529,7 @@ def partition_tokens_mega_moe(
     2 + 4 * B pieces, B the blocks per expert at the largest count (ceil(covered tokens / 240):
     4 for 8192 tokens of DeepSeek-V4-Flash at EP 4).
     """
-    runs = _runs_of(m_values)
+    runs = runs_of(m_values)
     if runs is None:
         runs = [(m, m) for m in sorted(set(m_values))]  # type: ignore[call-overload]
     groups: dict[MegaMoEBlockConfig, list[tuple[int, int]]] = {}
@@ -611,7 +569,7 @@ def paged_metadata_threads(rows: int, rules: SM100Rules) -> int | None:
 def max_kernels_sm100(problem: SM100GemmProblem, m_max: int) -> int:
     """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
     candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
-    _check_m(m_max)
+    check_m(m_max)
     total, m = 0, 1
     while m <= m_max:
         regime = _regime(problem, m)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 import struct
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from jitwarm.errors import ConfigError
+from jitwarm.selection._buckets import check_m, walk_buckets
 from jitwarm.selection._types import GemmProblem, GemmType, KernelType
 
 __all__ = [
@@ -336,18 +336,13 @@ def _score(cand: _Cand, m: int) -> int:
     return int(_f32(_int_to_f32(cycles) / eff))  # int(): C++ truncation toward zero
 
 
-def _check_m(m: int) -> None:
-    if m < 1:
-        raise ValueError(f"M must be >= 1 (DeepGEMM launches nothing for M = 0), got {m}")
-
-
 def select_sm90(problem: GemmProblem, m: int) -> SM90KernelConfig:
     """The kernel configuration DeepGEMM picks on SM90 for this problem at M = m.
 
     m is M for plain GEMMs, the total rows for m-grouped contiguous, expected_m for masked and
     the batch's row count for batched. Scores every candidate, like the C++ code.
     """
-    _check_m(m)
+    check_m(m)
     cands = _regime(problem, m).cands
     best = cands[0]
     best_score = _score(best, m)
@@ -380,48 +375,9 @@ def _select_pruned(regime: _Regime, m: int) -> SM90KernelConfig:
 # -- partitioning M sets ----------------------------------------------------------------------
 
 
-def _runs_of(m_values: object) -> list[tuple[int, int]] | None:
-    """Sorted inclusive runs of consecutive values when the input is range-shaped, else None."""
-    if isinstance(m_values, range) and m_values.step == 1:
-        return [(m_values.start, m_values.stop - 1)] if len(m_values) else []
-    ranges = getattr(m_values, "ranges", None)  # e.g. jitwarm.mset.MSet
-    if ranges is None:
-        return None
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted((int(lo), int(hi)) for lo, hi in ranges if hi >= lo):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
 def _buckets(problem: GemmProblem, m_values: Iterable[int]) -> Iterator[tuple[_Regime, int, int]]:
-    """(regime, first given M, last given M) per constant-choice bucket holding given values,
-    in increasing M."""
-    runs = _runs_of(m_values)
-    if runs is not None:
-        for lo, hi in runs:
-            _check_m(lo)
-            m = lo
-            while m <= hi:
-                regime = _regime(problem, m)
-                while m <= min(hi, regime.hi):
-                    end = min(regime.bucket_hi(m), hi)
-                    yield regime, m, end
-                    m = end + 1
-        return
-    values = sorted(m_values)  # near-linear on already-sorted input
-    if not values:
-        return
-    _check_m(values[0])
-    i, n = 0, len(values)
-    while i < n:
-        regime = _regime(problem, values[i])
-        while i < n and values[i] <= regime.hi:
-            j = bisect_right(values, regime.bucket_hi(values[i]), i, n)
-            yield regime, values[i], values[j - 1]
-            i = j
+    """(regime, first given M, last given M) per constant-choice bucket holding given values."""
+    return walk_buckets(m_values, lambda m: _regime(problem, m))
 
 
 def partition_m_sm90(
@@ -452,7 +408,7 @@ def partition_m_sm90(
 def max_kernels_sm90(problem: GemmProblem, m_max: int) -> int:
     """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
     candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
-    _check_m(m_max)
+    check_m(m_max)
     total, m = 0, 1
     while m <= m_max:
         regime = _regime(problem, m)
