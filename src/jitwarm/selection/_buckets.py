@@ -74,3 +74,20 @@ def walk_buckets(
             j = bisect_right(values, regime.bucket_hi(values[i]), i, n)
             yield regime, values[i], values[j - 1]
             i = j
+
+
+class _CandidateRegime(Regime, Protocol):
+    @property
+    def cands(self) -> tuple: ...
+
+
+def max_kernels(m_max: int, regime_of: Callable[[int], _CandidateRegime]) -> int:
+    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
+    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
+    check_m(m_max)
+    total, m = 0, 1
+    while m <= m_max:
+        regime = regime_of(m)
+        total += len(regime.cands)
+        m = regime.hi + 1
+    return total

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from jitwarm.errors import ConfigError
-from jitwarm.selection._buckets import check_m, runs_of, walk_buckets
+from jitwarm.selection._buckets import check_m, max_kernels, runs_of, walk_buckets
 from jitwarm.selection._types import GemmType
 
 __all__ = [
@@ -567,12 +567,5 @@ def paged_metadata_threads(rows: int, rules: SM100Rules) -> int | None:
 
 
 def max_kernels_sm100(problem: SM100GemmProblem, m_max: int) -> int:
-    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
-    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
-    check_m(m_max)
-    total, m = 0, 1
-    while m <= m_max:
-        regime = _regime(problem, m)
-        total += len(regime.cands)
-        m = regime.hi + 1
-    return total
+    """An upper bound on the distinct kernels any M in 1..m_max can select (see `max_kernels`)."""
+    return max_kernels(m_max, lambda m: _regime(problem, m))

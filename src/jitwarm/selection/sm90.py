@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from jitwarm.errors import ConfigError
-from jitwarm.selection._buckets import check_m, walk_buckets
+from jitwarm.selection._buckets import check_m, max_kernels, walk_buckets
 from jitwarm.selection._types import GemmProblem, GemmType, KernelType
 
 __all__ = [
@@ -406,12 +406,5 @@ def partition_m_sm90(
 
 
 def max_kernels_sm90(problem: GemmProblem, m_max: int) -> int:
-    """An upper bound on the distinct kernels any M in 1..m_max can select: the size of the
-    candidate lists of the regimes those M values fall in (the choice is always a candidate)."""
-    check_m(m_max)
-    total, m = 0, 1
-    while m <= m_max:
-        regime = _regime(problem, m)
-        total += len(regime.cands)
-        m = regime.hi + 1
-    return total
+    """An upper bound on the distinct kernels any M in 1..m_max can select (see `max_kernels`)."""
+    return max_kernels(m_max, lambda m: _regime(problem, m))
