@@ -18,7 +18,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jitwarm"
 # Package cycles that exist today; shrink this set, never grow it.
 KNOWN_CYCLES = {
     frozenset({"ahead", "warmer", "deepgemm"}),  # warm's backend and shim wiring
-    frozenset({"dgenv", "profiles"}),  # dgenv's default layout asks the detected profile
 }
 TORCH_PACKAGES = {"deepgemm"}
 

@@ -246,3 +246,20 @@ def test_deepjit_env_names_match_the_sgl_headers() -> None:
     assert re.search(profile.compile_log, 'std::printf("Running command: %s\\n"') and (
         "Running command:" in command
     )
+
+
+def test_the_default_cache_root_follows_the_build_found_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jitwarm import dgenv
+    from jitwarm.profiles import resolve_cache_roots
+
+    vllm_site(tmp_path / "site")  # a DeepJIT build (vLLM's vendored 2.8.1)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    home = tmp_path / "home"
+    (home / ".deep_gemm").mkdir(parents=True)  # what the layout-blind default would take
+    env = {"HOME": str(home)}
+    assert resolve_cache_roots(env=env).writable == home / ".dj"
+    assert dgenv.resolve_cache_roots(env=env).writable == home / ".deep_gemm"
+    given = {**env, "DG_JIT_CACHE_DIR": str(tmp_path / "given")}  # a given root is kept
+    assert resolve_cache_roots(env=given).writable == tmp_path / "given"

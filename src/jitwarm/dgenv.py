@@ -160,8 +160,8 @@ def resolve_cache_roots(
 
     ``layout`` decides how a value with ``:`` is read (DeepJIT splits it, the upstream JIT does not) and
     which default root applies. ``None`` (auto): a value with ``:`` is one path if that path
-    is an existing folder, else a list; the default root follows the installed DeepGEMM,
-    else whichever default root exists (``~/.deep_gemm`` first).
+    is an existing folder, else a list; the default root is whichever exists (``~/.deep_gemm``
+    first). `jitwarm.profiles.resolve_cache_roots` passes the installed build's layout.
     """
     env = os.environ if env is None else env
     if cache_dir is not None and str(cache_dir):
@@ -170,8 +170,6 @@ def resolve_cache_roots(
     if value:
         return _split_roots(value, CACHE_DIR_VAR, layout)
     home = Path(env.get("HOME") or Path.home())
-    if layout is None:
-        layout = _installed_layout(env)
     if layout is None:
         up, dj = (home / DEFAULT_ROOT_NAMES[lay] for lay in (Layout.UPSTREAM, Layout.DEEPJIT))
         layout = Layout.DEEPJIT if dj.is_dir() and not up.is_dir() else Layout.UPSTREAM
@@ -187,14 +185,6 @@ def _split_roots(value: str, source: str, layout: Layout | None) -> CacheRoots:
         raise EnvValueError(source, value, "a path or W:R1:R2 paths with no empty part")
     first, *rest = (Path(p).expanduser() for p in parts)
     return CacheRoots(first, tuple(rest), source)
-
-
-def _installed_layout(env: Mapping[str, str]) -> Layout | None:
-    # The layout is a fact of the build's profile; profiles builds on this module, so it is
-    # imported here, at call time.
-    from jitwarm.profiles import detect_build
-
-    return detect_build(env=env).layout
 
 
 def find_deepgemm(

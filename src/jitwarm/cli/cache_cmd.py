@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from jitwarm import profiles
 from jitwarm.cache import (
     DEFAULT_TMP_GRACE_S,
     CacheInfo,
@@ -93,6 +94,8 @@ def plain(*cells: str) -> list[Text]:
 
 
 def resolve_roots(cache_dir: str | None, layout: LayoutChoice) -> CacheRoots:
+    if layout.layout is None:  # auto: the default root of the build found here
+        return profiles.resolve_cache_roots(cache_dir)
     return resolve_cache_roots(cache_dir, layout=layout.layout)
 
 

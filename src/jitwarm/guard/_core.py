@@ -22,6 +22,7 @@ from jitwarm.guard._env import GuardMode, Readiness
 from jitwarm.guard._patch import patch_module
 from jitwarm.guard._recorder import CallRecorder
 from jitwarm.guard._signature import describe_call
+from jitwarm.profiles import resolve_cache_roots
 
 log = logging.getLogger("jitwarm.guard")
 
@@ -287,7 +288,7 @@ class Guard:
 
 def _writable_root() -> Path:
     try:
-        return dgenv.resolve_cache_roots().writable
+        return resolve_cache_roots().writable
     except dgenv.EnvValueError as exc:  # DeepGEMM itself will complain; keep watching a path
         log.warning("jitwarm guard: %s", exc)
         return Path(

@@ -26,6 +26,7 @@ from jitwarm.profiles._profile import (
     release_of,
 )
 from jitwarm.profiles._profiles import PROFILES
+from jitwarm.profiles._roots import resolve_cache_roots
 
 __all__ = [
     "ANY_COMPILE_LOG",
@@ -48,6 +49,7 @@ __all__ = [
     "profile_for",
     "profile_for_api",
     "release_of",
+    "resolve_cache_roots",
 ]
 
 # What reports and doctor say when a build's kernel choice is not modelled.

@@ -22,10 +22,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from jitwarm.dgenv import resolve_cache_roots
 from jitwarm.errors import JitwarmError, UsageError
 from jitwarm.models.loader import load_model
 from jitwarm.plan import plan_serving
+from jitwarm.profiles import resolve_cache_roots
 from jitwarm.server.messages import (
     CompileCount,
     Done,

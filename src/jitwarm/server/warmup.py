@@ -101,7 +101,7 @@ def import_bundle(bundle: Path, cache_root: Path, *, arch: str, num_sms: int) ->
         )
     from jitwarm.bundle import host_provenance
     from jitwarm.bundle import import_bundle as library_import
-    from jitwarm.dgenv import resolve_cache_roots
+    from jitwarm.profiles import resolve_cache_roots
 
     result = library_import(
         bundle, resolve_cache_roots(cache_root), host=host_provenance(arch=arch, num_sms=num_sms)

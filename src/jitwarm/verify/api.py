@@ -23,6 +23,7 @@ from jitwarm.deepgemm.capture import write_stand_in
 from jitwarm.errors import UsageError
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.plan.schema import Plan
+from jitwarm.profiles import resolve_cache_roots
 from jitwarm.verify.backend import CaptureCallsBackend
 from jitwarm.verify.calls import DEFAULT_PROVIDER, preload_for, provider_name
 from jitwarm.verify.report import VerifyReport, build_report
@@ -82,7 +83,7 @@ def verify_plan(
     name = provider or provider_name()
     if name == DEFAULT_PROVIDER:
         require_gpu_host("verify", devices=devices)  # before anything is created
-    cache_root = dgenv.resolve_cache_roots(cache_dir).writable
+    cache_root = resolve_cache_roots(cache_dir).writable
     # The whole current environment: pool workers fork from a server that may have started
     # under an older one (an earlier call in this process).
     env = {

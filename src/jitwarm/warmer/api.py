@@ -17,10 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jitwarm import dgenv
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
+from jitwarm.profiles import resolve_cache_roots
 from jitwarm.warmer import _deepjit_ahead as local_build
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
@@ -135,7 +135,7 @@ def warm(
 def _warm_after_peers(plan: Plan, options: dict[str, Any], *, peer_wait_s: float) -> WarmReport:
     """One warm of ``plan`` per cache root at a time: the first to take the plan's lock warms
     it holding the lock; one that had to wait checks, with few workers, what the other left."""
-    cache_root = dgenv.resolve_cache_roots(options["cache_dir"]).writable
+    cache_root = resolve_cache_roots(options["cache_dir"]).writable
     cache_root.mkdir(parents=True, exist_ok=True)
     settings = replace(LockSettings.from_env(), wait_s=peer_wait_s)
     peers = KernelLocks(cache_root, scope="warms", settings=settings)
@@ -163,7 +163,7 @@ def _warm(
     build: DetectedBuild | None,
 ) -> WarmReport:
     started, started_at = time.perf_counter(), time.time()
-    cache_root = dgenv.resolve_cache_roots(cache_dir).writable
+    cache_root = resolve_cache_roots(cache_dir).writable
     env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
     nvcc_slots = jobs  # one nvcc per core unless --jobs says otherwise
     # A test double's warm stays on the workers unless it names the build (as the CLI does).
