@@ -157,15 +157,18 @@ class KernelLocks:
     def usable(self) -> bool:
         """Whether locks can be taken here; if not, logs one warning (once per cache root and
         process)."""
-        if self._unavailable is None and not self._probed:
-            self._probed = True
-            try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                probe = self.directory / ".probe"
-                fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o666)
-                os.close(fd)
-            except OSError as exc:
-                self._give_up(f"{type(exc).__name__}: {exc.strerror or exc}")
+        # Under the mutex: a second thread must not take a lock in a folder the first has
+        # not made yet (its open would fail and turn locking off for the whole process).
+        with self._mutex:
+            if self._unavailable is None and not self._probed:
+                try:
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    probe = self.directory / ".probe"
+                    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o666)
+                    os.close(fd)
+                except OSError as exc:
+                    self._give_up(f"{type(exc).__name__}: {exc.strerror or exc}")
+                self._probed = True
         return self._unavailable is None
 
     def _give_up(self, reason: str) -> None:
