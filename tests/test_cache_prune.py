@@ -141,3 +141,46 @@ def test_positional_rule_for_hc_prenorm() -> None:
     assert not index.needs(
         Family.TF32_HC_PRENORM, name, "16384, 24, 64, 32, 64, 1, 128, 12, 128, 128"
     )
+
+
+def test_upstream_jit_indexer_entries_are_kept(tmp_path: Path) -> None:
+    """2.5.0 names its indexer kernels smxx_* (its own _C extension says so); the kernels an
+    H200 compiled for deepseek-v4-flash --tp 4 (tests/data/deepgemm-2.5.0-h200) must all be
+    needed by that plan, or export --plan ships a bundle without them."""
+    import json
+
+    from _wheels import unpacked_wheel
+
+    truth = json.loads(
+        (Path(__file__).parent / "data/deepgemm-2.5.0-h200/indexer-kernels.json").read_text()
+    )
+    ext = next((unpacked_wheel("2.5.0") / "deep_gemm").glob("_C*.so")).read_bytes()
+    for folder_name in truth["build_names"].values():
+        assert f"\0{folder_name}\0".encode() in ext  # the name compiler->build is given
+    plan = plan_serving(
+        load_model("deepseek-v4-flash"), ServingConfig(tp=4), build="tokenspeed-deepgemm-2.5.0"
+    )
+    index = PlanIndex.from_plan(plan)
+    for kernel in truth["kernels"]:
+        name = truth["build_names"][kernel["kernel_symbol"]]
+        family = {
+            "smxx_fp8_mqa_logits": Family.MQA_LOGITS,
+            "smxx_clean_logits": Family.MQA_LOGITS,
+            "smxx_fp8_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
+        }.get(name, Family.PAGED_MQA_METADATA)
+        assert index.needs(family, name, kernel["template_args"]), kernel
+    # and through the cache scan: the family comes from the folder's name
+    for i, kernel in enumerate(truth["kernels"]):
+        name = truth["build_names"][kernel["kernel_symbol"]]
+        impl = kernel["kernel_symbol"]
+        write_entry(
+            tmp_path,
+            name,
+            f"{i:016x}",
+            source=render_kernel_cu(impl, kernel["template_args"]),
+            cubin=real_cubin(),
+        )
+    info = scan_cache(tmp_path)
+    assert len(info.entries) == len(truth["kernels"])
+    strategy = plan_prune(info, plan=plan)
+    assert not strategy.items, [i.entry.name for i in strategy.items]

@@ -117,3 +117,20 @@ def test_fp8_fp4_only_builds_get_q_with_no_scales_and_no_clean_logits() -> None:
         assert call.fn_name.startswith("fp8_fp4_") and call.kwargs == {}
         q, q_sf = call.args[0]
         assert q.dtype == torch.float8_e4m3fn and q_sf is None
+
+
+def test_fp8_fp4_mqa_logits_gets_the_width_its_host_check_requires() -> None:
+    """2.8.1+ asserts ``max_seqlen_k > 0`` (csrc/apis/attention.hpp; an H200 verify of
+    deepseek-v4-flash on 2.8.2 failed on it when jitwarm passed 0): the width of the logits,
+    at least the longest row the call's ``ke`` spans."""
+    header = unpacked_wheel("2.8.2") / "deep_gemm/csrc/apis/attention.hpp"
+    if not header.is_file():
+        pytest.skip("2.8.2 wheel not unpacked")
+    assert "DG_HOST_ASSERT(max_seqlen_k > 0)" in header.read_text()
+    profile = next(p for p in PROFILES if p.indexer_api is IndexerApi.FP8_FP4_ONLY)
+    entry = next(e for e in _plans()[0].entries if e.family is Family.MQA_LOGITS)
+    for m in (1, 7, 300):
+        call = build_call(entry, m, "cpu", num_sms=132, for_capture=True, profile=profile)
+        bound = _signatures(_sources(profile.name))[call.fn_name].bind(*call.args)
+        ke = bound.arguments["cu_seq_len_k_end"]
+        assert bound.arguments["max_seqlen_k"] >= int(ke.max()) > 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from tests._cli import run
+from tests._wheels import vllm_281_dir
 
 from jitwarm import gpu_host
 from jitwarm.gpu_host import missing_gpu_piece
@@ -72,3 +73,17 @@ def test_warm_and_verify_fail_in_one_line_and_create_nothing(
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and f"{verb} needs" in lines[0]
     assert not cache.exists() and not any((tmp_path / "tmp").iterdir())
+
+
+def test_vllms_vendored_copy_counts_as_deepgemm(
+    monkeypatch: pytest.MonkeyPatch, gpu_root: Path
+) -> None:
+    """vLLM 0.33 ships DeepGEMM as vllm.third_party.deep_gemm and no top-level deep_gemm;
+    warm and verify must accept it, as vLLM itself imports it (seen failing on an H200)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    site = vllm_281_dir().parents[2]  # the folder holding vllm/
+    monkeypatch.setattr(sys, "path", [str(site), *(p for p in sys.path if p != FAKES)])
+    monkeypatch.delitem(sys.modules, "deep_gemm", raising=False)
+    assert importlib.util.find_spec("deep_gemm") is None
+    assert missing_gpu_piece("verify", env={}, root=gpu_root) is None

@@ -17,14 +17,18 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+_CAPTURE_LOCK = threading.Lock()  # two cells of one build append to one capture file
 
 
 def _cli(args: list[str], *, build_dir: str, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -84,11 +88,17 @@ def _capture(root: Path, build: str, build_dir: str, label: str, into: Path) -> 
     tool = REPO / "benchmarks/tools/capture_deepjit_entries.py"
     cmd = [sys.executable, str(tool), str(root), "--label", label, "--deepgemm", build]
     cmd += ["--library-root", lib, "--gpu", "NVIDIA H200 (132 SMs)", "--into", str(into)]
-    subprocess.run(cmd, check=False)
+    with _CAPTURE_LOCK:
+        subprocess.run(cmd, check=False)
 
 
 def warm_cell(
-    build: str, build_dir: str, plan_args: list[str], work: Path, capture: Path | None = None
+    build: str,
+    build_dir: str,
+    plan_args: list[str],
+    work: Path,
+    capture: Path | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
     plan = work / "plan.json"
     root, root2 = work / "root", work / "root2"
@@ -100,7 +110,7 @@ def warm_cell(
         len(e["kernels"] or []) for e in json.loads(plan.read_text())["entries"]
     )
     w = _cli(
-        ["warm", "--plan", str(plan), "--json"],
+        ["warm", "--plan", str(plan), "--json", *(["--jobs", str(jobs)] if jobs else [])],
         build_dir=build_dir,
         env={"DG_JIT_CACHE_DIR": str(root)},
     )
@@ -165,34 +175,86 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--capture-dir", type=Path, help="append DeepJIT entries to capture files here")
     ap.add_argument("--skip-capture", action="append", default=[], help="builds not to capture")
+    ap.add_argument("--parallel", type=int, default=1, help="cells run at once (default 1)")
+    ap.add_argument("--jobs", type=int, help="compile workers per warm (default: warm's own)")
+    ap.add_argument(
+        "--deadline-s", type=float, help="start no cell after this many seconds (device limit)"
+    )
     args = ap.parse_args()
     builds = dict(b.split("=", 1) for b in args.build)
     doc: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {"cells": []}
+    doc.setdefault("runs", []).append(
+        {"parallel": args.parallel, "jobs": args.jobs, "plans": args.plan, "builds": builds}
+    )
     wanted = (
         None if args.cells == "all" else {tuple(c.split(":", 1)) for c in args.cells.split(";")}
     )
-    with tempfile.TemporaryDirectory(prefix="jitwarm-compat-") as tmp:
-        for name, build_dir in builds.items():
-            for plan in args.plan:
-                if wanted is not None and (name, plan) not in wanted:
-                    continue
-                print(f"{name} | {plan}", flush=True)
-                work = Path(tmp) / f"{name}-{len(doc['cells'])}"
-                work.mkdir()
-                doc["cells"].append(
-                    {"plan": plan, **warm_cell(name, build_dir, plan.split(), work)}
-                )
-                args.out.write_text(json.dumps(doc, indent=1))
-        for spec in args.bundle:
-            key, file = spec.split("=", 1)
-            name, plan = key.split(":", 1)
-            print(f"{name} | {plan} | bundle {file}", flush=True)
-            work = Path(tmp) / f"b-{len(doc['cells'])}"
-            work.mkdir()
-            doc["cells"].append(
-                {"plan": plan, **bundle_cell(name, builds[name], plan.split(), Path(file), work)}
-            )
+    started = time.monotonic()
+    lock = threading.Lock()
+    if args.capture_dir:
+        args.capture_dir.mkdir(parents=True, exist_ok=True)
+
+    def record(cell: dict[str, Any]) -> None:
+        with lock:
+            doc["cells"].append(cell)
             args.out.write_text(json.dumps(doc, indent=1))
+
+    def late() -> bool:
+        return args.deadline_s is not None and time.monotonic() - started > args.deadline_s
+
+    def run_warm(n: int, name: str, plan: str, tmp: str) -> None:
+        if late():
+            record(
+                {
+                    "plan": plan,
+                    "build": name,
+                    "mode": "warm",
+                    "ok": None,
+                    "why": "not run: device time",
+                }
+            )
+            return
+        print(f"{name} | {plan}", flush=True)
+        work = Path(tmp) / f"{name}-{n}"
+        work.mkdir()
+        capture = args.capture_dir if args.capture_dir and name not in args.skip_capture else None
+        cell = warm_cell(name, builds[name], plan.split(), work, capture, args.jobs)
+        record({"plan": plan, **cell})
+        shutil.rmtree(work, ignore_errors=True)
+
+    def run_bundle(n: int, spec: str, tmp: str) -> None:
+        key, file = spec.split("=", 1)
+        name, plan = key.split(":", 1)
+        if late():
+            record(
+                {
+                    "plan": plan,
+                    "build": name,
+                    "mode": "gpu-free bundle",
+                    "ok": None,
+                    "why": "not run: device time",
+                }
+            )
+            return
+        print(f"{name} | {plan} | bundle {file}", flush=True)
+        work = Path(tmp) / f"b-{n}"
+        work.mkdir()
+        record({"plan": plan, **bundle_cell(name, builds[name], plan.split(), Path(file), work)})
+
+    with tempfile.TemporaryDirectory(prefix="jitwarm-compat-") as tmp:
+        tasks = [
+            (run_warm, (n, name, plan, tmp))
+            for n, (name, plan) in enumerate(
+                (name, plan)
+                for plan in args.plan
+                for name in builds
+                if wanted is None or (name, plan) in wanted
+            )
+        ]
+        tasks += [(run_bundle, (1000 + n, spec, tmp)) for n, spec in enumerate(args.bundle)]
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            for fut in [pool.submit(fn, *a) for fn, a in tasks]:
+                fut.result()
     for c in doc["cells"]:
         print(f"{c['build']:8} {c['mode']:16} {c['plan']:45} ok={c['ok']}")
     return 0

@@ -2,7 +2,8 @@
 checked in a few milliseconds before anything is created, so a missing piece is one line naming
 it and the fix (not a warning per worker, then an empty cache folder).
 
-Nothing here imports torch or deep_gemm: ``importlib.util.find_spec`` only locates them.
+Nothing here imports torch or deep_gemm: ``importlib.util.find_spec`` and the build detection
+only locate them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from jitwarm.errors import MissingRequirementError
+from jitwarm.profiles import detect_build
 
 _NO_GPU_HINTS = {
     "warm": "warm compiles on a GPU host; `jitwarm plan` runs anywhere",
@@ -49,10 +51,11 @@ def missing_gpu_piece(
     env = os.environ if env is None else env
     if not _importable("torch"):
         return f"{verb} needs torch, which is not installed here: pip install 'jitwarm[gpu]'"
-    if not _importable("deep_gemm"):
+    build = detect_build(env=env)  # as the engines find it: deep_gemm, else vLLM's copy
+    if not build.found:
         return (
-            f"{verb} needs DeepGEMM (no deep_gemm module here): install the build your "
-            "server runs, e.g. pip install tokenspeed-deepgemm (the README lists the builds)"
+            f"{verb} needs DeepGEMM ({build.describe()}): install the build your server runs, "
+            "e.g. pip install tokenspeed-deepgemm (the README lists the builds)"
         )
     if devices is not None:
         return None

@@ -38,6 +38,11 @@ _FAMILY_BY_NAME: dict[str, Family] = {
     "sm90_tf32_hc_prenorm_gemm": Family.TF32_HC_PRENORM,
     "sm100_tf32_hc_prenorm_gemm": Family.TF32_HC_PRENORM,
     "sm90_fp8_mqa_logits": Family.MQA_LOGITS,
+    # The upstream-JIT builds (2.5.0) name the arch-neutral indexer kernels smxx_*.
+    "smxx_fp8_mqa_logits": Family.MQA_LOGITS,
+    "smxx_clean_logits": Family.MQA_LOGITS,  # fp8_mqa_logits(clean_logits=True) builds it too
+    "smxx_fp8_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
+    "smxx_paged_mqa_logits_metadata": Family.PAGED_MQA_METADATA,
     "sm100_mqa_logits": Family.MQA_LOGITS,
     "sm90_fp8_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
     "sm100_paged_mqa_logits": Family.PAGED_MQA_LOGITS,

@@ -49,6 +49,12 @@ _POSITIONS: dict[str, dict[str, int]] = {
     "sm90_fp8_mqa_logits": {"heads": 0, "head_dim": 1},
     "sm90_fp8_paged_mqa_logits": {"next_n": 0, "heads": 1, "head_dim": 2, "block_kv": 3},
     "sm90_paged_mqa_logits_metadata": {"aligned_batch": 0},
+    # 2.5.0's names (its H200 capture: tests/data/deepgemm-2.5.0-h200)
+    "smxx_fp8_mqa_logits": {"heads": 0, "head_dim": 1},
+    "smxx_fp8_paged_mqa_logits": {"next_n": 0, "heads": 1, "head_dim": 2, "block_kv": 3},
+    "smxx_paged_mqa_logits_metadata": {"aligned_batch": 0},
+    # <next_n, block_kv, warps, dtype>, every value fixed by the library: any MQA-logits plan
+    "smxx_clean_logits": {},
 }
 
 

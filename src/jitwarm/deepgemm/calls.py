@@ -289,7 +289,8 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     if ctx.profile.indexer_api is IndexerApi.FP8_FP4_ONLY:
         _fp32_logits_only(ctx, entry, logits_dtype)
         q = q if fp4 else (q, None)
-        return Call(_fn(ctx, entry.family), (q, kv, weights, ks, ke, 0))
+        # max_seqlen_k is required here (> 0, the logits' width); the longest row is seq_kv.
+        return Call(_fn(ctx, entry.family), (q, kv, weights, ks, ke, seq_kv))
     kwargs: dict[str, Any] = {"clean_logits": True, "max_seqlen_k": 0}
     if fp4 or logits_dtype != torch.float32:
         q = q if fp4 else (q, None)

@@ -21,6 +21,7 @@ import sys
 import types
 from pathlib import Path
 
+from jitwarm import dgenv
 from jitwarm._lazy import lazy_getattr
 from jitwarm.guard._core import CompileEvent, Guard
 from jitwarm.guard._env import (
@@ -69,7 +70,7 @@ __all__ = [
 
 log = logging.getLogger("jitwarm.guard")
 
-MODULE_NAMES = ("deep_gemm",)
+MODULE_NAMES = dgenv.DEEPGEMM_MODULES  # deep_gemm, and vLLM's vendored copy
 _GUARD: Guard | None = None
 _HOOK: DeepGemmImportHook | None = None
 

@@ -161,6 +161,13 @@ class Sm90IndexerArgs(str, Enum):
     WITH_CLEAN_FLAGS = "with_clean_flags"
     # 2.8.1+/2.8.2: no clean/compressed flags (compressed logits only); logits always FP32
     COMPRESSED_ONLY = "compressed_only"
+    # vLLM's 2.8.1: as COMPRESSED_ONLY, and paged logits take a KV-multicast count before the
+    # logits dtype (2 for next_n 4, else 1: later upstream sources; 1 seen on an H200)
+    COMPRESSED_KV_MULTICAST = "compressed_kv_multicast"
+
+    @property
+    def compressed_only(self) -> bool:
+        return self is not Sm90IndexerArgs.WITH_CLEAN_FLAGS
 
 
 @dataclass(frozen=True)

@@ -123,13 +123,13 @@ VLLM_281 = BuildProfile(
     entry_points=_FP4_ONLY_INDEXER,
     indexer_api=IndexerApi.FP8_FP4_ONLY,
     sm90_gemm_args=Sm90GemmArgs.NO_EPILOGUE,
-    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_ONLY,
+    sm90_indexer_args=Sm90IndexerArgs.COMPRESSED_KV_MULTICAST,
     extra_signature="cutlass-421",
     # Same flags as tokenspeed's 2.8.x (its captured meta.json); its extension holds the same
-    # 1D2D, hc_prenorm, metadata and compressed mqa_logits templates, but its paged-logits one
-    # takes a 13th argument (a KV multicast, per later upstream sources): no port of that yet.
+    # 1D2D, hc_prenorm, metadata and compressed mqa_logits templates; its paged-logits one
+    # takes a 13th argument (the KV multicast).
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
-    rendered_families=_SM90_RENDERED - {"fp8_paged_mqa_logits"},
+    rendered_families=_SM90_RENDERED,
     # No C++ sources ship with it; its SM90 headers match 2.8.2's, whose heuristic was checked.
     selection={"sm90": _SM90_CAPTURED_281},
     notes=("ships headers and the extension only: its heuristic cannot be compiled on a CPU",),

@@ -45,6 +45,13 @@ PAGED_MQA_LOGITS_TEMPLATE = _template(
     "sm90_fp8_paged_mqa_logits",
     "        {}, {},\n" * 4 + "        {},\n        {}, {},\n        {}\n",
 )
+# vLLM's 2.8.1: a KV-multicast count on its own line before the logits dtype (its extension's
+# template string; the H200 capture of tests/data/deepgemm-2.8-h200).
+PAGED_MQA_LOGITS_MULTICAST_TEMPLATE = _template(
+    "impls/sm90_fp8_paged_mqa_logits.cuh",
+    "sm90_fp8_paged_mqa_logits",
+    "        {}, {},\n" * 4 + "        {},\n        {}, {},\n        {},\n        {}\n",
+)
 METADATA_TEMPLATE = _template(
     "scheduler/sm90_paged_mqa_logits.cuh",
     "sched::sm90_paged_mqa_logits_metadata",
@@ -67,7 +74,7 @@ def _heads(entry: PlanEntry) -> tuple[int, int]:
 
 def _logits_dtype(entry: PlanEntry, ctx: RenderContext) -> str:
     out = entry.conventions.out_dtype
-    if ctx.profile.sm90_indexer_args is Sm90IndexerArgs.COMPRESSED_ONLY and out != "fp32":
+    if ctx.profile.sm90_indexer_args.compressed_only and out != "fp32":
         raise Unrenderable("this build writes FP32 logits only on SM90")
     if out not in _LOGITS_DTYPES:
         raise Unrenderable(f"logits dtype {out!r}")
@@ -87,7 +94,7 @@ def render_mqa_logits(entry: PlanEntry, kernel: PlanKernel, ctx: RenderContext) 
     # > 0, which a caller must pass there) and the source is the same whatever the plan says.
     num_math_threads = 512
     source = fill(
-        MQA_LOGITS_TEMPLATES[style],
+        MQA_LOGITS_TEMPLATES[Sm90IndexerArgs.COMPRESSED_ONLY if style.compressed_only else style],
         heads,
         head_dim,
         *flags,
@@ -112,8 +119,10 @@ def render_paged_mqa_logits(
         raise Unrenderable(f"SM90 paged logits take next_n 1/2 and block_kv 64 ({next_n=})")
     if param(kernel, "clean_logits") or param(kernel, "varlen"):
         raise Unrenderable("SM90 paged logits are neither cleaned nor varlen")
+    multicast = ctx.profile.sm90_indexer_args is Sm90IndexerArgs.COMPRESSED_KV_MULTICAST
+    # next_n 4 (multicast 2) is in the 2.8.1 sources but not in any capture: left unrendered.
     source = fill(
-        PAGED_MQA_LOGITS_TEMPLATE,
+        PAGED_MQA_LOGITS_MULTICAST_TEMPLATE if multicast else PAGED_MQA_LOGITS_TEMPLATE,
         next_n,
         heads,
         head_dim,
@@ -125,6 +134,7 @@ def render_paged_mqa_logits(
         _SPLIT_KV,
         _NUM_SPECIALIZED_THREADS,
         _SPLIT_KV // _MMA_M * 128,  # num_math_threads
+        *((1,) if multicast else ()),  # num_kv_multicast: 1 for next_n 1 and 2
         _logits_dtype(entry, ctx),
     )
     return "sm90_fp8_paged_mqa_logits", source
