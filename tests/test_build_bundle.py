@@ -77,7 +77,7 @@ def test_shard_bundles_merge_and_import_as_deepgemm_wrote_them(shard_bundles, tm
     m = merged.manifest
     assert sorted(e.name for e in m.entries) == sorted(e["entry"] for e in entries)
     p = m.provenance
-    assert (p.profile, p.deepgemm_distribution, p.deepgemm_version) == (
+    assert (p.deepgemm_build, p.deepgemm_distribution, p.deepgemm_version) == (
         "tokenspeed-deepgemm-2.8.0",
         "tokenspeed-deepgemm",
         "2.8.0.post20260924",

@@ -221,3 +221,14 @@ def test_gpu_probe_falls_back_to_nvidia_smi(
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     prov = host_mod.host_provenance(num_sms=132, env={"PATH": os.environ["PATH"]})
     assert (prov.arch, prov.num_sms, prov.gpu_name) == ("sm90", 132, "NVIDIA H100 80GB HBM3")
+
+
+def test_session5_gpu_free_provenance_reads_its_profile_as_the_build() -> None:
+    """Bundles `jitwarm build` wrote before the field was unified named the build "profile";
+    read, it is deepgemm_build (so an import compares it instead of warning it is unknown)."""
+    from jitwarm.bundle import Provenance
+
+    p = Provenance.model_validate(
+        {"arch": "sm90", "profile": "tokenspeed-deepgemm-2.8.0", "built_without_gpu": True}
+    )
+    assert p.deepgemm_build == "tokenspeed-deepgemm-2.8.0"

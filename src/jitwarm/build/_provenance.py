@@ -33,7 +33,8 @@ def build_provenance(plan: Plan, target: TargetBuild, nvcc: Nvcc) -> Provenance:
         cuda_version=nvcc.release_text,
         key_env=dict(plan.jit_env),
         layout=Layout.DEEPJIT,
-        profile=target.profile.name,
+        deepgemm_module=target.profile.module,
+        deepgemm_build=target.profile.name,
         built_without_gpu=True,
         notes=notes,
     )

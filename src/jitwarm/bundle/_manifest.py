@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jitwarm.bundle._errors import BundleError
 from jitwarm.dgenv import Layout
@@ -55,9 +55,18 @@ class Provenance(_Frozen):
     cuda_version: str | None = None  # nvcc release, major.minor
     key_env: dict[str, str] = Field(default_factory=dict)  # key-changing DG_JIT_* settings
     layout: Layout | None = None
-    profile: str | None = None  # jitwarm's BuildProfile name of the DeepGEMM build
     built_without_gpu: bool = False  # made by `jitwarm build` (rendered and compiled on CPUs)
     notes: list[str] = Field(default_factory=list)  # e.g. "not verified on hardware"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_profile_field(cls, data: object) -> object:
+        # Session-5 GPU-free bundles named the build as "profile"; it is deepgemm_build.
+        if isinstance(data, dict) and "profile" in data:
+            data = dict(data)
+            name = data.pop("profile")
+            data["deepgemm_build"] = data.get("deepgemm_build") or name
+        return data
 
 
 class BundleFile(_Frozen):

@@ -31,7 +31,7 @@ _MUST_AGREE = (
     ("num_sms", "SM count"),
     ("deepgemm_distribution", "DeepGEMM distribution"),
     ("deepgemm_version", "DeepGEMM version"),
-    ("profile", "build profile"),
+    ("deepgemm_build", "DeepGEMM build"),
     ("nvcc_version", "nvcc version text"),
     ("key_env", "key-changing settings"),
 )

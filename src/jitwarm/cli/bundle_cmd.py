@@ -283,8 +283,6 @@ def _render_provenance(p: Provenance) -> None:
         ("layout", p.layout.value if p.layout else "unknown"),
         ("key env", ", ".join(f"{k}={v}" for k, v in p.key_env.items()) or "defaults"),
     ]
-    if p.profile:
-        rows.insert(4, ("build profile", p.profile))
     if p.built_without_gpu:
         rows.append(("built", "without a GPU (jitwarm build)"))
     rows += [("note", n) for n in p.notes]
