@@ -183,3 +183,49 @@ def test_bad_settings_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="JITWARM_LOCK_WAIT_S='-1'"):
         LockSettings.from_env({"JITWARM_LOCK_WAIT_S": "-1"})
     assert LockSettings.from_env({"JITWARM_LOCKS": "FLOCK"}).mode == LockMode.FLOCK
+
+
+@pytest.mark.parametrize("mode", ["auto", "lease"])
+def test_try_hold_does_not_wait_for_another_process(tmp_path: Path, mode: str) -> None:
+    holder = _start_holder(tmp_path, mode, 30.0)
+    try:
+        locks = _locks(tmp_path, LockMode(mode))
+        start = time.monotonic()
+        with locks.try_hold("kernel-a") as busy:
+            assert busy is None and time.monotonic() - start < 1.0
+        with locks.try_hold("kernel-b") as free:
+            assert free is not None and free.exclusive and not free.contended
+    finally:
+        holder.kill()
+        holder.wait(10)
+
+
+def test_a_kernel_held_elsewhere_is_done_last_not_waited_for_first(tmp_path: Path) -> None:
+    """Concurrent warms order kernels alike; a job another process holds goes to the back,
+    so this process's slot compiles the others meanwhile (issue 18: no lock-step walk)."""
+    from jitwarm.locks import BusyFirstQueue, work_loop
+
+    holder = _start_holder(tmp_path, "auto", 3.0)  # holds kernel-a for 3 s
+    locks = _locks(tmp_path)
+    order: list[tuple[str, float, bool]] = []
+    start = time.monotonic()
+
+    def work(job: str, held: object) -> str:
+        assert held is not None
+        order.append((job, time.monotonic() - start, held.contended))  # type: ignore[attr-defined]
+        return job
+
+    try:
+        work_loop(
+            BusyFirstQueue(["kernel-a", "kernel-b", "kernel-c"]),
+            lambda j: j,
+            work,
+            lambda _j, _r: None,
+            try_hold=locks.try_hold,
+            hold=locks.hold,
+        )
+    finally:
+        holder.wait(30)
+    assert [o[0] for o in order] == ["kernel-b", "kernel-c", "kernel-a"]
+    assert order[1][1] < 1.0  # b and c did not wait for a's holder
+    assert order[2][2]  # a was taken after its holder let go: most likely compiled there

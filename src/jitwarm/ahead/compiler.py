@@ -37,7 +37,7 @@ from jitwarm._pdeathsig import die_with_parent
 from jitwarm.ahead import stage as stage_module
 from jitwarm.ahead.source import SourceRenderer
 from jitwarm.ahead.stage import REAL_NVCC_VAR, STAGE_VAR, Stage, compile_key
-from jitwarm.locks import KernelLocks
+from jitwarm.locks import BusyFirstQueue, Hold, KernelLocks, work_loop
 
 if TYPE_CHECKING:
     from jitwarm.plan.schema import Plan
@@ -231,8 +231,9 @@ class AheadCompiler:
         for job in self.jobs:
             self.stage.plan(job.key)
         self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="jitwarm-ahead")
-        for job in self.jobs:
-            self._pool.submit(self._compile, job)
+        queue = BusyFirstQueue(self.jobs)
+        for _ in range(min(self.slots, len(self.jobs))):
+            self._pool.submit(self._work_loop, queue)
 
     def write_shim(self) -> Path:
         """The stage folder with the nvcc shim workers run (``worker_env`` names it)."""
@@ -262,21 +263,34 @@ class AheadCompiler:
         """The job's name among the warms of this root: its nvcc request and the nvcc."""
         return hashlib.sha256(f"{job.key}\0{self._nvcc_identity}".encode()).hexdigest()
 
-    def _compile(self, job: AheadJob) -> None:
+    def _work_loop(self, queue: BusyFirstQueue[AheadJob]) -> None:
+        """One slot: jobs in order, a job another warm holds taken last (then most likely
+        found compiled there); when the warm stops, what is left fails at once (the shim
+        must never wait on a job nobody will run)."""
+        locks = self.locks
         try:
-            if self._stopping:
-                self._failed(job, "warm stopped")
-                return
-            if self.locks is None:
-                self._run_nvcc(job)
-                return
-            with self.locks.hold(self.request_id(job), abandon=self._is_stopping) as held:
+            work_loop(
+                queue,
+                self.request_id,
+                self._compile,
+                lambda _job, _result: None,
+                try_hold=locks.try_hold if locks is not None else None,
+                hold=(lambda rid: locks.hold(rid, abandon=self._is_stopping)) if locks else None,
+                stopping=self._is_stopping,
+            )
+        finally:
+            while (left := queue.pop()) is not None:
+                self._failed(left[0], "warm stopped")
+
+    def _compile(self, job: AheadJob, held: Hold | None) -> None:
+        try:
+            if held is not None:
                 with self._lock:
                     self.stats.lock_wait_s += held.waited_s
-                if self._stopping:
-                    self._failed(job, "warm stopped")
-                elif not self._take_shared(job):
-                    self._run_nvcc(job)
+            if self._stopping:
+                self._failed(job, "warm stopped")
+            elif held is None or not self._take_shared(job):
+                self._run_nvcc(job)
         except BaseException as exc:  # the shim must never wait on a job that died
             self._failed(job, f"{type(exc).__name__}: {exc}")
 

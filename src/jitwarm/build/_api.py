@@ -97,8 +97,8 @@ def run_build(
     timeout_s: float | None = None,
 ) -> BuildReport:
     """Compile and publish every job of ``prepared``; already committed entries are skipped."""
-    executor = executor or LocalExecutor()
     p = prepared
+    executor = executor or LocalExecutor.for_root(p.roots.writable)
     setup = CompileSetup(
         nvcc=p.nvcc.path,
         include_dir=p.target.include_dir,
@@ -158,7 +158,8 @@ def build_cache(
     """Render, compile and publish ``plan`` for ``target``; with ``bundle``, also export this
     shard's entries as a bundle whose provenance names the build."""
     prepared = prepare_build(plan, target, nvcc, cache_dir=cache_dir, shard=shard)
-    report = run_build(prepared, executor=executor or LocalExecutor(jobs), on_done=on_done)
+    executor = executor or LocalExecutor.for_root(prepared.roots.writable, jobs)
+    report = run_build(prepared, executor=executor, on_done=on_done)
     if bundle is not None and report.ok:
         export_build_bundle(prepared, bundle)
         report.bundle = str(bundle)

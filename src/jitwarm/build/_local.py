@@ -11,16 +11,18 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
 from jitwarm.build._compile import SOURCE_FILE, ProcessGroups, run_nvcc
 from jitwarm.build._job import BuildJob
 from jitwarm.build._publish import is_committed, new_work_dir, publish, write_synced
 from jitwarm.build._report import JobResult, JobStatus
+from jitwarm.locks import BusyFirstQueue, KernelLocks, TryHold, work_loop
 
 log = logging.getLogger(__name__)
 
@@ -53,34 +55,77 @@ def default_jobs() -> int:
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, jobs: int | None = None, *, hold: KernelHold | None = None) -> None:
+    def __init__(
+        self,
+        jobs: int | None = None,
+        *,
+        hold: KernelHold | None = None,
+        try_hold: TryHold | None = None,
+    ) -> None:
         self.jobs = max(1, jobs or default_jobs())
         self.hold = hold
+        self.try_hold = try_hold  # with it, a kernel another process holds is done last
+
+    @classmethod
+    def for_root(cls, root: Path, jobs: int | None = None) -> LocalExecutor:
+        """An executor holding ``root``'s per-kernel locks (the ones warm's local compiles
+        take), so concurrent builds and warms of one root compile each entry once."""
+        locks = KernelLocks(root)
+        if not locks.usable():
+            return cls(jobs)
+        return cls(jobs, hold=locks.hold, try_hold=locks.try_hold)
 
     def run(
         self, jobs: Sequence[BuildJob], setup: CompileSetup, *, on_done: Observer | None = None
     ) -> list[JobResult]:
         groups = ProcessGroups()
-        ordered = sorted(jobs, key=lambda j: (-j.est_s, j.entry_name))
+        queue = BusyFirstQueue(sorted(jobs, key=lambda j: (-j.est_s, j.entry_name)))
+        finished: SimpleQueue[JobResult | BaseException] = SimpleQueue()
+
+        def work(job: BuildJob, _held: object) -> JobResult:
+            if groups.stopping:
+                return job_result(job, JobStatus.CANCELLED, reason="build interrupted")
+            return _compile_unlocked(job, setup, groups)
+
+        def loop() -> None:
+            try:
+                work_loop(
+                    queue,
+                    lambda j: j.entry_name,
+                    work,
+                    lambda _job, result: finished.put(result),
+                    try_hold=self.try_hold,
+                    hold=self.hold,
+                    stopping=lambda: groups.stopping,
+                )
+            except BaseException as exc:  # surfaces in the caller's thread
+                finished.put(exc)
+
+        threads = [
+            threading.Thread(target=loop, name=f"jitwarm-nvcc-{i}", daemon=True)
+            for i in range(min(self.jobs, len(jobs)))
+        ]
         results: list[JobResult] = []
-        pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="jitwarm-nvcc")
-        futures: dict[Future[JobResult], BuildJob] = {}
         try:
-            for job in ordered:  # the pool's queue is FIFO: longest first
-                futures[pool.submit(compile_job, job, setup, groups, hold=self.hold)] = job
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    result = fut.result()
-                    results.append(result)
-                    if on_done is not None:
-                        on_done(result)
+            for t in threads:
+                t.start()
+            while len(results) < len(jobs):
+                try:
+                    got = finished.get(timeout=0.5)  # a timed wait lets Ctrl-C in
+                except Empty:
+                    continue
+                if isinstance(got, BaseException):
+                    raise got
+                results.append(got)
+                if on_done is not None:
+                    on_done(got)
         except BaseException:
             groups.kill_all()
-            pool.shutdown(wait=True, cancel_futures=True)
+            for t in threads:  # nvcc is dead: each ends its job (or its lock wait) soon
+                t.join(timeout=10)
             raise
-        pool.shutdown(wait=True)
+        for t in threads:
+            t.join()
         return results
 
 

@@ -149,7 +149,11 @@ def build_command(
     if prepared.total_jobs == 0:  # a build that makes nothing is not a success
         why = prepared.notes[0] if prepared.notes else "the plan has no kernels"
         raise UsageError(f"nothing to build for {chosen.label} on {plan.arch}: {why}")
-    executor = RayExecutor(ray, version_text=compiler.version_text) if ray else LocalExecutor(jobs)
+    executor = (
+        RayExecutor(ray, version_text=compiler.version_text)
+        if ray
+        else LocalExecutor.for_root(prepared.roots.writable, jobs)
+    )
     show = not json_out and sys.stderr.isatty()
     if show:
         with _progress(len(prepared.jobs), chosen.label) as bar:

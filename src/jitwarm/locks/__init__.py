@@ -22,11 +22,16 @@ How it is held (``JITWARM_LOCKS``, default ``auto``):
   own clock; a lease of this machine whose holder is gone is broken at once.
 - ``flock``: flock only; ``off``: no locks.
 
+Work split (``BusyFirstQueue``, ``work_loop``): a job whose lock another process holds goes to
+the back of this process's queue once (``KernelLocks.try_hold``), and is waited for only when
+nothing else is left to start.
+
 A process waits at most ``JITWARM_LOCK_WAIT_S`` (default 300 s) for one kernel, then compiles it
 itself with a warning (a hung holder). Where no lock can be made (a read-only root, no
 permission) one warning says duplicate work is possible, and everything goes on unlocked.
 """
 
+from jitwarm.locks._busy_first import BlockingHold, BusyFirstQueue, TryHold, work_loop
 from jitwarm.locks._kernel_locks import (
     LEASE_VAR,
     LOCKS_DIR,
@@ -43,8 +48,12 @@ __all__ = [
     "LOCKS_DIR",
     "MODE_VAR",
     "WAIT_VAR",
+    "BlockingHold",
+    "BusyFirstQueue",
     "Hold",
     "KernelLocks",
     "LockMode",
     "LockSettings",
+    "TryHold",
+    "work_loop",
 ]

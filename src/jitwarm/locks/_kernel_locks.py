@@ -233,6 +233,38 @@ class KernelLocks:
         finally:
             local.release()
 
+    @contextlib.contextmanager
+    def try_hold(self, kernel_id: str) -> Iterator[Hold | None]:
+        """As :meth:`hold`, without waiting: ``None`` when another process (or thread) holds
+        the kernel now, so the caller can compile something else first and come back."""
+        if not self.usable():
+            yield Hold(kernel_id, False, False, 0.0)
+            return
+        path = self.path(kernel_id)
+        with self._mutex:
+            local = self._local.setdefault(str(path), threading.Lock())
+        if not local.acquire(blocking=False):
+            yield None
+            return
+        try:
+            fd, lease, state = self._take(path, lambda: True)
+            try:
+                if state is _State.TIMED_OUT:
+                    yield None
+                elif state is _State.UNAVAILABLE:
+                    yield Hold(kernel_id, False, False, 0.0)
+                else:
+                    yield Hold(kernel_id, True, state is _State.CONTENDED, 0.0)
+            finally:
+                if lease is not None:
+                    with self._mutex:
+                        self._leases.discard(lease)
+                    _lease.release(lease)
+                if fd is not None:
+                    os.close(fd)
+        finally:
+            local.release()
+
     def _timed_out(self, kernel_id: str, start: float) -> Hold:
         waited = time.monotonic() - start
         log.warning(

@@ -50,6 +50,7 @@ from jitwarm.warmer.items import WorkItem, kernel_key
 
 if TYPE_CHECKING:
     from jitwarm.build import BuildJob, JobResult, KernelHold, Nvcc, TargetBuild
+    from jitwarm.locks import TryHold
 
 log = logging.getLogger(__name__)
 
@@ -248,19 +249,21 @@ def compile_missing(
     slots: int | None = None,
     progress: bool = False,
     hold: KernelHold | None = None,
+    try_hold: TryHold | None = None,
 ) -> LocalResult:
     """Compile and publish every missing entry of ``local`` in this process (one nvcc per
     slot, default one per core, longest first); present entries are not touched.
 
     ``hold``: a per-kernel lock (entry name -> context manager) for concurrent warms of one
-    root (see the module docstring)."""
+    root (see the module docstring); ``try_hold``, its no-wait form, lets this process compile
+    other kernels first while a peer holds one."""
     from jitwarm.build import CompileSetup, LocalExecutor
 
     result = LocalResult(local, covered=list(covered), to_workers=list(to_workers))
     todo = local.missing
     if not todo:
         return result
-    executor = LocalExecutor(slots, hold=hold)
+    executor = LocalExecutor(slots, hold=hold, try_hold=try_hold)
     setup = CompileSetup(
         nvcc=local.nvcc.path,
         include_dir=local.target.include_dir,

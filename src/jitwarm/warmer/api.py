@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from jitwarm.ahead import AheadCompiler
     from jitwarm.build import KernelHold
     from jitwarm.bundle import Provenance
+    from jitwarm.locks import TryHold
     from jitwarm.profiles import DetectedBuild
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def _warm(
             covered, items = local.split(items)
             items = renumber(items)
             local_result = local_build.compile_missing(
-                local, covered, items, slots=nvcc_slots, progress=progress, hold=_hold(locks)
+                local, covered, items, slots=nvcc_slots, progress=progress, **_holds(locks)
             )
         run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
         spec = PoolSpec(
@@ -321,10 +322,13 @@ def _prepare_local(
     )
 
 
-def _hold(locks: KernelLocks | None) -> KernelHold | None:
+def _holds(locks: KernelLocks | None) -> dict[str, KernelHold | TryHold | None]:
     """Per-kernel locks for the local compiles, by DeepJIT entry name: concurrent warms (or
-    builds) of one root compile each entry once; the others find it committed."""
-    return locks.hold if locks is not None and locks.usable() else None
+    builds) of one root compile each entry once (the others find it committed), each first
+    taking kernels no peer holds."""
+    if locks is None or not locks.usable():
+        return {"hold": None, "try_hold": None}
+    return {"hold": locks.hold, "try_hold": locks.try_hold}
 
 
 def _warm_locally(
@@ -337,7 +341,7 @@ def _warm_locally(
     before = list_entries(root)
     locks = KernelLocks(root) if local.missing else None  # the lock folder only when compiling
     result = local_build.compile_missing(
-        local, items, (), slots=jobs, progress=progress, hold=_hold(locks)
+        local, items, (), slots=jobs, progress=progress, **_holds(locks)
     )
     if result.count("compiled"):
         local_build.record_provenance(local, plan)
