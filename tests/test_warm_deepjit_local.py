@@ -258,3 +258,28 @@ def test_without_a_usable_nvcc_the_workers_warm_everything(
     )
     assert report.ok and report.ahead is None and report.compiled == plan.num_kernels
     assert "not building DeepJIT kernels locally" in caplog.text
+
+
+def test_concurrent_gpu_free_builds_of_one_root_compile_each_entry_once(installed_280, tmp_path):
+    """Three `jitwarm build` processes started together on one root (issue 18: the GPU-free
+    build too): every entry compiled once in total, each process reports the rest present."""
+    nvcc = tmp_path / "nvcc"
+    log = tmp_path / "compiles.log"
+    nvcc.write_text(nvcc.read_text().replace("while", f'echo "$$" >> "{log}"; sleep 0.3\nwhile', 1))
+    plan_file = tmp_path / "plan.json"
+    plan = _small_v3_plan()
+    plan_file.write_text(plan.to_json())
+    root = tmp_path / "root"
+    argv = [sys.executable, "-m", "jitwarm", "build", "--plan", str(plan_file), "--json"]
+    argv += ["--target", str(unpacked_wheel("2.8.0") / "deep_gemm"), "--cache-dir", str(root)]
+    argv += ["--jobs", "2", "--nvcc", str(nvcc)]
+    procs = [
+        subprocess.Popen(argv, env=installed_280, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    reports = [json.loads(o[0]) for o in outs]
+    assert len(log.read_text().split()) == plan.num_kernels == 5
+    assert sum(r["compiled"] for r in reports) == 5
+    assert all(r["compiled"] + r["present"] == 5 for r in reports)
