@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jitwarm._pdeathsig import die_with_parent
 from jitwarm.locks import KernelLocks
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
+from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.schedule import Scheduler
 
@@ -208,9 +209,16 @@ def _run_item(spec: PoolSpec, item: WorkItem) -> ItemOutcome:
     # "run": ItemMode.RUN (items.py is not imported here: it stays out of the fork server)
     if spec.locks is None or key is None or key in spec.unlocked_keys or item.mode != "run":
         return spec.backend.run(item)
+    with spec.locks.try_hold(key) as free:
+        if free is not None:  # nobody else had it: what the backend reports is the truth
+            return spec.backend.run(item)
+    # Another process holds it: compiling it, or only loading it (a peer checking a warm
+    # cache). It compiled only if an entry was published while this one waited.
+    before = list_entries(spec.cache_root)
     with spec.locks.hold(key) as held:
         outcome = spec.backend.run(item)
-    elsewhere = int(held.contended and not outcome.failed and outcome.compiled == 0)
+    published = bool(list_entries(spec.cache_root) - before)
+    elsewhere = int(published and not outcome.failed and outcome.compiled == 0)
     return replace(outcome, compiled_elsewhere=elsewhere, lock_wait_s=held.waited_s)
 
 
