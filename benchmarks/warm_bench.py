@@ -34,11 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jitwarm.deepgemm import warm
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.plan.schema import Family
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer import warm
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.pool import PoolSpec, run_pool
@@ -354,7 +354,7 @@ def kill_and_resume(plan: Plan, root: Path, jobs: int | None, after_s: float) ->
     plan_file = root.parent / "resume-plan.json"
     plan_file.write_text(plan.to_json())
     code = (
-        "import sys\nfrom jitwarm.plan import Plan\nfrom jitwarm.warmer import warm\n"
+        "import sys\nfrom jitwarm.plan import Plan\nfrom jitwarm.deepgemm import warm\n"
         f"warm(Plan.load({str(plan_file)!r}), cache_dir={str(root)!r}, jobs={jobs!r})\n"
     )
     cmd = [sys.executable, "-c", code]

@@ -16,9 +16,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "jitwarm"
 
 # Package cycles that exist today; shrink this set, never grow it.
-KNOWN_CYCLES = {
-    frozenset({"ahead", "warmer", "deepgemm"}),  # warm's backend and shim wiring
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 TORCH_PACKAGES = {"deepgemm"}
 
 
@@ -148,3 +146,29 @@ def test_no_merge_conflict_markers_are_left() -> None:
         if line.startswith(("<<<<<<< ", ">>>>>>> "))
     ]
     assert not bad, f"merge conflict markers: {bad}"
+
+
+def test_warm_gets_deepgemms_backend_injected_from_above() -> None:
+    """jitwarm.warmer never imports jitwarm.deepgemm: importing that package registers its
+    backend as warm's default, and without it warm says so in one line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from jitwarm.warmer.api import default_backend\n"
+        "from jitwarm.errors import UsageError\n"
+        "try:\n"
+        "    default_backend()\n"
+        "except UsageError as exc:\n"
+        "    print('refused:', exc)\n"
+        "import jitwarm\n"
+        "jitwarm.warm  # the public call brings DeepGEMM's backend\n"
+        "print(type(default_backend()).__name__, 'torch' in sys.modules)\n"
+    )
+    env = {"PYTHONPATH": str(SRC.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.splitlines()
+    assert out[0].startswith("refused: no DeepGEMM backend")
+    assert out[1] == "DeepGEMMBackend False"

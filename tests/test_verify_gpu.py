@@ -33,10 +33,10 @@ pytestmark = pytest.mark.gpu
 
 require_gpu()
 
+from jitwarm.deepgemm import warm  # noqa: E402
 from jitwarm.record import plan_from_recording  # noqa: E402
 from jitwarm.verify import verify_plan  # noqa: E402
 from jitwarm.verify.snapshot import CacheSnapshot  # noqa: E402
-from jitwarm.warmer import warm  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 META_CONV = METADATA_CONVENTIONS

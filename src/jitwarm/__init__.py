@@ -21,7 +21,7 @@ _LAZY = {
     "ServingConfig": "jitwarm.serving",
     "plan_serving": "jitwarm.plan",
     "Plan": "jitwarm.plan",
-    "warm": "jitwarm.warmer",
+    "warm": "jitwarm.deepgemm",  # warm with DeepGEMM's backend registered
     "warm_model": "jitwarm.deepgemm.scan",
     "verify_plan": "jitwarm.verify",
     "install_guard": "jitwarm.guard",

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from _gpu import require_gpu
+from jitwarm.deepgemm import warm
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.plan.schema import Family, PlanEntry, Selection
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer import warm
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.items import ItemMode, sweep_items
 from jitwarm.warmer.pool import PoolSpec, run_pool

@@ -102,7 +102,7 @@ def nvcc_release(nvcc: Path | None, *, version_text: str | None = None) -> tuple
 def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
     """One job per known-kernel item the renderer can render, longest first (two items of
     one source share a job)."""
-    from jitwarm.warmer.items import kernel_key
+    from jitwarm.plan.identity import kernel_key
 
     wanted = {i.kernel_key: i for i in items if i.kernel_key is not None and not i.is_sweep_chunk}
     jobs: dict[str, AheadJob] = {}

@@ -96,7 +96,7 @@ def warm_command(
     serving: ServingConfig,
 ) -> None:
     """Compile every kernel of a plan into the DeepGEMM cache, one call per distinct kernel."""
-    from jitwarm.warmer.api import warm
+    from jitwarm.deepgemm import warm  # with DeepGEMM's backend as the default
 
     build = resolve_build(deepgemm)
     plan = load_plan_arg(plan_file, model, serving, build=build)

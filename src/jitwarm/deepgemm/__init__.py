@@ -4,11 +4,14 @@
   at one M, with the runtime's exact argument contract (reused by verify, guard and record).
 - ``DeepGEMMBackend``: warm's real compile step.
 - ``warm_model(model, serving)``: scan a loaded model's FP8 linears and warm exactly them.
+- ``warm(plan, ...)``: ``jitwarm.warmer.warm`` with this backend as its default (registered
+  when this package is imported: the adapter is injected into warm from here).
 """
 
 from __future__ import annotations
 
 from jitwarm._lazy import lazy_getattr
+from jitwarm.deepgemm import _register  # noqa: F401  (registers DeepGEMM's backend for warm)
 
 _EXPORTS = {
     "Call": "jitwarm.deepgemm.calls",
@@ -19,6 +22,7 @@ _EXPORTS = {
     "scan_fp8_linears": "jitwarm.deepgemm.scan",
     "plan_model": "jitwarm.deepgemm.scan",
     "warm_model": "jitwarm.deepgemm.scan",
+    "warm": "jitwarm.warmer.api",
 }
 
 __all__ = sorted(_EXPORTS)

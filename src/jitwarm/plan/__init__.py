@@ -8,6 +8,7 @@ from jitwarm._lazy import lazy_getattr
 # not also load the planner and the model specs.
 _LAZY = {
     "plan_serving": "jitwarm.plan.builder",
+    "kernel_key": "jitwarm.plan.identity",
     **{
         name: "jitwarm.plan.schema"
         for name in (

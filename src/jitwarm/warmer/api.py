@@ -22,7 +22,12 @@ from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
 from jitwarm.profiles import resolve_cache_roots
 from jitwarm.warmer import _deepjit_ahead as local_build
-from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
+from jitwarm.warmer.backend import (
+    Backend,
+    ItemOutcome,
+    WorkerStartup,
+    registered_default_backend,
+)
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.errors import WarmUsageError
 from jitwarm.warmer.items import (
@@ -66,9 +71,14 @@ def handover_workers(jobs: int) -> int:
 
 
 def default_backend(*, capture: bool = False) -> Backend:
-    from jitwarm.deepgemm.backend import DeepGEMMBackend  # no torch import until a worker runs
-
-    return DeepGEMMBackend(capture=capture)
+    """The registered default (DeepGEMM's, once ``jitwarm.deepgemm`` is imported)."""
+    factory = registered_default_backend()
+    if factory is None:
+        raise WarmUsageError(
+            "no DeepGEMM backend: call jitwarm.warm (it brings DeepGEMM's), import "
+            "jitwarm.deepgemm first, or pass backend="
+        )
+    return factory(capture=capture)
 
 
 def warm(

@@ -10,6 +10,7 @@ thread-safe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -128,3 +129,19 @@ class ItemRecorder:
             error=error,
             fatal=fatal,
         )
+
+
+# The backend warm uses when its caller passes none: DeepGEMM's, which ``jitwarm.deepgemm``
+# registers when imported (``jitwarm.warm`` and the CLI import it). The adapter is injected from
+# above; this package never imports it.
+BackendFactory = Callable[..., Backend]
+_DEFAULT_FACTORY: list[BackendFactory] = []
+
+
+def register_default_backend(factory: BackendFactory) -> None:
+    """Make ``factory(capture=...)`` the backend of warms that pass none."""
+    _DEFAULT_FACTORY[:] = [factory]
+
+
+def registered_default_backend() -> BackendFactory | None:
+    return _DEFAULT_FACTORY[0] if _DEFAULT_FACTORY else None

@@ -3,12 +3,12 @@ sweep entry's M values. Pure Python: built from the plan alone."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jitwarm.plan.estimate import estimate_kernel_s
-from jitwarm.plan.schema import Plan, PlanEntry, PlanKernel
+from jitwarm.plan.identity import kernel_key  # re-exported: warm items name kernels by it
+from jitwarm.plan.schema import Plan, PlanEntry
 
 # A chunk of a sweep entry holds at least this many M values: consecutive M values mostly
 # share kernels, so small chunks would compile the same kernel in several workers.
@@ -44,14 +44,6 @@ class WorkItem:
     @property
     def is_sweep_chunk(self) -> bool:
         return self.kernel_key is None
-
-
-def kernel_key(entry: PlanEntry, kernel: PlanKernel) -> str:
-    """Identity of a planned kernel: the entry (baked shape and conventions) plus the choice."""
-    choice = kernel.template_args or json.dumps(kernel.params, sort_keys=True)
-    if choice in ("", "{}"):
-        choice = f"m{kernel.m}"
-    return f"{entry.key}|{choice}"
 
 
 def _label(entry: PlanEntry, ms: Sequence[int]) -> str:
