@@ -172,3 +172,13 @@ def test_warm_gets_deepgemms_backend_injected_from_above() -> None:
     ).stdout.splitlines()
     assert out[0].startswith("refused: no DeepGEMM backend")
     assert out[1] == "DeepGEMMBackend False"
+
+
+def test_one_list_of_fatal_cuda_errors() -> None:
+    """warm's and verify's workers decide "this CUDA context is dead" by one list."""
+    defining = [
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if '"illegal memory access"' in p.read_text()
+    ]
+    assert defining == ["warmer/backend.py"]

@@ -22,7 +22,13 @@ from jitwarm import dgenv
 from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call, deepgemm_module
 from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.backend import (
+    CallOutcome,
+    ItemOutcome,
+    ItemRecorder,
+    WorkerContext,
+    is_cuda_fatal,
+)
 from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.settings import mk_alignment
@@ -36,13 +42,6 @@ def compile_line() -> re.Pattern[str]:
 
 COMPILE_LINE = compile_line()
 COMPILE_WALL_S = 2.0
-_CUDA_FATAL = (
-    "CUDA error",
-    "CUDA_ERROR",
-    "cudaError",
-    "illegal memory access",
-    "device-side assert",
-)
 _ARCH_MAJOR = {"sm90": 9, "sm100": 10}
 _REASON_CHARS = 1500
 RESERVED_CAP_BYTES = 4 << 30
@@ -131,7 +130,7 @@ class WorkerState:
                     # Growing M leaves ever larger freed blocks in the caching allocator; give
                     # them back so sibling workers on this GPU keep room.
                     torch.cuda.empty_cache()
-                if call.error is not None and any(s in call.error for s in _CUDA_FATAL):
+                if is_cuda_fatal(call.error):
                     return rec.outcome(time.perf_counter() - start, fatal=True)
         finally:
             torch.cuda.empty_cache()

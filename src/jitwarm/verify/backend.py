@@ -24,14 +24,19 @@ from jitwarm import dgenv
 from jitwarm._atomic import atomic_write_text
 from jitwarm.deepgemm.capture import CAPTURE_FILE_VAR, SourceCapture
 from jitwarm.verify.calls import load_provider
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
+from jitwarm.warmer.backend import (
+    CallOutcome,
+    ItemOutcome,
+    ItemRecorder,
+    WorkerContext,
+    is_cuda_fatal,
+)
 from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)
 
 WOULD_COMPILE = "would compile (kernel missing from the cache)"
-_FATAL_MARKS = ("CUDA error", "CUDA_ERROR", "illegal memory access", "device-side assert")
 
 
 @dataclass
@@ -87,7 +92,7 @@ class CaptureCallsBackend:
                     )
                     continue
                 rec.calls.append(CallOutcome(m, wall, error=error))
-                if error is not None and any(mark in error for mark in _FATAL_MARKS):
+                if is_cuda_fatal(error):
                     return rec.outcome(time.perf_counter() - start, error=error, fatal=True)
         finally:
             release = getattr(self._calls, "release", None)

@@ -20,6 +20,20 @@ if TYPE_CHECKING:
     from jitwarm.warmer.items import WorkItem
 
 
+# Error text after which a worker's CUDA context is unusable: it must restart, not go on.
+CUDA_FATAL_MARKS = (
+    "CUDA error",
+    "CUDA_ERROR",
+    "cudaError",
+    "illegal memory access",
+    "device-side assert",
+)
+
+
+def is_cuda_fatal(error: str | None) -> bool:
+    return error is not None and any(mark in error for mark in CUDA_FATAL_MARKS)
+
+
 @dataclass(frozen=True)
 class WorkerContext:
     worker_id: int
