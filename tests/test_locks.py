@@ -229,3 +229,22 @@ def test_a_kernel_held_elsewhere_is_done_last_not_waited_for_first(tmp_path: Pat
     assert [o[0] for o in order] == ["kernel-b", "kernel-c", "kernel-a"]
     assert order[1][1] < 1.0  # b and c did not wait for a's holder
     assert order[2][2]  # a was taken after its holder let go: most likely compiled there
+
+
+def test_prune_removes_only_old_lock_files_nobody_holds(tmp_path: Path) -> None:
+    from jitwarm.locks import prune_idle_locks
+
+    locks = _locks(tmp_path)
+    for kernel in ("old-free", "old-held", "new-free"):
+        with locks.hold(kernel):
+            pass
+    day_ago = time.time() - 2 * 24 * 3600
+    for kernel in ("old-free", "old-held"):
+        os.utime(locks.path(kernel), (day_ago, day_ago))
+    with locks.hold("old-held") as held:
+        assert held.exclusive
+        assert prune_idle_locks(tmp_path) == 1
+    assert not locks.path("old-free").exists()
+    assert locks.path("old-held").exists() and locks.path("new-free").exists()
+    with locks.hold("old-free") as again:  # a pruned kernel locks as before
+        assert again.exclusive and not again.contended

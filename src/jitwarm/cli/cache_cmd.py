@@ -33,6 +33,7 @@ from jitwarm.cli._build_option import check_plan_for_cache
 from jitwarm.cli._output import print_json, stderr, stdout
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
 from jitwarm.errors import UsageError
+from jitwarm.locks import prune_idle_locks
 from jitwarm.plan.schema import Plan
 
 cache_app = typer.Typer(
@@ -359,6 +360,7 @@ def prune_command(
         )
         if confirm_or_refuse(question, yes=yes):
             removed = strategy.execute()
+    locks_removed = 0 if dry_run else prune_idle_locks(info.roots.writable)
     if as_json:
         print_json(
             {
@@ -368,6 +370,7 @@ def prune_command(
                 "expected_freed_bytes": strategy.expected_freed_bytes,
                 "kept_bytes": strategy.kept_bytes,
                 "removed": removed,
+                "locks_removed": locks_removed,
             }
         )
         return

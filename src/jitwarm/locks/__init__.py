@@ -42,6 +42,7 @@ from jitwarm.locks._kernel_locks import (
     LockMode,
     LockSettings,
 )
+from jitwarm.locks._prune import prune_idle_locks
 
 __all__ = [
     "LEASE_VAR",
@@ -55,5 +56,6 @@ __all__ = [
     "LockMode",
     "LockSettings",
     "TryHold",
+    "prune_idle_locks",
     "work_loop",
 ]
