@@ -7,7 +7,6 @@ the temporary folders of kernels not yet published; published entries stay.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -127,17 +126,6 @@ class LocalExecutor:
         for t in threads:
             t.join()
         return results
-
-
-def compile_job(
-    job: BuildJob, setup: CompileSetup, groups: ProcessGroups, *, hold: KernelHold | None = None
-) -> JobResult:
-    """Stage, compile and publish one entry (or find it committed already), holding
-    ``hold(entry name)`` throughout when given."""
-    if groups.stopping:
-        return job_result(job, JobStatus.CANCELLED, reason="build interrupted")
-    with hold(job.entry_name) if hold is not None else contextlib.nullcontext():
-        return _compile_unlocked(job, setup, groups)
 
 
 def _compile_unlocked(job: BuildJob, setup: CompileSetup, groups: ProcessGroups) -> JobResult:
