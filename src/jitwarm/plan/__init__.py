@@ -9,6 +9,17 @@ from jitwarm._lazy import lazy_getattr
 _LAZY = {
     "plan_serving": "jitwarm.plan.builder",
     **{
+        name: "jitwarm.plan.families"
+        for name in (
+            "FAMILIES",
+            "CacheKernel",
+            "CallSize",
+            "FamilySpec",
+            "SelectionKind",
+            "family_of_kernel_name",
+        )
+    },
+    **{
         name: "jitwarm.plan.schema"
         for name in (
             "SCHEMA_VERSION",
