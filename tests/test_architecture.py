@@ -10,6 +10,7 @@ Imports inside functions count (a dependency is a dependency); ``if TYPE_CHECKIN
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -182,3 +183,50 @@ def test_one_list_of_fatal_cuda_errors() -> None:
         if '"illegal memory access"' in p.read_text()
     ]
     assert defining == ["warmer/backend.py"]
+
+
+# Modules that port a DeepGEMM source file name the exact builds they follow in their module
+# docstring (the provenance the MIT licence and a reviewer need: which file, of which build);
+# that docstring may name versions, nothing else in them may.
+PORTS = (
+    "deepjit/_generators/*.py",
+    "selection/sm90.py",
+    "selection/sm100.py",
+    "ahead/source.py",
+    "ahead/digest.py",
+)
+
+
+def _version_pattern() -> re.Pattern[str]:
+    from jitwarm.profiles import PROFILES
+
+    releases = {p.release for p in PROFILES} | {p.version for p in PROFILES}
+    series = {p.release.rsplit(".", 1)[0] + ".x" for p in PROFILES}  # "2.8.x"
+    words = "|".join(re.escape(v) for v in sorted(releases | series, key=len, reverse=True))
+    return re.compile(rf"(?<![\d.])(?:{words})(?!\d)")
+
+
+def _docstring_lines(tree: ast.Module) -> set[int]:
+    first = tree.body[0] if tree.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        return set(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    return set()
+
+
+def test_no_module_outside_the_profiles_names_a_deepgemm_version() -> None:
+    pattern = _version_pattern()
+    assert pattern.search("sm100-2.8.0") and pattern.search("(2.8.x)")
+    assert not pattern.search("CUDA 12.5.0") and not pattern.search("2.8.10")
+    ports = {p for glob in PORTS for p in SRC.glob(glob)}
+    bad = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).parts[0] == "profiles":
+            continue
+        text = path.read_text()
+        allowed = _docstring_lines(ast.parse(text)) if path in ports else set()
+        bad += [
+            f"{path.relative_to(SRC)}:{i}: {line.strip()}"
+            for i, line in enumerate(text.splitlines(), 1)
+            if i not in allowed and pattern.search(line)
+        ]
+    assert not bad, "a build's facts belong in its profile (jitwarm.profiles):\n" + "\n".join(bad)

@@ -17,8 +17,8 @@ MAX_BATCHED_TOKENS = 1 << 20  # chunked-prefill budget per step
 MAX_RUNNING_SEQS = 1 << 14  # sequences decoding at once
 MAX_DRAFT_TOKENS = 15  # speculative draft tokens per step
 MAX_NUM_SMS = 256  # no sm90 or sm100 GPU has more
-# KV block sizes DeepGEMM's paged MQA logits take (deep_gemm/csrc/apis/attention.hpp, 2.8.0:
-# 64 on sm90; 32, 64 or 128 on sm100).
+# KV block sizes DeepGEMM's paged MQA logits take (deep_gemm/csrc/apis/attention.hpp of the
+# profiled DeepJIT builds: 64 on sm90; 32, 64 or 128 on sm100).
 INDEXER_BLOCK_SIZES = {"sm90": (64,), "sm100": (32, 64, 128)}
 
 

@@ -125,7 +125,7 @@ def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -
 
 
 def cached_sources(cache_root: Path) -> set[bytes]:
-    """The kernel sources already in a DeepGEMM 2.5.0 cache root."""
+    """The kernel sources already in an upstream-JIT DeepGEMM cache root."""
     out: set[bytes] = set()
     for cu in (cache_root / "cache").glob("kernel.*/kernel.cu"):
         with contextlib.suppress(OSError):

@@ -1,4 +1,4 @@
-"""The exact kernel source and nvcc command DeepGEMM 2.5.0 generates for a planned SM90 1D2D
+"""The exact kernel source and nvcc command upstream-JIT DeepGEMM generates for a planned SM90 1D2D
 FP8 GEMM kernel (``fp8_gemm_nt`` and the m-grouped contiguous and masked GEMMs), rendered from
 the plan's predicted template arguments without importing torch or deep_gemm.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from jitwarm.ahead.digest import deepgemm_digest
 
-# generate_impl's format string of SM90FP8Gemm1D2DRuntime, as the 2.5.0 extension holds it
+# generate_impl's format string of SM90FP8Gemm1D2DRuntime, as the upstream-JIT extension holds it
 # (fmt syntax: "{}" is one argument, "{{" and "}}" are literal braces).
 GEMM_1D2D_TEMPLATE = (
     "\n#include <deep_gemm/impls/sm90_fp8_gemm_1d2d.cuh>\n\nusing namespace deep_gemm;\n\n"

@@ -2,7 +2,7 @@
 nvcc and no GPU, publish them in the build's own cache layout, shard over machines or a Ray
 cluster, and ship them as bundles. Imports neither torch nor deep_gemm; needs no CUDA driver.
 
-target = resolve_target("tokenspeed-deepgemm==2.8.0.post20260924")
+target = resolve_target("tokenspeed-deepgemm==<version>")  # a profiled build, or a wheel
 nvcc = probe_nvcc(arch=plan.arch)
 report = build_cache(plan, target, nvcc, cache_dir="/cache/dj", bundle=Path("v3.tar.gz"))
 """

@@ -11,7 +11,7 @@ from jitwarm.dgenv import Layout
 from jitwarm.plan.schema import Plan
 
 # Arches whose GPU-free caches were loaded by DeepGEMM on such a GPU with no compile (H200,
-# 2026-12-01, DeepSeek-V3 TP8 on 2.8.0); anything else is marked as not verified.
+# 2026-12-01, DeepSeek-V3 TP8 on the build TokenSpeed 0.1.1 ships); anything else is marked as not verified.
 VERIFIED_ARCHES = frozenset({"sm90"})
 NOT_VERIFIED = "not verified on hardware"
 

@@ -31,6 +31,8 @@ from jitwarm.profiles import (
 )
 
 INSTALLED = "installed"
+# The build a message names as an example: the first profiled one a cache can be built for here.
+_EXAMPLE = next(p for p in PROFILES if p.deepjit_flags is not None)
 # The published DeepGEMM wheels are CPython 3.12 manylinux binaries: a download from another
 # interpreter asks for those tags when its own find nothing (only the headers are used).
 _WHEEL_TAGS = (
@@ -125,7 +127,7 @@ def _installed() -> tuple[str, str, Path]:
     if not detected.found or detected.path is None:
         raise TargetError(
             "no DeepGEMM is installed in this interpreter; pass --target WHEEL or "
-            "--target NAME==VERSION (e.g. tokenspeed-deepgemm==2.8.0.post20260924)"
+            f"--target NAME==VERSION (e.g. {_EXAMPLE.distribution}=={_EXAMPLE.version})"
         )
     return detected.distribution or "deep_gemm", detected.version or "unknown", detected.path
 

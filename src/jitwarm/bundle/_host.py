@@ -153,7 +153,7 @@ def compare_provenance(bundle: Provenance, host: Provenance) -> tuple[list[str],
     same("DeepGEMM distribution", bundle.deepgemm_distribution, host.deepgemm_distribution)
     same("DeepGEMM version", bundle.deepgemm_version, host.deepgemm_version)
     deepjit = Layout.DEEPJIT in (bundle.layout, host.layout)
-    if not deepjit:  # 2.5.0 keys on its include path; DeepJIT leaves the path out
+    if not deepjit:  # upstream JIT keys on its include path; DeepJIT does not
         same("DeepGEMM install path", bundle.deepgemm_path, host.deepgemm_path)
     elif bundle.deepgemm_path != host.deepgemm_path:
         warnings.append("DeepGEMM install path differs (not part of DeepJIT keys)")

@@ -22,51 +22,17 @@ from __future__ import annotations
 import re
 
 from jitwarm.dgenv import Layout
+from jitwarm.plan.families import (
+    GEMM_KERNEL_NAMES,
+    family_of_kernel_name,
+    gemm_family_of_type,
+)
 from jitwarm.plan.schema import Family
 
 _INSTANTIATION = re.compile(
     r"reinterpret_cast\s*<\s*void\s*\*\s*>\s*\(\s*&\s*([A-Za-z_][\w:]*)\s*<"
 )
 _GEMM_TYPE = re.compile(r"\bGemmType::(\w+)\b")
-
-# Kernel names (the first argument of compiler->build) -> family, where one name is one family.
-_FAMILY_BY_NAME: dict[str, Family] = {
-    "sm90_m_grouped_fp8_gemm_contiguous_1d2d": Family.M_GROUPED_CONTIGUOUS,
-    "sm100_m_grouped_fp8_fp4_gemm_contiguous_1d1d": Family.M_GROUPED_CONTIGUOUS,
-    "sm90_fp8_m_grouped_gemm_masked_1d2d": Family.M_GROUPED_MASKED,
-    "sm100_m_grouped_fp8_fp4_gemm_masked_1d1d": Family.M_GROUPED_MASKED,
-    "sm90_tf32_hc_prenorm_gemm": Family.TF32_HC_PRENORM,
-    "sm100_tf32_hc_prenorm_gemm": Family.TF32_HC_PRENORM,
-    "sm90_fp8_mqa_logits": Family.MQA_LOGITS,
-    # The upstream-JIT builds (2.5.0) name the arch-neutral indexer kernels smxx_*.
-    "smxx_fp8_mqa_logits": Family.MQA_LOGITS,
-    "smxx_clean_logits": Family.MQA_LOGITS,  # fp8_mqa_logits(clean_logits=True) builds it too
-    "smxx_fp8_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
-    "smxx_paged_mqa_logits_metadata": Family.PAGED_MQA_METADATA,
-    "sm100_mqa_logits": Family.MQA_LOGITS,
-    "sm90_fp8_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
-    "sm100_paged_mqa_logits": Family.PAGED_MQA_LOGITS,
-    "sm90_paged_mqa_logits_metadata": Family.PAGED_MQA_METADATA,
-    "sm100_paged_mqa_logits_metadata": Family.PAGED_MQA_METADATA,
-    "sm100_fp8_fp4_mega_moe": Family.MEGA_MOE,
-}
-# Names shared by several entry points: the GemmType template argument decides.
-_GEMM_NAMES = {
-    "sm90_fp8_gemm_1d2d",
-    "sm90_fp8_gemm_1d1d",
-    "sm100_fp8_gemm_1d1d",
-    "sm100_fp8_fp4_gemm_1d1d",
-}
-_FAMILY_BY_GEMM_TYPE = {
-    "Normal": Family.FP8_GEMM_NT,
-    "Batched": Family.FP8_EINSUM,
-    "MGroupedContiguous": Family.M_GROUPED_CONTIGUOUS,
-    "MGroupedMasked": Family.M_GROUPED_MASKED,
-}
-# Small helper kernels that reshape scale factors before an FP8 GEMM; no plan family of their own.
-HELPER_KERNELS = frozenset(
-    {"transpose_fp32", "transpose_and_pack_fp32_into_ue8m0", "pack_fp32_into_ue8m0"}
-)
 
 
 def parse_entry_name(name: str) -> tuple[Layout, str, str] | None:
@@ -119,13 +85,15 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def family_of(kernel_name: str, template_args: str | None) -> Family | None:
-    """The plan family an entry belongs to, or None (a helper or a family jitwarm does not plan)."""
-    if kernel_name in _FAMILY_BY_NAME:
-        return _FAMILY_BY_NAME[kernel_name]
-    if kernel_name in _GEMM_NAMES and template_args is not None:
-        match = _GEMM_TYPE.search(template_args)
+    """The plan family an entry belongs to, or None (a helper or a family jitwarm does not plan).
+    Which name is which family is the family registry's (``jitwarm.plan.families``)."""
+    family = family_of_kernel_name(kernel_name)
+    if family is not None:
+        return family
+    if kernel_name in GEMM_KERNEL_NAMES and template_args is not None:
+        match = _GEMM_TYPE.search(template_args)  # names shared by the GEMMs: the type decides
         if match:
-            return _FAMILY_BY_GEMM_TYPE.get(match.group(1))
+            return gemm_family_of_type(match.group(1))
     return None
 
 

@@ -12,7 +12,7 @@ For an entry of family F with template arguments A:
    normalization, see ``parse_template_args``).
 2. Baked dims: for a plan entry of family F without predictions (sweep, invariant and bucket
    selections), the entry is needed when the values the plan entry bakes into the source are
-   in A. For the SM90 kernels whose argument order is known (``_POSITIONS``: mHC prenorm N and
+   in A. For the SM90 kernels whose argument order is known (the family registry's ``CacheKernel.positions``: mHC prenorm N and
    K, MQA-logits heads and head_dim, paged MQA-logits next_n, heads, head_dim and block_kv,
    metadata aligned-batch bucket) each value must sit at its position. For other kernels each
    value must appear somewhere among A's integers: N and K (as ``compiled_dims`` bakes them)
@@ -29,33 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jitwarm.cache._identity import HELPER_KERNELS, int_args, split_args
+from jitwarm.cache._identity import int_args, split_args
+from jitwarm.plan.families import HELPER_KERNELS, kernel_positions, spec
 from jitwarm.plan.schema import Family, Plan, PlanEntry
 from jitwarm.profiles import Sm90GemmArgs
-
-_GEMM_FAMILIES = {
-    Family.FP8_GEMM_NT,
-    Family.M_GROUPED_CONTIGUOUS,
-    Family.M_GROUPED_MASKED,
-    Family.FP8_EINSUM,
-}
-
-
-# Where a kernel's source carries a plan value, by kernel name (upstream generate_impl in
-# csrc/jit_kernels/impls/*.hpp; the hc-prenorm and metadata positions are confirmed by the H100
-# ground truth). Kernels not listed fall back to "the values appear somewhere".
-_POSITIONS: dict[str, dict[str, int]] = {
-    "sm90_tf32_hc_prenorm_gemm": {"n": 0, "k": 1},
-    "sm90_fp8_mqa_logits": {"heads": 0, "head_dim": 1},
-    "sm90_fp8_paged_mqa_logits": {"next_n": 0, "heads": 1, "head_dim": 2, "block_kv": 3},
-    "sm90_paged_mqa_logits_metadata": {"aligned_batch": 0},
-    # 2.5.0's names (its H200 capture: tests/data/deepgemm-2.5.0-h200)
-    "smxx_fp8_mqa_logits": {"heads": 0, "head_dim": 1},
-    "smxx_fp8_paged_mqa_logits": {"next_n": 0, "heads": 1, "head_dim": 2, "block_kv": 3},
-    "smxx_paged_mqa_logits_metadata": {"aligned_batch": 0},
-    # <next_n, block_kv, warps, dtype>, every value fixed by the library: any MQA-logits plan
-    "smxx_clean_logits": {},
-}
 
 
 def kernel_identity(template_args: str) -> tuple[str, ...] | str:
@@ -73,7 +50,7 @@ class _Baked:
     literal: frozenset[int]  # values that must appear somewhere, for the others
 
     def matches(self, kernel_name: str, args: list[str]) -> bool:
-        positions = _POSITIONS.get(kernel_name)
+        positions = kernel_positions(kernel_name)
         if positions is None:
             return self.literal <= int_args(", ".join(args))
         return all(
@@ -87,7 +64,7 @@ def _baked(entry: PlanEntry) -> list[_Baked]:
     """Alternatives for one plan entry; a cache entry matches if it matches any one."""
     dims = {k: v for k, v in entry.dims.items() if isinstance(v, int)}
     values = {"n": entry.n, "k": entry.k, "num_groups": entry.num_groups, **dims}
-    if entry.family in _GEMM_FAMILIES:
+    if spec(entry.family).is_gemm:
         axes = entry.conventions.compiled_dims
         literal = {v for axis, v in (("n", entry.n), ("k", entry.k)) if axis in axes and v > 0}
         if entry.num_groups > 1:

@@ -13,6 +13,7 @@ from jitwarm.cli._output import print_json, stdout
 from jitwarm.errors import UsageError
 from jitwarm.mset import MSet
 from jitwarm.plan.builder import selection_model
+from jitwarm.plan.families import families_selected, spec
 from jitwarm.plan.schema import MAX_DIM, MAX_M, TF32_HC_CONVENTIONS, Conventions, Family, Selection
 from jitwarm.plan.select import select_kernels, selection_note
 from jitwarm.profiles import get_profile
@@ -27,18 +28,15 @@ from jitwarm.serving import (
 # The metadata kernel's M is a decode batch: at most every running sequence's verify rows.
 MAX_DECODE_BATCH = MAX_RUNNING_SEQS * (MAX_DRAFT_TOKENS + 1)
 
-_MODELLED = {
-    Family.FP8_GEMM_NT: "Normal",
-    Family.M_GROUPED_CONTIGUOUS: "MGroupedContiguous",
-    Family.M_GROUPED_MASKED: "MGroupedMasked",
-    Family.FP8_EINSUM: "Batched",
-    Family.PAGED_MQA_METADATA: "",
-    Family.TF32_HC_PRENORM: "HCPrenorm",
-}
-_MODELLED_SM100 = {**_MODELLED, Family.MEGA_MOE: "MegaMoE"}
+# Families whose kernel M (or a value derived from it) moves, per arch: the ones this explains.
+_MODELLED = {arch.value: families_selected(arch.value, invariant=False) for arch in Arch}
 
 # Only families with a selection model are offered (an Enum, so --help lists them).
-ModelledFamily = Enum("ModelledFamily", {f.name: f.value for f in _MODELLED_SM100}, type=str)  # type: ignore[misc]
+ModelledFamily = Enum(  # type: ignore[misc]
+    "ModelledFamily",
+    {f.name: f.value for f in dict.fromkeys(f for fams in _MODELLED.values() for f in fams)},
+    type=str,
+)
 
 
 @app.command("kernels")
@@ -93,7 +91,7 @@ def kernels_command(
 ) -> None:
     """Explain one shape: each distinct kernel, its parameters and the M values that use it."""
     family = Family(family_choice.value)
-    modelled = _MODELLED_SM100 if arch is Arch.SM100 else _MODELLED
+    modelled = _MODELLED[arch.value]
     if family not in modelled:
         raise UsageError(
             f"'--family': {family.value} has no {arch.value} selection model "
@@ -125,7 +123,7 @@ def kernels_command(
     conv = (
         TF32_HC_CONVENTIONS
         if family is Family.TF32_HC_PRENORM
-        else Conventions(ab_dtype=ab_dtype, gemm_type=modelled[family], out_dtype=out_dtype)
+        else Conventions(ab_dtype=ab_dtype, gemm_type=spec(family).gemm_type, out_dtype=out_dtype)
     )
     selection, kernels = select_kernels(
         family,

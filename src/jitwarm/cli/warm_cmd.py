@@ -78,7 +78,7 @@ def warm_command(
         bool,
         typer.Option(
             "--ahead/--no-ahead",
-            help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly (DeepJIT builds: published straight into the cache, workers only for the rest, none when all is rendered; 2.5.0: workers hand the cubins to DeepGEMM). --no-ahead: workers compile everything.",
+            help="Start nvcc at once, in this process, for every kernel whose DeepGEMM source can be rendered exactly (DeepJIT builds: published straight into the cache, workers only for the rest, none when all is rendered; upstream-JIT builds: workers hand the cubins to DeepGEMM). --no-ahead: workers compile everything.",
             rich_help_panel=_W,
         ),
     ] = True,

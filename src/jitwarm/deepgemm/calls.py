@@ -49,6 +49,7 @@ from jitwarm.deepgemm._layout import (
     scales,
 )
 from jitwarm.dgenv import DEEPGEMM_MODULE_VAR
+from jitwarm.plan.families import spec
 from jitwarm.plan.schema import Family, PlanEntry
 from jitwarm.plan.select import hc_num_splits
 from jitwarm.profiles import BuildProfile, DetectedBuild, IndexerApi, detect_build, profile_for_api
@@ -134,8 +135,7 @@ def build_call(
     """
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
-    builder = _BUILDERS.get(entry.family)
-    if builder is None:
+    if not spec(entry.family).standalone_call:
         raise UnsupportedFamilyError(
             f"{entry.family.value}: the standalone warm backend cannot build this call (it needs "
             "an engine's distributed state); warm it from the engine"
@@ -144,7 +144,7 @@ def build_call(
     if not profile.has_family(entry.family.value):
         raise UnsupportedFamilyError(f"{entry.family.value}: {profile.label} has no entry point")
     ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment, profile)
-    return builder(entry, m, ctx)
+    return _BUILDERS[entry.family](entry, m, ctx)
 
 
 def _fn(ctx: _Ctx, family: Family) -> str:
@@ -371,6 +371,7 @@ def _paged_metadata(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
     return Call(_fn(ctx, Family.PAGED_MQA_METADATA), (context_lens, block_kv, num_sms))
 
 
+# One builder per family whose registry entry has a standalone call.
 _BUILDERS: dict[Family, Callable[[PlanEntry, int, _Ctx], Call]] = {
     Family.FP8_GEMM_NT: _fp8_gemm_nt,
     Family.M_GROUPED_CONTIGUOUS: _m_grouped_contiguous,

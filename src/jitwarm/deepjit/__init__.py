@@ -1,5 +1,5 @@
 """GPU-free DeepJIT cache entries: every planned kernel's source, flags, cache key and
-meta.json exactly as a DeepJIT DeepGEMM build (tokenspeed-deepgemm 2.8.x) writes them, computed
+meta.json exactly as a DeepJIT DeepGEMM build (a profile of the DeepJIT generation) writes them, computed
 on a CPU from the plan, the build's profile and its include folder.
 
 Pure Python: imports neither torch nor deep_gemm.

@@ -1,6 +1,6 @@
 """Cheap per-call detection of new entries in DeepGEMM's writable cache root.
 
-A compile publishes one folder under ``<root>/cache/`` (2.5.0: by renaming ``tmp/<uuid>``;
+A compile publishes one folder under ``<root>/cache/`` (upstream JIT: by renaming ``tmp/<uuid>``;
 DeepJIT: a folder plus a ``.committed`` marker). Adding a folder changes the ``cache/``
 folder's mtime and link count, so after each call one ``fstat`` of an open ``cache/`` (no path
 lookup) is compared with the state seen last; only when it differs is the folder listed.

@@ -18,7 +18,7 @@ How it is held (``JITWARM_LOCKS``, default ``auto``):
   one host (NFS mounted ``nolock`` or ``local_lock=flock|all``, Lustre without ``-o flock``,
   some FUSE filesystems) or is missing (then leases alone). The holder touches it every 5 s;
   another machine's lease is broken when it has not changed for ``JITWARM_LOCK_LEASE_S``
-  (default 60 s, longer than DeepGEMM 2.5.0 holds the GIL in one compile) by the waiter's
+  (default 60 s, longer than upstream-JIT DeepGEMM holds the GIL in one compile) by the waiter's
   own clock; a lease of this machine whose holder is gone is broken at once.
 - ``flock``: flock only; ``off``: no locks.
 

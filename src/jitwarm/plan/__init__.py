@@ -10,6 +10,17 @@ _LAZY = {
     "plan_serving": "jitwarm.plan.builder",
     "kernel_key": "jitwarm.plan.identity",
     **{
+        name: "jitwarm.plan.families"
+        for name in (
+            "FAMILIES",
+            "CacheKernel",
+            "CallSize",
+            "FamilySpec",
+            "SelectionKind",
+            "family_of_kernel_name",
+        )
+    },
+    **{
         name: "jitwarm.plan.schema"
         for name in (
             "SCHEMA_VERSION",

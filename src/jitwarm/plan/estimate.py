@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jitwarm.plan.families import spec
 from jitwarm.plan.schema import Family, Plan, PlanEntry, PlanKernel
 from jitwarm.plan.select import sm90_problem, sm100_problem
 from jitwarm.selection.sm90 import max_kernels_sm90
@@ -92,22 +93,9 @@ def estimate_compile_s(plan: Plan) -> float:
     return estimate_compile(plan).seconds
 
 
-# Relative nvcc cost of one kernel of a family against an SM90 FP8 GEMM (a guess to order the
-# queue: longest first; wrong guesses cost only tail time).
-_FAMILY_WEIGHT = {
-    Family.MQA_LOGITS: 1.5,
-    Family.PAGED_MQA_LOGITS: 1.5,
-    Family.FP4_MQA_LOGITS: 1.5,
-    Family.FP4_PAGED_MQA_LOGITS: 1.5,
-    Family.PAGED_MQA_METADATA: 0.4,
-    Family.TF32_HC_PRENORM: 0.8,
-    Family.MEGA_MOE: 3.0,
-}
-
-
 def estimate_kernel_s(entry: PlanEntry, kernel: PlanKernel | None) -> float:
     """Guess of one kernel's compile seconds: larger tiles unroll more math."""
-    weight = _FAMILY_WEIGHT.get(entry.family, 1.0)
+    weight = spec(entry.family).compile_weight  # relative to an SM90 FP8 GEMM
     params = kernel.params if kernel is not None else {}
     tile = params.get("block_m", 64) * params.get("block_n", 128)
     return MEDIAN_COMPILE_S * weight * (0.75 + 0.5 * min(1.0, tile / (128 * 192)))

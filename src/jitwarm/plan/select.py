@@ -12,8 +12,10 @@ from dataclasses import asdict
 
 from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
+from jitwarm.plan.families import METADATA_BUCKET, FamilySpec, SelectionKind, spec
 from jitwarm.plan.schema import Conventions, Family, PlanKernel, Selection
-from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, partition_m_sm90
+from jitwarm.profiles import DEFAULT_SELECTION_MODELS
+from jitwarm.selection.sm90 import GemmProblem, KernelType, partition_m_sm90
 from jitwarm.selection.sm100 import (
     MegaMoEProblem,
     SM100GemmProblem,
@@ -23,37 +25,9 @@ from jitwarm.selection.sm100 import (
     sm100_rules,
 )
 
-# The model a caller gets when it names none: what every profiled build uses on sm90, and the
-# SM100 heuristic of the build TokenSpeed 0.1.1 pins (tokenspeed-deepgemm 2.8.0).
-DEFAULT_MODELS = {"sm90": "sm90", "sm100": "sm100-2.8.0"}
+# The model a caller gets when it names none (the profiles' default build's, per arch).
+DEFAULT_MODELS = DEFAULT_SELECTION_MODELS
 DEFAULT = "default"  # select_kernels(model=...): the arch's DEFAULT_MODELS entry
-
-# Families whose kernel takes M (or the batch) at run time without it moving any choice:
-# the M-independent parameters (heads, head dims, block sizes, splits) are baked, M is not.
-_INVARIANT = {
-    Family.MQA_LOGITS,
-    Family.PAGED_MQA_LOGITS,
-    Family.FP4_MQA_LOGITS,
-    Family.FP4_PAGED_MQA_LOGITS,
-}
-_SM90_GEMM_TYPES = {
-    Family.FP8_GEMM_NT: GemmType.NORMAL,
-    Family.M_GROUPED_CONTIGUOUS: GemmType.M_GROUPED_CONTIGUOUS,
-    Family.M_GROUPED_MASKED: GemmType.M_GROUPED_MASKED,
-    Family.FP8_EINSUM: GemmType.BATCHED,
-}
-METADATA_BUCKET = 32  # get_paged_mqa_logits_metadata bakes align(batch, 32)
-# The indexer calls' flags that DeepGEMM bakes into their kernels, as engines (and warm's
-# calls, deepgemm/calls.py) pass them: prefill logits cleaned, not compressed
-# (max_seqlen_k=0); decode (paged) logits never cleaned, no varlen indices.
-MQA_LOGITS_CALL = {"clean_logits": True, "compressed_logits": False}
-PAGED_MQA_LOGITS_CALL = {"clean_logits": False, "varlen": False}
-_CALL_PARAMS = {
-    Family.MQA_LOGITS: MQA_LOGITS_CALL,
-    Family.FP4_MQA_LOGITS: MQA_LOGITS_CALL,
-    Family.PAGED_MQA_LOGITS: PAGED_MQA_LOGITS_CALL,
-    Family.FP4_PAGED_MQA_LOGITS: PAGED_MQA_LOGITS_CALL,
-}
 
 
 def sm90_problem(
@@ -67,7 +41,7 @@ def sm90_problem(
     mk_alignment: int,
 ) -> GemmProblem | None:
     """The selection model's view of an entry, or None where no SM90 model applies."""
-    gemm_type = _SM90_GEMM_TYPES.get(family)
+    gemm_type = spec(family).model_gemm_type
     if gemm_type is None or conv.ab_dtype != "fp8_e4m3" or conv.kernel_type != "1D2D":
         return None
     if conv.compiled_dims != "nk":
@@ -120,15 +94,14 @@ def select_kernels(
             num_sms=num_sms,
             mk_alignment=mk_alignment,
         )
-    if family is Family.PAGED_MQA_METADATA:
+    fam = spec(family)
+    kind = fam.selection_on("sm90")
+    if kind is SelectionKind.BUCKETS:
         return Selection.BUCKETS, _buckets(m_values, METADATA_BUCKET)
-    if family is Family.TF32_HC_PRENORM:
+    if kind is SelectionKind.HC_SPLITS:
         return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
-    if family in _INVARIANT:
-        kernel = PlanKernel(
-            m=m_values.min, m_ranges=m_values.to_json(), params=dict(_CALL_PARAMS[family])
-        )
-        return Selection.INVARIANT, [kernel]
+    if kind is SelectionKind.INVARIANT:
+        return Selection.INVARIANT, [_invariant(fam, m_values)]
     if arch == "sm90" and model is not None:
         problem = sm90_problem(
             family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment
@@ -155,6 +128,11 @@ def select_kernels(
                 )
             return Selection.EXACT, kernels
     return Selection.SWEEP, None
+
+
+def _invariant(fam: FamilySpec, m_values: MSet) -> PlanKernel:
+    """The one kernel of an invariant family: M is a run-time value, its call flags baked."""
+    return PlanKernel(m=m_values.min, m_ranges=m_values.to_json(), params=dict(fam.call_params))
 
 
 def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
@@ -216,12 +194,6 @@ def selection_note(arch: str, model: str | None, build: str) -> str:
 
 # -- SM100 ----------------------------------------------------------------------------------
 
-_SM100_GEMM_TYPES = {
-    Family.FP8_GEMM_NT: GemmType.NORMAL,
-    Family.FP8_EINSUM: GemmType.BATCHED,
-    Family.M_GROUPED_CONTIGUOUS: GemmType.M_GROUPED_CONTIGUOUS,
-    Family.M_GROUPED_MASKED: GemmType.M_GROUPED_MASKED,
-}
 _SM100_OPERANDS = {"fp8_e4m3": ("fp8", "fp8"), "fp8xfp4": ("fp8", "fp4"), "bf16": ("bf16", "bf16")}
 
 
@@ -236,7 +208,7 @@ def sm100_problem(
     mk_alignment: int,
 ) -> SM100GemmProblem | None:
     """The SM100 model's view of a GEMM entry, or None where it does not apply."""
-    gemm_type = _SM100_GEMM_TYPES.get(family)
+    gemm_type = spec(family).model_gemm_type
     operands = _SM100_OPERANDS.get(conv.ab_dtype)
     if gemm_type is None or operands is None or conv.compiled_dims != "nk":
         return None
@@ -268,15 +240,14 @@ def _select_sm100(
     mk_alignment: int,
 ) -> tuple[Selection, list[PlanKernel] | None]:
     rules = sm100_rules(model)
-    if family is Family.TF32_HC_PRENORM:
+    fam = spec(family)
+    kind = fam.selection_on("sm100")
+    if kind is SelectionKind.HC_SPLITS:
         # BLOCK_M 64 and BLOCK_N align(N, 16) are fixed; only the engine's split count varies.
         return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
-    if family in _INVARIANT:  # heads, head dims, block sizes, SM count and flags are baked
-        kernel = PlanKernel(
-            m=m_values.min, m_ranges=m_values.to_json(), params=dict(_CALL_PARAMS[family])
-        )
-        return Selection.INVARIANT, [kernel]
-    if family is Family.PAGED_MQA_METADATA:
+    if kind is SelectionKind.INVARIANT:  # heads, head dims, block sizes, SMs, flags are baked
+        return Selection.INVARIANT, [_invariant(fam, m_values)]
+    if kind is SelectionKind.METADATA_THREADS:
         if paged_metadata_threads(1, rules) is None:  # this build bakes no row-dependent value
             return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]
         by_threads: dict[int, list[int]] = {}
@@ -289,7 +260,7 @@ def _select_sm100(
             _kernel(MSet.from_ranges(r) & m_values, {"num_threads": t})
             for t, r in by_threads.items()
         ]
-    if family is Family.MEGA_MOE:
+    if kind is SelectionKind.MEGA_MOE:
         problem = MegaMoEProblem(
             num_ranks=ep,
             num_experts=num_groups * ep,

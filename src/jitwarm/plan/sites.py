@@ -9,7 +9,8 @@ from __future__ import annotations
 from jitwarm.errors import ConfigError
 from jitwarm.models.spec import Architecture, GQAAttention, MLAAttention, ModelSpec
 from jitwarm.plan import domains
-from jitwarm.plan.schema import METADATA_CONVENTIONS, Conventions, Family, MKind
+from jitwarm.plan.families import spec
+from jitwarm.plan.schema import METADATA_CONVENTIONS, Conventions, Family
 from jitwarm.plan.site import Site, gemm_conventions, linear_site, serving_phases, shard
 from jitwarm.plan.v4 import deepseek_v4_sites
 from jitwarm.serving import Arch, MoEPath, Role, ServingConfig
@@ -178,34 +179,26 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 k=h,
                 num_groups=groups,
                 m_values=domains.mega_moe_tokens(s),
-                m_kind=MKind.TOKENS,
+                m_kind=spec(Family.MEGA_MOE).m_kind,
                 phases=serving_phases(s),
                 dims={"top_k": moe.top_k, "intermediate": inter},
                 conventions=Conventions(
-                    ab_dtype="fp8xfp4", scale_dtype="ue8m0", gemm_type="MegaMoE"
+                    ab_dtype="fp8xfp4",
+                    scale_dtype="ue8m0",
+                    gemm_type=spec(Family.MEGA_MOE).gemm_type,
                 ),
             )
         ]
     out: list[Site] = []
-    for family, m_values, m_kind, phase, gemm_type in (
-        (
-            Family.M_GROUPED_CONTIGUOUS,
-            domains.contiguous_total_rows(moe, s),
-            MKind.TOTAL_ROWS,
-            "prefill",
-            "MGroupedContiguous",
-        ),
-        (
-            Family.M_GROUPED_MASKED,
-            domains.masked_expected_m(moe, s),
-            MKind.EXPECTED_M,
-            "decode",
-            "MGroupedMasked",
-        ),
+    for family, m_values in (
+        (Family.M_GROUPED_CONTIGUOUS, domains.contiguous_total_rows(moe, s)),
+        (Family.M_GROUPED_MASKED, domains.masked_expected_m(moe, s)),
     ):
         if not m_values:
             continue
-        conv = gemm_conventions(s, gemm_type=gemm_type)
+        fam = spec(family)
+        conv = gemm_conventions(s, gemm_type=fam.gemm_type)
+        phases = (fam.phase,) if fam.phase is not None else serving_phases(s)
         for module, n, k in (("mlp.experts.w13", 2 * inter, h), ("mlp.experts.w2", h, inter)):
             out.append(
                 Site(
@@ -216,8 +209,8 @@ def _moe_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                     k=k,
                     num_groups=groups,
                     m_values=m_values,
-                    m_kind=m_kind,
-                    phases=(phase,),
+                    m_kind=fam.m_kind,
+                    phases=phases,
                     conventions=conv,
                 )
             )
@@ -291,7 +284,7 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                     n=0,
                     k=0,
                     m_values=m_values,
-                    m_kind=MKind.BATCH,
+                    m_kind=spec(paged).m_kind,
                     phases=("decode",),
                     dims={**dims, "block_kv": s.indexer_block_size, "next_n": next_n},
                     conventions=conv,
@@ -305,7 +298,7 @@ def _indexer_sites(model: ModelSpec, s: ServingConfig) -> list[Site]:
                 n=0,
                 k=0,
                 m_values=domains.decode_rows(s),
-                m_kind=MKind.BATCH,
+                m_kind=spec(Family.PAGED_MQA_METADATA).m_kind,
                 phases=("decode",),
                 dims={"block_kv": s.indexer_block_size},
                 conventions=METADATA_CONVENTIONS,

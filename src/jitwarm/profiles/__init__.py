@@ -9,7 +9,8 @@ Pure Python: nothing here imports torch, deep_gemm or vllm.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 
 from jitwarm.errors import UsageError
 from jitwarm.profiles._detect import UNKNOWN_BUILD, DetectedBuild, detect_build, profile_for
@@ -23,14 +24,17 @@ from jitwarm.profiles._profile import (
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
+    SM100Rules,
     release_of,
 )
-from jitwarm.profiles._profiles import PROFILES
+from jitwarm.profiles._profiles import DEFAULT_SELECTION_MODELS, PROFILES, SM100_MODELS
 from jitwarm.profiles._roots import resolve_cache_roots
 
 __all__ = [
     "ANY_COMPILE_LOG",
+    "DEFAULT_SELECTION_MODELS",
     "PROFILES",
+    "SM100_RULES",
     "UNKNOWN_BUILD",
     "UNVALIDATED",
     "BuildMismatchError",
@@ -39,6 +43,7 @@ __all__ = [
     "DetectedBuild",
     "IndexerApi",
     "JitGeneration",
+    "SM100Rules",
     "SelectionModel",
     "Sm90GemmArgs",
     "Sm90IndexerArgs",
@@ -54,6 +59,8 @@ __all__ = [
 
 # What reports and doctor say when a build's kernel choice is not modelled.
 UNVALIDATED = "selection model unvalidated for this build"
+# The SM100 selection models' build rules, by the model name a profile's selection names.
+SM100_RULES: Mapping[str, SM100Rules] = MappingProxyType({r.name: r for r in SM100_MODELS})
 # A compile line of any known build (for a build with no profile).
 ANY_COMPILE_LOG = "|".join(dict.fromkeys((UPSTREAM_COMPILE_LOG, DEEPJIT_COMPILE_LOG)))
 

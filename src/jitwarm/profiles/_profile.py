@@ -115,6 +115,18 @@ _INDEXER_PARAMS = {
 
 
 @dataclass(frozen=True)
+class SM100Rules:
+    """What differs between the modelled builds' SM100 choices (everything else is shared by
+    ``jitwarm.selection.sm100``, which takes these)."""
+
+    name: str  # the model name a build profile's `selection["sm100"]` names
+    follows: str  # the build whose headers it follows
+    # 2.8.2: store_block_m_l1 / _l2 split per layer (asymmetric at FP8xFP4), not one block
+    mega_split_store_blocks: bool
+    metadata_threads_from_rows: bool  # 2.8.2: the paged metadata kernel bakes 256/512/1024
+
+
+@dataclass(frozen=True)
 class SelectionModel:
     """Which jitwarm selection model reproduces this build's kernel choice on one arch, and
     whether that was checked against this build's own captures or C++."""

@@ -21,6 +21,7 @@ from jitwarm.profiles._profile import (
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
+    SM100Rules,
 )
 
 # 2.8.1 and later dropped the FP8-only indexer entry points: fp8_fp4_* take any FP8/FP4 mix.
@@ -34,10 +35,18 @@ _SM90_CPP = SelectionModel("sm90", True, "the build's own heuristic C++, compile
 _SM90_H100 = SelectionModel("sm90", True, "2,298 H100 captures (tests/data/deepgemm-sm90-h100)")
 
 
-def _sm100_cpp(model: str) -> SelectionModel:
+# The SM100 heuristic's build rules (jitwarm.selection.sm100 takes them), one per modelled build.
+SM100_280 = SM100Rules("sm100-2.8.0", "tokenspeed-deepgemm 2.8.0.post20260924", False, False)
+SM100_282 = SM100Rules("sm100-2.8.2", "tokenspeed-deepgemm 2.8.2.post20261020", True, True)
+SM100_MODELS: tuple[SM100Rules, ...] = (SM100_280, SM100_282)
+
+
+def _sm100_cpp(rules: SM100Rules) -> SelectionModel:
     """The build's own SM100 heuristic (jitwarm.selection.sm100, one model per build), checked
     against its C++ compiled on a CPU (tests/oracle; benchmarks/results/oracle-sm100.json)."""
-    return SelectionModel(model, True, "the build's own SM100 heuristic C++, compiled on a CPU")
+    return SelectionModel(
+        rules.name, True, "the build's own SM100 heuristic C++, compiled on a CPU"
+    )
 
 
 # vLLM's 2.8.1 ships no heuristic sources, but its own entries show the choice: every kernel its
@@ -109,7 +118,7 @@ TOKENSPEED_280 = BuildProfile(
     extra_signature="cutlass-480",
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.0")},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_280)},
     **_DEEPJIT,
 )
 
@@ -152,7 +161,7 @@ TOKENSPEED_282 = BuildProfile(
     # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
     # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
     rendered_families=_SM90_RENDERED,
-    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp("sm100-2.8.2")},
+    selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_282)},
     **_DEEPJIT,
 )
 
@@ -183,3 +192,10 @@ PROFILES: tuple[BuildProfile, ...] = (
     TOKENSPEED_282,
     SGL_023,
 )
+
+# The selection model per arch a plan made for no particular build follows: what every profiled
+# build uses on sm90, and the SM100 heuristic of the build TokenSpeed 0.1.1 pins.
+DEFAULT_SELECTION_MODELS: dict[str, str] = {
+    "sm90": TOKENSPEED_280.selection["sm90"].model,
+    "sm100": TOKENSPEED_280.selection["sm100"].model,
+}

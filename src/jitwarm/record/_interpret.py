@@ -9,9 +9,10 @@ calls of builds that have only those). A call this module cannot read raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jitwarm.plan.families import FAMILIES, spec
 from jitwarm.plan.schema import (
     METADATA_CONVENTIONS,
     TF32_HC_CONVENTIONS,
@@ -22,74 +23,9 @@ from jitwarm.plan.schema import (
 from jitwarm.profiles import BuildProfile, IndexerApi
 from jitwarm.record._manifest import RecordedCall
 
-# Upstream parameter order of each entry point jitwarm plans (a profile may override one).
-PARAMS: dict[str, tuple[str, ...]] = {
-    "fp8_gemm_nt": ("a", "b", "d", "c", "recipe", "compiled_dims", "disable_ue8m0_cast"),
-    "m_grouped_fp8_gemm_nt_contiguous": (
-        "a",
-        "b",
-        "d",
-        "grouped_layout",
-        "recipe",
-        "compiled_dims",
-        "disable_ue8m0_cast",
-        "use_psum_layout",
-        "expected_m_for_psum_layout",
-    ),
-    "m_grouped_fp8_gemm_nt_masked": (
-        "a",
-        "b",
-        "d",
-        "masked_m",
-        "expected_m",
-        "recipe",
-        "compiled_dims",
-        "disable_ue8m0_cast",
-    ),
-    "fp8_einsum": ("expr", "a", "b", "d", "c", "recipe"),
-    "tf32_hc_prenorm_gemm": ("a", "b", "d", "sqr_sum", "num_splits"),
-    "fp8_mqa_logits": (
-        "q",
-        "kv",
-        "weights",
-        "cu_seq_len_k_start",
-        "cu_seq_len_k_end",
-        "clean_logits",
-        "max_seqlen_k",
-    ),
-    "fp8_fp4_mqa_logits": (
-        "q",
-        "kv",
-        "weights",
-        "cu_seq_len_k_start",
-        "cu_seq_len_k_end",
-        "clean_logits",
-        "max_seqlen_k",
-        "logits_dtype",
-    ),
-    "fp8_paged_mqa_logits": (
-        "q",
-        "fused_kv_cache",
-        "weights",
-        "context_lens",
-        "block_table",
-        "schedule_meta",
-        "max_context_len",
-        "clean_logits",
-    ),
-    "fp8_fp4_paged_mqa_logits": (
-        "q",
-        "fused_kv_cache",
-        "weights",
-        "context_lens",
-        "block_table",
-        "schedule_meta",
-        "max_context_len",
-        "clean_logits",
-        "logits_dtype",
-    ),
-    "get_paged_mqa_logits_metadata": ("context_lens", "block_kv", "num_sms"),
-}
+# Upstream parameter order of each entry point jitwarm reads (the family registry's; a profile
+# may override one).
+PARAMS: dict[str, tuple[str, ...]] = {f.value: s.params for f, s in FAMILIES.items() if s.params}
 DEFAULT_RECIPE = (1, 128, 128)
 _AB = {"float8_e4m3fn": "fp8_e4m3", "bfloat16": "bf16", "float32": "tf32"}
 _FP4 = {"uint8", "int8", "float4_e2m1fn_x2"}
@@ -190,8 +126,11 @@ def interpret(call: RecordedCall, profile: BuildProfile | None = None) -> Kernel
     fp4_only = profile is not None and profile.indexer_api is IndexerApi.FP8_FP4_ONLY
     if fp4_only and call.family in _FP4_ONLY_READERS:
         # Only fp8_fp4_* exist here: q without scales is the FP8 indexer.
-        return _FP4_ONLY_READERS[call.family](bound)
-    return _READERS[call.family](bound)
+        site = _FP4_ONLY_READERS[call.family](bound)
+    else:
+        site = _READERS[call.family](bound)
+    # What the M read counts (rows, total rows, expected_m, batch) is the family's.
+    return replace(site, m_kind=spec(site.family).m_kind)
 
 
 def _fp8_gemm_nt(bound: dict[str, Any]) -> KernelSite:
@@ -216,7 +155,6 @@ def _contiguous(bound: dict[str, Any]) -> KernelSite:
         a["shape"][1],
         g,
         conventions=conv,
-        m_kind=MKind.TOTAL_ROWS,
         m=a["shape"][0],
     )
 
@@ -236,7 +174,6 @@ def _masked(bound: dict[str, Any]) -> KernelSite:
         a["shape"][2],
         g,
         conventions=conv,
-        m_kind=MKind.EXPECTED_M,
         m=expected,
     )
 
@@ -306,7 +243,7 @@ def _paged(fp4: bool) -> Any:
             "block_kv": cache["shape"][1],
             "next_n": next_n,
         }
-        return KernelSite(family, 0, 0, 1, dims, conv, m_kind=MKind.BATCH, m=batch)
+        return KernelSite(family, 0, 0, 1, dims, conv, m=batch)
 
     return read
 
@@ -324,7 +261,6 @@ def _metadata(bound: dict[str, Any]) -> KernelSite:
         1,
         {"block_kv": block_kv},
         conv,
-        m_kind=MKind.BATCH,
         m=lens["shape"][0],
     )
 

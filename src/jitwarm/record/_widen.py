@@ -13,6 +13,7 @@ from __future__ import annotations
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan import domains
+from jitwarm.plan.families import spec
 from jitwarm.plan.schema import Family
 from jitwarm.record._interpret import KernelSite
 from jitwarm.serving import Role, ServingConfig
@@ -60,15 +61,11 @@ def reachable_m(site: KernelSite, s: ServingConfig, model: ModelSpec | None) -> 
 
 
 def phases(site: KernelSite, s: ServingConfig) -> list[str]:
-    if site.family in (Family.M_GROUPED_CONTIGUOUS, Family.MQA_LOGITS, Family.FP4_MQA_LOGITS):
-        return ["prefill"]
-    if site.family in (
-        Family.M_GROUPED_MASKED,
-        Family.PAGED_MQA_LOGITS,
-        Family.FP4_PAGED_MQA_LOGITS,
-        Family.PAGED_MQA_METADATA,
-    ):
-        return ["decode"]
+    """The phases that call the site: its family's own where only one phase does, else every
+    phase the server's role serves."""
+    phase = spec(site.family).phase
+    if phase is not None:
+        return [phase]
     return {Role.MIXED: ["prefill", "decode"], Role.PREFILL: ["prefill"], Role.DECODE: ["decode"]}[
         s.role
     ]

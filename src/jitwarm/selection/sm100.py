@@ -3,12 +3,13 @@
 Follows, of tokenspeed-deepgemm 2.8.0.post20260924 and 2.8.2.post20261020 (DeepGEMM, MIT):
 ``csrc/jit_kernels/heuristics/{sm100,common,config,utils,runtime}.hpp`` (``SM100ArchSpec``,
 identical in both builds), ``get_block_config_for_mega_moe`` of ``heuristics/mega_moe.hpp``
-(the store blocks differ: 2.8.2 splits them per layer), and what the generators of
+(the store blocks differ: a later build splits them per layer), and what the generators of
 ``impls/sm100_*.hpp`` bake in (``sm100_mqa_logits.hpp``, ``sm100_tf32_hc_prenorm_gemm.hpp``).
 Checked against those headers compiled on a CPU (tests/test_oracle_sm100.py,
 benchmarks/oracle_sm100.py).
 
-What the generated SM100 kernels take from M (or the batch), in these builds:
+What the generated SM100 kernels take from M (or the batch), in these builds (where they
+differ, an `SM100Rules` flag says which; the builds' profiles hold the rules, by model name):
 
 - FP8/FP4 GEMM (``fp8_gemm_nt``), its batched form (``fp8_einsum``) and the BF16 GEMM: the
   layout heuristic below (`select_sm100`, `partition_m_sm100`).
@@ -16,8 +17,8 @@ What the generated SM100 kernels take from M (or the batch), in these builds:
   (swap A/B, BLOCK_M = the contiguous alignment, BLOCK_N = 128, a 2-CTA cluster when N has an
   even number of blocks), whatever M or expected_m is.
 - mega-MoE: the block config from the tokens per call (`select_mega_moe`).
-- paged MQA-logits metadata: 2.8.0 bakes next_n and flags only; 2.8.2 bakes a thread count
-  from the flattened query rows (256 up to 512 rows, 512 up to 2048, then 1024).
+- paged MQA-logits metadata: next_n and flags only, or also a thread count from the flattened
+  query rows (256 up to 512 rows, 512 up to 2048, then 1024; `metadata_threads_from_rows`).
 - MQA logits, paged MQA logits: nothing (heads, head_dim, block sizes, SM count, flags).
 - tf32 hc-prenorm: BLOCK_M 64 and BLOCK_N align(N, 16) fixed; only the split count the engine
   passes (see `jitwarm.plan.select.hc_num_splits`).
@@ -32,12 +33,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from jitwarm.errors import ConfigError
+from jitwarm.profiles import SM100_RULES, SM100Rules
 from jitwarm.selection._buckets import check_m, max_kernels, runs_of, walk_buckets
 from jitwarm.selection._types import GemmType
 
 __all__ = [
     "MEGA_MOE_MAX_BLOCK_CONFIGS",
-    "SM100_MODELS",
     "MegaMoEBlockConfig",
     "MegaMoEProblem",
     "SM100GemmProblem",
@@ -72,30 +73,13 @@ _MODELLED_GEMMS = (
 # -- build rules ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SM100Rules:
-    """What differs between the modelled builds' SM100 choices (everything else is shared)."""
-
-    name: str  # the model name a build profile's `selection["sm100"]` names
-    follows: str  # the build whose headers it follows
-    mega_split_store_blocks: bool  # 2.8.2: store_block_m_l1 / _l2 (asymmetric at FP8xFP4)
-    metadata_threads_from_rows: bool  # 2.8.2: the paged metadata kernel bakes 256/512/1024
-
-
-SM100_MODELS: dict[str, SM100Rules] = {
-    r.name: r
-    for r in (
-        SM100Rules("sm100-2.8.0", "tokenspeed-deepgemm 2.8.0.post20260924", False, False),
-        SM100Rules("sm100-2.8.2", "tokenspeed-deepgemm 2.8.2.post20261020", True, True),
-    )
-}
-
-
 def sm100_rules(model: str) -> SM100Rules:
+    """The rules of the SM100 selection model a build profile names (``sm100_rules`` of
+    `jitwarm.profiles.SM100_RULES`: which builds differ how is the profiles' fact)."""
     try:
-        return SM100_MODELS[model]
+        return SM100_RULES[model]
     except KeyError:
-        known = ", ".join(SM100_MODELS)
+        known = ", ".join(SM100_RULES)
         raise ConfigError(f"no SM100 selection model {model!r} (known: {known})") from None
 
 
@@ -559,8 +543,8 @@ def partition_tokens_mega_moe(
 
 def paged_metadata_threads(rows: int, rules: SM100Rules) -> int | None:
     """The thread count the SM100 paged-metadata kernel bakes for `rows` flattened query rows
-    (2.8.2: 256 up to 512, 512 up to 2048, then 1024), or None where the build bakes no
-    row-dependent value (2.8.0)."""
+    (256 up to 512, 512 up to 2048, then 1024), or None where the build bakes no row-dependent
+    value (`SM100Rules.metadata_threads_from_rows`)."""
     if not rules.metadata_threads_from_rows:
         return None
     return 256 if rows <= 512 else 512 if rows <= 2048 else 1024

@@ -5,7 +5,7 @@ It behaves like DeepGEMM's disk cache as warm sees it: each (entry, M) maps to o
 missing kernel is "compiled" into ``tmp/<uuid>/`` and published by renaming the folder into
 ``cache/kernel.<name>.<hash>/``; a present one is a cache hit. Kernels follow the plan's
 partition where it has one, else fixed-width M buckets. Failures, worker crashes and compiles
-that hold the GIL (as DeepGEMM 2.5.0's do) can be planted per (entry index, M).
+that hold the GIL (as upstream-JIT DeepGEMM's do) can be planted per (entry index, M).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class FakeBackend:
     fail_on: frozenset[tuple[int, int]] = frozenset()  # (entry index, m): the call raises
     crash_on: frozenset[tuple[int, int]] = frozenset()  # (entry index, m): the worker dies
     setup_error: str | None = None
-    # (entry index, m): "compile" for hold_gil_s seconds with the GIL held, as DeepGEMM 2.5.0 does
+    # (entry index, m): "compile" for hold_gil_s seconds with the GIL held, as upstream JIT does
     hold_gil_on: frozenset[tuple[int, int]] = frozenset()
     hold_gil_s: float = 1.0
     # seconds a worker takes to exit, as tearing down a CUDA context does

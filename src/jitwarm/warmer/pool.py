@@ -7,8 +7,8 @@ with the warm, so a killed warm leaves no process compiling behind it.
 
 Each worker talks to the parent over its own pipe, and sends from its calling thread before it
 asks for the next item. Not a shared ``multiprocessing.Queue``: its feeder thread holds a lock
-shared by all workers until it gets the GIL back, and DeepGEMM 2.5.0 holds the GIL for a whole
-compile, so one compiling worker could stall every other worker's hand-off (measured on the H100:
+shared by all workers until it gets the GIL back, and upstream-JIT DeepGEMM holds the GIL for a
+whole compile, so one compiling worker could stall every other worker's hand-off (measured on the H100:
 idle workers waiting seconds for a sibling's compile to end).
 """
 

@@ -12,7 +12,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.plan.families import CallSize, spec
+from jitwarm.plan.schema import Plan, PlanEntry
 
 # GPU memory a worker holds besides its tensors: CUDA context, allocator slack, loaded cubins.
 WORKER_BASE_MIB = 1024
@@ -74,22 +75,23 @@ def host_memory_mib() -> int | None:
 
 
 def call_bytes(entry: PlanEntry, m: int) -> int:
-    """Rough bytes of the tensors one call at ``m`` allocates (inputs, output, scales)."""
+    """Rough bytes of the tensors one call at ``m`` allocates (inputs, output, scales), by how
+    the family's call grows with M (its registry entry's ``call_size``)."""
     n, k, g = entry.n, entry.k, entry.num_groups
-    fam = entry.family
-    if fam is Family.M_GROUPED_MASKED:
+    size = spec(entry.family).call_size
+    if size is CallSize.MASKED:
         rows = max(128, -(-m // 128) * 128)
         return g * (rows * k + n * k + 2 * rows * n)
-    if fam is Family.M_GROUPED_CONTIGUOUS:
+    if size is CallSize.CONTIGUOUS:
         return m * k + g * n * k + 2 * m * n
-    if fam is Family.FP8_EINSUM:
+    if size is CallSize.BATCHED:
         return g * (m * k + n * k + 2 * m * n)
-    if fam is Family.TF32_HC_PRENORM:
+    if size is CallSize.HC_PRENORM:
         return 2 * m * k + 4 * n * k + 4 * m * n * entry.dims.get("num_splits", 1)
-    if fam in (Family.MQA_LOGITS, Family.FP4_MQA_LOGITS):
+    if size is CallSize.MQA_LOGITS:
         heads, dim = entry.dims.get("heads", 64), entry.dims.get("head_dim", 128)
         return m * heads * dim + m * dim + 4 * m * (m + 512)
-    if fam in (Family.PAGED_MQA_LOGITS, Family.FP4_PAGED_MQA_LOGITS):
+    if size is CallSize.PAGED_MQA_LOGITS:
         heads, dim = entry.dims.get("heads", 64), entry.dims.get("head_dim", 128)
         return m * heads * dim * 2 + m * 1024 * (dim + 4)
     return m * k + n * k + 2 * m * n

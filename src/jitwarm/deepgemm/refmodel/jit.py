@@ -4,7 +4,7 @@ Both sides speak :class:`JitEvent`: a kernel was compiled (nvcc ran), loaded fro
 cache, and whether that happened while serving (after readiness), which is the failure jitwarm
 exists to prevent.
 
-The simulation keeps a disk cache in DeepGEMM 2.5.0's layout (``cache/kernel.<impl>.<hash>/``
+The simulation keeps a disk cache in the upstream-JIT builds' layout (``cache/kernel.<impl>.<hash>/``
 holding ``kernel.cu`` and ``kernel.cubin``, published from ``tmp/<uuid>/`` by one rename), so
 jitwarm's cache, verify and bundle tools read a CPU-mode cache like a real one. Its cubins are
 minimal CUDA ELF headers with no code. Pure Python.
@@ -92,7 +92,7 @@ def _stub_cubin() -> bytes:
 class SimulatedJit:
     """A stand-in for DeepGEMM's JIT: the first use of a kernel in a process costs a load
     (``load_s``) when the disk cache has it, a compile (``compile_s``, blocking the calling
-    thread as the 2.5.0 build blocks its process) when it does not."""
+    thread as an upstream-JIT build blocks its process) when it does not."""
 
     def __init__(
         self, root: Path, tracker: JitTracker, *, compile_s: float, load_s: float = 0.01

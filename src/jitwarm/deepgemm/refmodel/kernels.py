@@ -1,6 +1,6 @@
 """Which DeepGEMM kernel a call needs, keyed by jitwarm's own selection model.
 
-A :class:`KernelRef` names one generated kernel the way DeepGEMM 2.5.0 names its cache entry
+A :class:`KernelRef` names one generated kernel the way the upstream-JIT builds name its cache entry
 (``cache/kernel.<impl>.<hash>/``), with the template arguments the plan predicts. The server's
 CPU mode stalls on exactly the calls that would compile on the GPU because it asks the same
 selection (:func:`jitwarm.selection.sm90.select_sm90`) the plan was built with. Pure Python.
@@ -39,7 +39,7 @@ class KernelRef:
 
     @property
     def entry_name(self) -> str:
-        """The cache folder name DeepGEMM 2.5.0 would use (``kernel.<impl>.<hash>``)."""
+        """The cache folder name an upstream-JIT build would use (``kernel.<impl>.<hash>``)."""
         return f"kernel.{self.impl}.{self.digest}"
 
 

@@ -2,8 +2,8 @@
 (``csrc/jit_kernels/impls/sm90_fp8_gemm_1d2d.hpp`` of tokenspeed-deepgemm 2.8.0.post20260924
 and 2.8.2.post20261020, from deepseek-ai/DeepGEMM, MIT): the SM90 1D2D FP8 GEMM behind
 ``fp8_gemm_nt``, the m-grouped contiguous and masked GEMMs and ``fp8_einsum`` (``fp8_bmm``,
-``GemmType::Batched``). 2.8.0 renders 20 template arguments (the epilogue last); 2.8.1 and
-2.8.2 dropped the epilogue (19). The build's style is its profile's ``sm90_gemm_args``."""
+``GemmType::Batched``). Builds render 20 template arguments (the epilogue last) or drop the
+epilogue (19); the build's style is its profile's ``sm90_gemm_args``."""
 
 from __future__ import annotations
 

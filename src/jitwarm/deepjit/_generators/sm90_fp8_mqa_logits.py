@@ -4,9 +4,9 @@ tokenspeed-deepgemm 2.8.0.post20260924 and 2.8.2.post20261020, from deepseek-ai/
 with the constants their API layer passes (``csrc/apis/attention.hpp``: block_kv 256 and
 block_q = 128 / heads for prefill, split_kv 256 and 2D context lengths for decode).
 
-2.8.0 bakes a (compressed, clean) pair into the prefill kernel; 2.8.1+ dropped both (it only
-computes compressed logits, ``max_seqlen_k > 0``) and always writes FP32 logits on SM90: the
-build's style is its profile's ``sm90_indexer_args``."""
+Builds differ in what the prefill kernel bakes: a (compressed, clean) pair, or neither (such a
+build only computes compressed logits, ``max_seqlen_k > 0``, and always writes FP32 logits on
+SM90); the build's style is its profile's ``sm90_indexer_args``."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ PAGED_MQA_LOGITS_TEMPLATE = _template(
     "sm90_fp8_paged_mqa_logits",
     "        {}, {},\n" * 4 + "        {},\n        {}, {},\n        {}\n",
 )
-# vLLM's 2.8.1: a KV-multicast count on its own line before the logits dtype (its extension's
+# Builds whose profile says COMPRESSED_KV_MULTICAST: a KV-multicast count on its own line before the logits dtype (its extension's
 # template string; the H200 capture of tests/data/deepgemm-2.8-h200).
 PAGED_MQA_LOGITS_MULTICAST_TEMPLATE = _template(
     "impls/sm90_fp8_paged_mqa_logits.cuh",
@@ -120,7 +120,7 @@ def render_paged_mqa_logits(
     if param(kernel, "clean_logits") or param(kernel, "varlen"):
         raise Unrenderable("SM90 paged logits are neither cleaned nor varlen")
     multicast = ctx.profile.sm90_indexer_args is Sm90IndexerArgs.COMPRESSED_KV_MULTICAST
-    # next_n 4 (multicast 2) is in the 2.8.1 sources but not in any capture: left unrendered.
+    # next_n 4 (multicast 2) is in that build's sources but not in any capture: left unrendered.
     source = fill(
         PAGED_MQA_LOGITS_MULTICAST_TEMPLATE if multicast else PAGED_MQA_LOGITS_TEMPLATE,
         next_n,
