@@ -12,7 +12,7 @@ from jitwarm._lazy import lazy_getattr
 
 _EXPORTS = {
     "Call": "jitwarm.deepgemm.calls",
-    "UnsupportedFamilyError": "jitwarm.deepgemm.calls",
+    "UnsupportedFamilyError": "jitwarm.errors",
     "build_call": "jitwarm.deepgemm.calls",
     "run_call": "jitwarm.deepgemm.calls",
     "DeepGEMMBackend": "jitwarm.deepgemm.backend",

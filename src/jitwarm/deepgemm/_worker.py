@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from jitwarm import dgenv
-from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call, deepgemm_module
+from jitwarm.deepgemm.calls import build_call, deepgemm_module
 from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
+from jitwarm.errors import UnsupportedFamilyError, WorkerSetupError
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.settings import mk_alignment
 

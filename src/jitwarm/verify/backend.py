@@ -23,9 +23,9 @@ from types import ModuleType
 from jitwarm import dgenv
 from jitwarm._atomic import atomic_write_text
 from jitwarm.deepgemm.capture import CAPTURE_FILE_VAR, SourceCapture
+from jitwarm.errors import WorkerSetupError
 from jitwarm.verify.calls import load_provider
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jitwarm.errors import WarmUsageError
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
@@ -24,7 +25,6 @@ from jitwarm.profiles import resolve_cache_roots
 from jitwarm.warmer import _deepjit_ahead as local_build
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.errors import WarmUsageError
 from jitwarm.warmer.items import (
     ItemMode,
     WorkItem,
