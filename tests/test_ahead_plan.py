@@ -6,16 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from _wheels import unpacked_wheel
 from fakes.helpers import FAKE_NVCC
 from jitwarm import dgenv
 from jitwarm.ahead.compiler import AheadCompiler, plan_jobs
-from jitwarm.ahead.source import (
-    BASE_FLAGS,
-    GEMM_1D2D_TEMPLATE,
-    INCLUDE_HASH_LINE,
-    NVCC_FLAGS,
-    SourceRenderer,
-)
+from jitwarm.ahead.source import SourceRenderer
 from jitwarm.models.loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
@@ -23,14 +18,10 @@ from jitwarm.warmer.items import plan_work_items
 
 
 @pytest.fixture
-def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A deep_gemm folder whose extension holds the 2.5.0 templates (as the real one does)."""
-    pkg = tmp_path / "site" / "deep_gemm"
-    impls = pkg / "include" / "deep_gemm" / "impls"
-    impls.mkdir(parents=True)
-    (impls / "sm90_fp8_gemm_1d2d.cuh").write_text("#pragma once\n")
-    pieces = (GEMM_1D2D_TEMPLATE, INCLUDE_HASH_LINE, BASE_FLAGS, NVCC_FLAGS)
-    (pkg / "_C.cpython-312-x86_64-linux-gnu.so").write_bytes(b"\0".join(p.encode() for p in pieces))
+def install(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The deep_gemm folder of the pinned 2.5.0 wheel (its real extension and headers), as the
+    one this interpreter would import."""
+    pkg = unpacked_wheel("2.5.0") / "deep_gemm"
     monkeypatch.setattr(dgenv, "deepgemm_dir", lambda: pkg)
     for var in dgenv.key_env():
         monkeypatch.delenv(var, raising=False)
@@ -87,7 +78,8 @@ def test_nothing_ahead_off_sm90_with_key_changing_settings_or_another_build(
     plan = _plan()
     assert _for_plan(plan.model_copy(update={"arch": "sm100"}), tmp_path) is None
     assert _for_plan(plan, tmp_path, {"DG_JIT_DEBUG": "1"}) is None
-    (install / "_C.cpython-312-x86_64-linux-gnu.so").write_bytes(b"another build")
+    other = unpacked_wheel("2.8.0") / "deep_gemm"  # DeepJIT's: its extension renders no source
+    monkeypatch.setattr(dgenv, "deepgemm_dir", lambda: other)
     assert _for_plan(plan, tmp_path) is None
     monkeypatch.setattr(dgenv, "deepgemm_dir", lambda: None)
     assert _for_plan(plan, tmp_path) is None

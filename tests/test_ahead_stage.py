@@ -136,22 +136,24 @@ def test_handover_needs_a_quarter_of_the_workers(jobs: int, workers: int) -> Non
     assert handover_workers(jobs) == workers
 
 
-def test_the_cli_report_says_what_was_compiled_ahead() -> None:
+def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
     from jitwarm.cli._output import stdout
     from jitwarm.cli.warm_cmd import render_report
     from jitwarm.warmer.report import build_report
 
-    ahead = {
-        "planned": 67,
-        "already_cached": 0,
-        "compiled": 66,
-        "failed": 1,
-        "handed_over": 66,
-        "compile_s": 301.2,
-        "wall_s": 19.0,
-        "failures": ["x: nvcc exited with 1"],
-        "first_nvcc_s": 0.3,
-    }
+    # A real ahead compile: one kernel compiles and is handed over, one fails in nvcc.
+    nvcc = tmp_path / "picky-nvcc"
+    nvcc.write_text(f'#!/bin/sh\ngrep -q broken "$1" && exit 1\nexec {FAKE_NVCC} "$@"\n')
+    nvcc.chmod(0o755)
+    started = time.perf_counter()
+    compiler = _compiler(tmp_path, [_job("// one\n", "one"), _job("// broken\n", "two")], nvcc)
+    compiler.start()
+    worker = {**os.environ, **compiler.worker_env(), REAL_NVCC_VAR: "/bin/false"}
+    done, _ = _deepgemm_compile(tmp_path / "root", worker, "// one\n")
+    assert done.returncode == 0, done.stderr
+    ahead = compiler.finish().to_json(since=started)
+    counts = [ahead[k] for k in ("planned", "compiled", "failed", "handed_over")]
+    assert counts == [2, 1, 1, 1]
     report = build_report(
         [],
         {},
@@ -162,15 +164,15 @@ def test_the_cli_report_says_what_was_compiled_ahead() -> None:
         jobs=4,
         devices=["0"],
         wall_s=20.0,
-        new_cache_entries=67,
+        new_cache_entries=2,
         ahead=ahead,
     )
-    assert report.to_json()["ahead"]["handed_over"] == 66
+    assert report.to_json()["ahead"]["handed_over"] == 1
     with stdout.capture() as captured:
         render_report(report)
     text = " ".join(captured.get().split())
-    assert "compiled ahead: 66 of 67 kernels" in text
-    assert "66 taken by DeepGEMM, 1 failed" in text
+    assert "compiled ahead: 1 of 2 kernels" in text
+    assert "1 taken by DeepGEMM, 1 failed" in text
 
 
 def test_a_shim_gives_up_waiting_after_its_limit(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ def test_a_script_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> Non
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("jitwarm.warmer.errors.WorkerSetupError: no worker could start")
+    assert last.startswith("jitwarm.errors.WorkerSetupError: no worker could start")
     assert '`if __name__ == "__main__":` guard' in last
 
 

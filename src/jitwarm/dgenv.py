@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from jitwarm.errors import UsageError
+from jitwarm.errors import EnvValueError
 
 CACHE_DIR_VAR = "DG_JIT_CACHE_DIR"
 NVCC_VAR = "DG_JIT_NVCC_COMPILER"
@@ -71,14 +71,6 @@ class Layout(str, Enum):
 
 
 DEFAULT_ROOT_NAMES = {Layout.UPSTREAM: ".deep_gemm", Layout.DEEPJIT: ".dj"}
-
-
-class EnvValueError(UsageError):
-    """An environment variable DeepGEMM reads holds a value it cannot use."""
-
-    def __init__(self, var: str, value: str, expected: str) -> None:
-        super().__init__(f"{var}={value!r}: expected {expected}")
-        self.var = var
 
 
 @dataclass(frozen=True)

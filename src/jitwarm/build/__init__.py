@@ -16,7 +16,6 @@ from jitwarm.build._api import (
     run_build,
 )
 from jitwarm.build._compile import NvccRun, nvcc_command, run_nvcc
-from jitwarm.build._errors import BuildError, NvccError, TargetError
 from jitwarm.build._job import BuildJob
 from jitwarm.build._local import CompileSetup, KernelHold, LocalExecutor, default_jobs
 from jitwarm.build._nvcc import MIN_RELEASE, Nvcc, nvcc_arch, probe_nvcc
@@ -27,6 +26,7 @@ from jitwarm.build._render import job_from_source
 from jitwarm.build._report import BuildReport, FamilyCounts, JobResult, JobStatus
 from jitwarm.build._shard import Shard, shard_jobs, split_jobs
 from jitwarm.build._target import INSTALLED, TargetBuild, resolve_target
+from jitwarm.errors import BuildError, NvccError, TargetError
 
 __all__ = [
     "INSTALLED",

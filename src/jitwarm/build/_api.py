@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from jitwarm.build._errors import BuildError
 from jitwarm.build._job import BuildJob
 from jitwarm.build._local import CompileSetup, LocalExecutor, Observer
 from jitwarm.build._nvcc import Nvcc, nvcc_arch
@@ -21,6 +20,7 @@ from jitwarm.build._report import BuildReport, JobResult
 from jitwarm.build._shard import Shard, shard_jobs
 from jitwarm.build._target import TargetBuild
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
+from jitwarm.errors import BuildError
 from jitwarm.plan.schema import Plan
 from jitwarm.profiles import BuildMismatchError
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jitwarm import dgenv
-from jitwarm.build._errors import NvccError
+from jitwarm.errors import NvccError
 
 # DeepJIT refuses older nvcc (backend/cuda/backend.hpp in tokenspeed-deepjit 0.1.0).
 MIN_RELEASE = (12, 9)
@@ -44,11 +44,12 @@ def probe_nvcc(path: str | os.PathLike[str] | None = None, *, arch: str = "sm90"
     version = _run(found, "--version", fix)
     match = re.search(r"release (\d+)\.(\d+)", version)
     if match is None:
-        raise NvccError(f"{found}: `--version` does not name a release; {fix}")
+        raise NvccError(f"{found}: `--version` does not name a release; {fix}", nvcc=found)
     release = (int(match.group(1)), int(match.group(2)))
     if release < MIN_RELEASE:
         raise NvccError(
-            f"{found} is CUDA {release[0]}.{release[1]}; DeepJIT builds need 12.9 or later: {fix}"
+            f"{found} is CUDA {release[0]}.{release[1]}; DeepJIT builds need 12.9 or later: {fix}",
+            nvcc=found,
         )
     target = nvcc_arch(arch)
     codes = _run(found, "--list-gpu-code", fix).split()
@@ -66,7 +67,7 @@ def _run(nvcc: Path, flag: str, fix: str) -> str:
             [str(nvcc), flag], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise NvccError(f"{nvcc} {flag} could not run ({exc}); {fix}") from None
+        raise NvccError(f"{nvcc} {flag} could not run ({exc}); {fix}", nvcc=nvcc) from None
     if done.returncode != 0 or not done.stdout:
-        raise NvccError(f"{nvcc} {flag} failed (exit {done.returncode}); {fix}")
+        raise NvccError(f"{nvcc} {flag} failed (exit {done.returncode}); {fix}", nvcc=nvcc)
     return done.stdout

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from jitwarm.build._compile import CUBIN_FILE, SOURCE_FILE, run_nvcc
-from jitwarm.build._errors import BuildError
 from jitwarm.build._job import BuildJob
 from jitwarm.build._local import CompileSetup, Observer, job_result, stage_and_publish
 from jitwarm.build._publish import is_committed, new_work_dir, write_synced
 from jitwarm.build._report import JobResult, JobStatus
-from jitwarm.errors import UsageError
+from jitwarm.errors import BuildError, UsageError
 
 
 def _import_ray() -> Any:

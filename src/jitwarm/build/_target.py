@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from jitwarm.build._errors import TargetError
+from jitwarm.errors import TargetError
 from jitwarm.profiles import (
     PROFILES,
     BuildProfile,
@@ -91,7 +91,8 @@ def resolve_target(
     else:
         raise TargetError(
             f"--target {spec!r}: expected 'installed', a wheel file, name==version, or a "
-            "DeepGEMM package folder"
+            "DeepGEMM package folder",
+            target=spec,
         )
     dist, version, package = found
     if profile is not None:
@@ -100,7 +101,9 @@ def resolve_target(
         chosen = profile_for(_normalize(dist), version)
         if chosen is None:
             known = ", ".join(p.label for p in PROFILES)
-            raise TargetError(f"no profile for DeepGEMM build {dist} {version} (known: {known})")
+            raise TargetError(
+                f"no profile for DeepGEMM build {dist} {version} (known: {known})", target=spec
+            )
     target = TargetBuild(chosen, dist, version, package, spec)
     _check_buildable(target)
     return target
@@ -111,15 +114,20 @@ def _check_buildable(target: TargetBuild) -> None:
         raise TargetError(
             f"{target.label}: its JIT generation ({target.profile.generation.value}) keys every "
             "kernel on the serving host's install path and nvcc release, so a cache for it "
-            "cannot be built elsewhere; warm it on the GPU host (jitwarm warm)"
+            "cannot be built elsewhere; warm it on the GPU host (jitwarm warm)",
+            target=target.source,
         )
     if target.profile.deepjit_flags is None or target.profile.extra_signature is None:
         raise TargetError(
             f"{target.label} ({target.profile.name}): jitwarm cannot render its kernels yet (its "
-            "profile has no DeepJIT flag facts); warm it on the GPU host (jitwarm warm)"
+            "profile has no DeepJIT flag facts); warm it on the GPU host (jitwarm warm)",
+            target=target.source,
         )
     if not (target.include_dir / "deep_gemm").is_dir():
-        raise TargetError(f"{target.package_dir}: no include/deep_gemm/ headers (not DeepGEMM?)")
+        raise TargetError(
+            f"{target.package_dir}: no include/deep_gemm/ headers (not DeepGEMM?)",
+            target=target.package_dir,
+        )
 
 
 def _installed() -> tuple[str, str, Path]:
@@ -136,14 +144,18 @@ def _from_folder(folder: Path) -> tuple[str, str, Path]:
     """An unpacked package folder, or a folder holding one (a site folder, an unpacked wheel)."""
     package = folder if (folder / "include").is_dir() else folder / "deep_gemm"
     if not (package / "__init__.py").is_file():
-        raise TargetError(f"{folder}: not a DeepGEMM package folder (no deep_gemm/__init__.py)")
+        raise TargetError(
+            f"{folder}: not a DeepGEMM package folder (no deep_gemm/__init__.py)", target=folder
+        )
     meta = next(package.parent.glob("*.dist-info/METADATA"), None)
     if meta is not None:
         dist, version = _read_metadata(meta.read_text(errors="replace"), str(meta))
     else:  # a vendored copy: its own __version__, its host named by its path
         found = _VERSION_LINE.search((package / "__init__.py").read_text(errors="replace"))
         if found is None:
-            raise TargetError(f"{package}: no dist-info and no __version__; pass --profile")
+            raise TargetError(
+                f"{package}: no dist-info and no __version__; pass --profile", target=package
+            )
         version = found.group(1)
         dist = "vllm" if package.parent.name == "third_party" else "deep-gemm"
     return dist, version, package
@@ -151,7 +163,7 @@ def _from_folder(folder: Path) -> tuple[str, str, Path]:
 
 def _from_wheel(wheel: Path, work: Path) -> tuple[str, str, Path]:
     if not wheel.is_file():
-        raise TargetError(f"{wheel}: no such wheel file")
+        raise TargetError(f"{wheel}: no such wheel file", target=wheel)
     try:
         with zipfile.ZipFile(wheel) as zf:
             names = zf.namelist()
@@ -159,19 +171,20 @@ def _from_wheel(wheel: Path, work: Path) -> tuple[str, str, Path]:
                 (n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)), None
             )
             if meta_name is None:
-                raise TargetError(f"{wheel}: not a wheel (no .dist-info/METADATA)")
+                raise TargetError(f"{wheel}: not a wheel (no .dist-info/METADATA)", target=wheel)
             dist, version = _read_metadata(zf.read(meta_name).decode(errors="replace"), str(wheel))
             package = _package_in(names)
             if package is None:
                 raise TargetError(
                     f"{wheel}: {dist} {version} is not a DeepGEMM build (no deep_gemm/include/ "
-                    "headers inside)"
+                    "headers inside)",
+                    target=wheel,
                 )
             dest = work / "unpacked" / wheel.name.removesuffix(".whl")
             if not (dest / ".unpacked").is_file():
                 _unpack(zf, dest)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise TargetError(f"{wheel}: corrupt or unreadable wheel ({exc})") from None
+        raise TargetError(f"{wheel}: corrupt or unreadable wheel ({exc})", target=wheel) from None
     return dist, version, dest / package
 
 
@@ -220,12 +233,12 @@ def _download(spec: str, work: Path) -> Path:
                 [*base, *extra], capture_output=True, text=True, timeout=900, check=False
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise TargetError(f"{spec}: pip download could not run ({exc})") from None
+            raise TargetError(f"{spec}: pip download could not run ({exc})", target=spec) from None
         found = _wheels(dest, name, version)
         if found:
             return found[0]
         errors.append((done.stderr or done.stdout).strip().splitlines()[-1:] or ["no wheel"])
-    raise TargetError(f"{spec}: pip download found no wheel ({errors[-1][0]})")
+    raise TargetError(f"{spec}: pip download found no wheel ({errors[-1][0]})", target=spec)
 
 
 def _wheels(folder: Path, name: str, version: str) -> list[Path]:
@@ -237,7 +250,7 @@ def _read_metadata(text: str, where: str) -> tuple[str, str]:
     headers = HeaderParser().parsestr(text)
     name, version = headers.get("Name"), headers.get("Version")
     if not name or not version:
-        raise TargetError(f"{where}: METADATA has no Name or Version")
+        raise TargetError(f"{where}: METADATA has no Name or Version", target=where)
     return name.strip(), version.strip()
 
 

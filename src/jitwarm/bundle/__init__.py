@@ -5,7 +5,6 @@ export_bundle(scan_cache(roots), Path("kernels.tar.gz"), provenance=host, plan=p
 import_bundle(Path("kernels.tar.gz"), roots, host=host)
 """
 
-from jitwarm.bundle._errors import BundleError, ProvenanceMismatchError
 from jitwarm.bundle._export import ExportResult, export_bundle, select_entries
 from jitwarm.bundle._host import (
     PROVENANCE_FILE,
@@ -29,6 +28,7 @@ from jitwarm.bundle._manifest import (
 )
 from jitwarm.bundle._merge import MergeResult, merge_bundles
 from jitwarm.bundle._read import OpenBundle, open_bundle
+from jitwarm.errors import BundleError, ProvenanceMismatchError
 
 __all__ = [
     "FORMAT_VERSION",

@@ -14,7 +14,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from jitwarm.bundle._errors import BundleError
 from jitwarm.bundle._manifest import (
     MANIFEST_NAME,
     BundleEntry,
@@ -32,6 +31,7 @@ from jitwarm.cache import (
     read_noatime,
 )
 from jitwarm.dgenv import Layout
+from jitwarm.errors import BundleError
 from jitwarm.plan.schema import Plan
 
 log = logging.getLogger(__name__)

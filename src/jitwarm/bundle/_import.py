@@ -26,12 +26,12 @@ from pathlib import Path
 
 import filelock
 
-from jitwarm.bundle._errors import BundleError, ProvenanceMismatchError
 from jitwarm.bundle._host import compare_provenance
 from jitwarm.bundle._manifest import BundleEntry, BundleLimits, BundleManifest, Provenance
 from jitwarm.bundle._read import OpenBundle, open_bundle
 from jitwarm.cache import CacheWriteError, EntryStatus, fsync_dir, new_staging_dir, scan_entry
 from jitwarm.dgenv import CacheRoots
+from jitwarm.errors import BundleError, ProvenanceMismatchError
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,11 @@ def _stage_entry(bundle: OpenBundle, staging: Path, entry: BundleEntry) -> None:
         try:
             src = bundle.tar.extractfile(member)
             if src is None:
-                raise BundleError(f"{bundle.path}: {member.name} cannot be read")
+                raise BundleError(
+                    f"{bundle.path}: {member.name} cannot be read",
+                    path=bundle.path,
+                    member=member.name,
+                )
             with open(target, "xb") as out:
                 while chunk := src.read(_CHUNK):
                     written += len(chunk)
@@ -171,19 +175,24 @@ def _stage_entry(bundle: OpenBundle, staging: Path, entry: BundleEntry) -> None:
                     f"{target}: cannot write: {exc.strerror}", path=target
                 ) from None
             raise BundleError(
-                f"{bundle.path}: {member.name} is truncated or corrupt ({exc})"
+                f"{bundle.path}: {member.name} is truncated or corrupt ({exc})",
+                path=bundle.path,
+                member=member.name,
             ) from None
         if written != f.size_bytes or digest.hexdigest() != f.sha256:
             raise BundleError(
                 f"{bundle.path}: {member.name} does not match its sha256 in the manifest; "
-                "nothing was installed"
+                "nothing was installed",
+                path=bundle.path,
+                member=member.name,
             )
     fsync_dir(folder)
     staged = scan_entry(folder, staging, layout=bundle.manifest.layout, name=entry.name)
     if staged.status is not EntryStatus.OK:
         raise BundleError(
             f"{bundle.path}: entry {entry.name} is {staged.status.value} ({staged.problem}); "
-            "nothing was installed"
+            "nothing was installed",
+            path=bundle.path,
         )
 
 

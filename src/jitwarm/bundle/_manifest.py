@@ -17,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from jitwarm.bundle._errors import BundleError
 from jitwarm.dgenv import Layout
+from jitwarm.errors import BundleError
 
 MANIFEST_NAME = "jitwarm-bundle.json"
 FORMAT = "jitwarm-bundle"

@@ -20,10 +20,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from jitwarm.bundle._errors import BundleError
 from jitwarm.bundle._export import add_member
 from jitwarm.bundle._manifest import MANIFEST_NAME, BundleEntry, BundleManifest, Provenance
 from jitwarm.bundle._read import OpenBundle, open_bundle
+from jitwarm.errors import BundleError
 
 # Provenance fields that must be equal across merged bundles (what keys and hits depend on).
 _MUST_AGREE = (
@@ -144,6 +144,8 @@ def _read_checked(bundle: OpenBundle, member: tarfile.TarInfo, sha256: str) -> b
     if len(data) != member.size or hashlib.sha256(data).hexdigest() != sha256:
         raise BundleError(
             f"{bundle.path}: {member.name} does not match its sha256 in the manifest; "
-            "nothing was written"
+            "nothing was written",
+            path=bundle.path,
+            member=member.name,
         )
     return data

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from jitwarm.bundle._errors import BundleError
 from jitwarm.bundle._manifest import MANIFEST_NAME, BundleLimits, BundleManifest
 from jitwarm.cache import ENTRY_FILES, REQUIRED_FILES, parse_entry_name
+from jitwarm.errors import BundleError
 
 _ENTRY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*")
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
@@ -75,7 +75,7 @@ def open_bundle(path: Path, *, limits: BundleLimits | None = None) -> Iterator[O
     try:
         tar = tarfile.open(path, mode="r:*")  # noqa: SIM115 (closed in the finally below)
     except FileNotFoundError:
-        raise BundleError(f"{path}: no such file") from None
+        raise BundleError(f"{path}: no such file", path=path) from None
     except _READ_ERRORS as exc:
         # tarfile's own message lists every compression it tried, over several lines.
         reason = (
@@ -83,7 +83,7 @@ def open_bundle(path: Path, *, limits: BundleLimits | None = None) -> Iterator[O
             if isinstance(exc, tarfile.ReadError)
             else str(exc).splitlines()[0] or type(exc).__name__
         )
-        raise BundleError(f"{path}: not a readable bundle ({reason})") from None
+        raise BundleError(f"{path}: not a readable bundle ({reason})", path=path) from None
     try:
         yield _validate(path, tar, limits)
     finally:
@@ -97,31 +97,39 @@ def _validate(path: Path, tar: tarfile.TarFile, limits: BundleLimits) -> OpenBun
     try:
         for i, m in enumerate(tar):
             if i >= limits.max_members + 1:
-                raise BundleError(f"{path}: more than {limits.max_members} members")
+                raise BundleError(f"{path}: more than {limits.max_members} members", path=path)
             if i == 0:
                 if m.name != MANIFEST_NAME or not m.isreg() or m.issparse():
-                    raise BundleError(f"{path}: first member is not {MANIFEST_NAME}")
+                    raise BundleError(f"{path}: first member is not {MANIFEST_NAME}", path=path)
                 if m.size > limits.max_manifest_bytes:
-                    raise BundleError(f"{path}: manifest of {m.size} bytes is over the limit")
+                    raise BundleError(
+                        f"{path}: manifest of {m.size} bytes is over the limit", path=path
+                    )
                 fh = tar.extractfile(m)
                 data = fh.read(m.size + 1) if fh else b""
                 if len(data) != m.size:
-                    raise BundleError(f"{path}: manifest is truncated")
+                    raise BundleError(f"{path}: manifest is truncated", path=path)
                 manifest = BundleManifest.from_bytes(data, source=str(path))
                 continue
             problem = _member_problem(m, limits) or _name_problem(m.name)
             if problem:
-                raise BundleError(f"{path}: member {m.name!r} refused: {problem}")
+                raise BundleError(
+                    f"{path}: member {m.name!r} refused: {problem}", path=path, member=m.name
+                )
             if m.name in members:
-                raise BundleError(f"{path}: member {m.name!r} appears twice")
+                raise BundleError(
+                    f"{path}: member {m.name!r} appears twice", path=path, member=m.name
+                )
             total += m.size
             if total > limits.max_total_bytes:
-                raise BundleError(f"{path}: over the {limits.max_total_bytes}-byte total limit")
+                raise BundleError(
+                    f"{path}: over the {limits.max_total_bytes}-byte total limit", path=path
+                )
             members[m.name] = m
     except _READ_ERRORS as exc:
-        raise BundleError(f"{path}: truncated or corrupt archive ({exc})") from None
+        raise BundleError(f"{path}: truncated or corrupt archive ({exc})", path=path) from None
     if manifest is None:
-        raise BundleError(f"{path}: empty archive, no {MANIFEST_NAME}")
+        raise BundleError(f"{path}: empty archive, no {MANIFEST_NAME}", path=path)
     _match_manifest(path, manifest, members)
     return OpenBundle(path, manifest, tar, members)
 
@@ -133,24 +141,36 @@ def _match_manifest(
     names: set[str] = set()
     for e in manifest.entries:
         if e.name in names:
-            raise BundleError(f"{path}: manifest lists entry {e.name} twice")
+            raise BundleError(f"{path}: manifest lists entry {e.name} twice", path=path)
         names.add(e.name)
         have = {f.name for f in e.files}
         missing = [f for f in REQUIRED_FILES[manifest.layout] if f not in have]
         if missing:
-            raise BundleError(f"{path}: entry {e.name} lacks {', '.join(missing)}")
+            raise BundleError(f"{path}: entry {e.name} lacks {', '.join(missing)}", path=path)
         for f in e.files:
             member = f"cache/{e.name}/{f.name}"
             if member in listed:
-                raise BundleError(f"{path}: manifest lists {member} twice")
+                raise BundleError(
+                    f"{path}: manifest lists {member} twice", path=path, member=member
+                )
             listed.add(member)
             m = members.get(member)
             if m is None:
-                raise BundleError(f"{path}: {member} is in the manifest but not in the archive")
+                raise BundleError(
+                    f"{path}: {member} is in the manifest but not in the archive",
+                    path=path,
+                    member=member,
+                )
             if m.size != f.size_bytes:
                 raise BundleError(
-                    f"{path}: {member} has {m.size} bytes, the manifest says {f.size_bytes}"
+                    f"{path}: {member} has {m.size} bytes, the manifest says {f.size_bytes}",
+                    path=path,
+                    member=member,
                 )
     extra = sorted(set(members) - listed)
     if extra:
-        raise BundleError(f"{path}: {extra[0]} is in the archive but not in the manifest")
+        raise BundleError(
+            f"{path}: {extra[0]} is in the archive but not in the manifest",
+            path=path,
+            member=extra[0],
+        )

@@ -15,7 +15,6 @@ from jitwarm.cache._check import (
     quarantine_findings,
 )
 from jitwarm.cache._elf import EM_CUDA, cubin_file_problem, cubin_problem
-from jitwarm.cache._errors import CacheNotFoundError, CacheWriteError
 from jitwarm.cache._fsops import (
     QUARANTINE_DIR,
     TRASH_DIR,
@@ -44,6 +43,7 @@ from jitwarm.cache._scan import (
     scan_entry,
 )
 from jitwarm.cache._units import format_age, format_size, parse_age, parse_size
+from jitwarm.errors import CacheNotFoundError, CacheWriteError
 
 __all__ = [
     "COMMIT_MARKER",

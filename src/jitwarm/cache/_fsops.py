@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from jitwarm.cache._errors import CacheWriteError
+from jitwarm.errors import CacheWriteError
 
 TRASH_DIR = "jitwarm-trash"
 QUARANTINE_DIR = "jitwarm-quarantine"

@@ -22,11 +22,11 @@ from enum import Enum
 from pathlib import Path
 
 from jitwarm.cache._elf import cubin_problem
-from jitwarm.cache._errors import CacheNotFoundError
 from jitwarm.cache._fsops import QUARANTINE_DIR, read_noatime, tree_size
 from jitwarm.cache._identity import family_of, parse_entry_name, parse_template_args
 from jitwarm.cache._units import format_age, format_size
 from jitwarm.dgenv import CacheRoots, Layout
+from jitwarm.errors import CacheNotFoundError
 from jitwarm.plan.schema import Family
 
 log = logging.getLogger(__name__)

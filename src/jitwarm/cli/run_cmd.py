@@ -55,7 +55,7 @@ def _readiness(ready: str, ready_url: str | None, launch_ready_file: Path) -> Re
     try:
         return Readiness.parse(ready)
     except EnvValueError as exc:
-        raise UsageError(str(exc).replace("JITWARM_GUARD_READY", "--ready")) from None
+        raise UsageError(f"--ready={exc.value!r}: expected {exc.expected}") from None
 
 
 @app.command(

@@ -15,7 +15,7 @@ from jitwarm.deepgemm import _register  # noqa: F401  (registers DeepGEMM's back
 
 _EXPORTS = {
     "Call": "jitwarm.deepgemm.calls",
-    "UnsupportedFamilyError": "jitwarm.deepgemm.calls",
+    "UnsupportedFamilyError": "jitwarm.errors",
     "build_call": "jitwarm.deepgemm.calls",
     "run_call": "jitwarm.deepgemm.calls",
     "DeepGEMMBackend": "jitwarm.deepgemm.backend",

@@ -19,8 +19,9 @@ from typing import Any
 import torch
 
 from jitwarm import dgenv
-from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call, deepgemm_module
+from jitwarm.deepgemm.calls import build_call, deepgemm_module
 from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
+from jitwarm.errors import UnsupportedFamilyError, WorkerSetupError
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer.backend import (
     CallOutcome,
@@ -29,7 +30,6 @@ from jitwarm.warmer.backend import (
     WorkerContext,
     is_cuda_fatal,
 )
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.settings import mk_alignment
 

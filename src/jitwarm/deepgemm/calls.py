@@ -49,6 +49,7 @@ from jitwarm.deepgemm._layout import (
     scales,
 )
 from jitwarm.dgenv import DEEPGEMM_MODULE_VAR
+from jitwarm.errors import UnsupportedFamilyError
 from jitwarm.plan.families import spec
 from jitwarm.plan.schema import Family, PlanEntry
 from jitwarm.plan.select import hc_num_splits
@@ -59,10 +60,6 @@ PACK = 4  # UE8M0 exponents per int32
 MASKED_ROWS_ALIGN = 128  # per-group rows of the masked layout (a runtime value; not baked)
 PAGED_BLOCKS_PER_SEQ = 4  # context of each decode sequence in the paged indexer call
 METADATA_CONTEXT = 256
-
-
-class UnsupportedFamilyError(Exception):
-    """The standalone backend cannot make this family's call (it needs an engine's state)."""
 
 
 @dataclass
@@ -138,11 +135,16 @@ def build_call(
     if not spec(entry.family).standalone_call:
         raise UnsupportedFamilyError(
             f"{entry.family.value}: the standalone warm backend cannot build this call (it needs "
-            "an engine's distributed state); warm it from the engine"
+            "an engine's distributed state); warm it from the engine",
+            family=entry.family.value,
         )
     profile = profile or deepgemm_profile()
     if not profile.has_family(entry.family.value):
-        raise UnsupportedFamilyError(f"{entry.family.value}: {profile.label} has no entry point")
+        raise UnsupportedFamilyError(
+            f"{entry.family.value}: {profile.label} has no entry point",
+            family=entry.family.value,
+            build=profile.name,
+        )
     ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment, profile)
     return _BUILDERS[entry.family](entry, m, ctx)
 
@@ -303,7 +305,9 @@ def _fp32_logits_only(ctx: _Ctx, entry: PlanEntry, logits_dtype: torch.dtype) ->
     if logits_dtype != torch.float32:
         raise UnsupportedFamilyError(
             f"{entry.family.value}: {ctx.profile.label} computes FP32 logits only, the plan "
-            f"asks for {entry.conventions.out_dtype}"
+            f"asks for {entry.conventions.out_dtype}",
+            family=entry.family.value,
+            build=ctx.profile.name,
         )
 
 

@@ -13,9 +13,9 @@ import torch
 
 from jitwarm.deepgemm.calls import build_call as build_entry_call
 from jitwarm.deepgemm.calls import deepgemm_module
+from jitwarm.errors import WorkerSetupError
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.settings import mk_alignment
 
 _ARCH_MAJOR = {"sm90": 9, "sm100": 10}

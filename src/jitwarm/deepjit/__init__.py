@@ -7,11 +7,10 @@ Pure Python: imports neither torch nor deep_gemm.
 
 from __future__ import annotations
 
-from jitwarm.deepjit._errors import DeepJitRenderError, HeaderNotFoundError, NonStandardIncludeError
 from jitwarm.deepjit._hash import DeepJitHash, deepjit_digest
 from jitwarm.deepjit._key import deepjit_key
 from jitwarm.deepjit._meta import meta_json
-from jitwarm.deepjit._options import CompilerOptions, NotDeepJitBuildError, compiler_options
+from jitwarm.deepjit._options import CompilerOptions, compiler_options
 from jitwarm.deepjit._render import (
     GapReason,
     KernelSource,
@@ -21,6 +20,12 @@ from jitwarm.deepjit._render import (
     unrendered_kernels,
 )
 from jitwarm.deepjit._tree import SourceTreeDigester
+from jitwarm.errors import (
+    DeepJitRenderError,
+    HeaderNotFoundError,
+    NonStandardIncludeError,
+    NotDeepJitBuildError,
+)
 
 __all__ = [
     "CompilerOptions",

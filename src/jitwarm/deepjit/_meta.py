@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from jitwarm.deepjit._options import NotDeepJitBuildError
+from jitwarm.deepjit._options import not_deepjit_error
 from jitwarm.deepjit._render import KernelSource
 from jitwarm.profiles import BuildProfile
 
@@ -41,7 +41,7 @@ def meta_json(
     build would (normalised, not resolved): pass them as the serving host will see them.
     """
     if profile.extra_signature is None or profile.deepjit_flags is None:
-        raise NotDeepJitBuildError(profile)
+        raise not_deepjit_error(profile)
     root = _normal(library_root)
     includes = [_normal(d) for d in (include_dirs or [posixpath.join(root, "include")])]
     tmp = _normal(tmp_dir)

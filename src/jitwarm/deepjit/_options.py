@@ -9,23 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jitwarm.deepjit._errors import DeepJitRenderError
 from jitwarm.dgenv import DeepJitEnv
+from jitwarm.errors import NotDeepJitBuildError
 from jitwarm.profiles import BuildProfile
 
 
-class NotDeepJitBuildError(DeepJitRenderError):
-    """The profile is not a DeepJIT build, or its nvcc flags are not established: jitwarm
-    cannot compute its keys."""
-
-    def __init__(self, profile: BuildProfile) -> None:
-        why = (
-            "is not a DeepJIT build"
-            if profile.generation.value != "deepjit"
-            else "has no established DeepJIT flags in its profile"
-        )
-        super().__init__(f"{profile.name} {why}: jitwarm cannot render its cache entries")
-        self.profile = profile.name
+def not_deepjit_error(profile: BuildProfile) -> NotDeepJitBuildError:
+    """The error for a profile whose keys jitwarm cannot compute (not DeepJIT, or no flags)."""
+    return NotDeepJitBuildError(profile.name, is_deepjit=profile.generation.value == "deepjit")
 
 
 @dataclass(frozen=True)
@@ -97,7 +88,7 @@ def compiler_options(
     facts = profile.deepjit_flags
     arch_name = facts.arch_name(arch) if facts is not None else None
     if facts is None or arch_name is None:
-        raise NotDeepJitBuildError(profile)
+        raise not_deepjit_error(profile)
     jit = DeepJitEnv.from_env(env, prefixes=profile.env_prefixes)
     dump_asm = jit.debug or jit.dump_asm
     return CompilerOptions(

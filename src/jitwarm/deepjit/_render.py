@@ -18,7 +18,7 @@ from pathlib import Path
 
 from jitwarm.deepjit._generators import GENERATORS, Generator, RenderContext, Unrenderable
 from jitwarm.deepjit._key import deepjit_key
-from jitwarm.deepjit._options import CompilerOptions, NotDeepJitBuildError, compiler_options
+from jitwarm.deepjit._options import CompilerOptions, compiler_options, not_deepjit_error
 from jitwarm.plan.schema import Plan, PlanEntry, PlanKernel
 from jitwarm.profiles import BuildProfile, JitGeneration
 
@@ -90,7 +90,7 @@ class UnrenderedKernel:
 
 def _context(plan: Plan, profile: BuildProfile) -> RenderContext:
     if profile.generation is not JitGeneration.DEEPJIT or profile.extra_signature is None:
-        raise NotDeepJitBuildError(profile)
+        raise not_deepjit_error(profile)
     return RenderContext(profile=profile, arch=plan.arch, num_sms=plan.num_sms)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from jitwarm.deepjit._errors import HeaderNotFoundError, NonStandardIncludeError
 from jitwarm.deepjit._hash import DeepJitHash
+from jitwarm.errors import HeaderNotFoundError, NonStandardIncludeError
 
 _LEFT_SPACE = " \t\f\v"  # Parser::trim_left (no \r, no \n)
 

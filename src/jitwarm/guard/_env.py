@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from jitwarm.errors import EnvValueError
+
 GUARD = "JITWARM_GUARD"  # off | warn | error
 GUARD_SUMMARY = "JITWARM_GUARD_SUMMARY"  # JSON summary path ({pid} expands; a folder: one per pid)
 GUARD_READY = "JITWARM_GUARD_READY"  # now | mark | after:<seconds> | file:<path>
@@ -26,10 +28,6 @@ class GuardMode(str, Enum):
     OFF = "off"  # no compile watching (recording may still run)
     WARN = "warn"  # a log line, a counter, an event in the summary
     ERROR = "error"  # the same, then InlineJITError raised from the call
-
-
-class EnvValueError(ValueError):
-    """A JITWARM_* variable with a value the guard cannot use; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -59,13 +57,11 @@ class Readiness:
             except ValueError:
                 seconds = -1.0
             if seconds < 0:
-                raise EnvValueError(f"{GUARD_READY}={text!r}: 'after:' needs seconds >= 0")
+                raise EnvValueError(GUARD_READY, text, "after:<seconds> with seconds >= 0")
             return cls("after", seconds=seconds)
         if kind == "file" and arg:
             return cls("file", path=Path(arg))
-        raise EnvValueError(
-            f"{GUARD_READY}={text!r} is not one of now, mark, after:<seconds>, file:<path>"
-        )
+        raise EnvValueError(GUARD_READY, text, "now, mark, after:<seconds> or file:<path>")
 
     def to_env(self) -> str:
         if self.kind == "after":
@@ -94,7 +90,7 @@ def parse_mode(text: str) -> GuardMode:
         return GuardMode(text.strip().lower() or "off")
     except ValueError:
         choices = ", ".join(m.value for m in GuardMode)
-        raise EnvValueError(f"{GUARD}={text!r} is not one of {choices}") from None
+        raise EnvValueError(GUARD, text, f"one of {choices}") from None
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> GuardSettings:
@@ -104,7 +100,7 @@ def read_settings(environ: Mapping[str, str] | None = None) -> GuardSettings:
     port: int | None = None
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise EnvValueError(f"{GUARD_METRICS_PORT}={port_text!r} is not a TCP port")
+            raise EnvValueError(GUARD_METRICS_PORT, port_text, "a TCP port (1-65535)")
         port = int(port_text)
     return GuardSettings(
         mode=parse_mode(env.get(GUARD, "")),

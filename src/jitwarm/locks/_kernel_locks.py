@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from jitwarm.errors import UsageError
+from jitwarm.errors import EnvValueError
 from jitwarm.locks import _lease
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class LockSettings:
             mode = LockMode(raw.lower())
         except ValueError:
             choices = "|".join(m.value for m in LockMode)
-            raise UsageError(f"{MODE_VAR}={raw!r}: expected {choices}") from None
+            raise EnvValueError(MODE_VAR, raw, choices) from None
         return cls(
             mode=mode,
             wait_s=_seconds(env, WAIT_VAR, cls.wait_s),
@@ -83,7 +83,7 @@ def _seconds(env: Mapping[str, str], var: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if value <= 0:
-        raise UsageError(f"{var}={raw!r}: expected a number of seconds > 0")
+        raise EnvValueError(var, raw, "a number of seconds > 0")
     return value
 
 

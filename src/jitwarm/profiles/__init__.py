@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
 
-from jitwarm.errors import UsageError
+from jitwarm.errors import BuildMismatchError, UnknownBuildError
 from jitwarm.profiles._detect import UNKNOWN_BUILD, DetectedBuild, detect_build, profile_for
 from jitwarm.profiles._profile import (
     DEEPJIT_COMPILE_LOG,
@@ -65,24 +65,6 @@ SM100_RULES: Mapping[str, SM100Rules] = MappingProxyType({r.name: r for r in SM1
 ANY_COMPILE_LOG = "|".join(dict.fromkeys((UPSTREAM_COMPILE_LOG, DEEPJIT_COMPILE_LOG)))
 
 
-class UnknownBuildError(UsageError):
-    """A DeepGEMM build jitwarm has no profile for."""
-
-    def __init__(self, name: str) -> None:
-        known = ", ".join(p.name for p in PROFILES)
-        super().__init__(f"no profile for DeepGEMM build {name!r} (known: {known})")
-        self.name = name
-
-
-class BuildMismatchError(UsageError):
-    """A plan or bundle made for one DeepGEMM build, used with another."""
-
-    def __init__(self, what: str, made_for: str, here: str, hint: str) -> None:
-        super().__init__(f"{what} was made for DeepGEMM build {made_for}, this is {here}; {hint}")
-        self.made_for = made_for
-        self.here = here
-
-
 def profile_for_api(names: Collection[str] | None) -> BuildProfile:
     """The profile whose calling conventions an unknown build's public names (``dir`` of its
     module) fit: the first profile, newest first, that has every planned family's entry
@@ -100,7 +82,7 @@ def get_profile(name: str) -> BuildProfile:
     for profile in PROFILES:
         if profile.name == name:
             return profile
-    raise UnknownBuildError(name)
+    raise UnknownBuildError(name, [p.name for p in PROFILES])
 
 
 def check_same_build(what: str, made_for: str | None, build: DetectedBuild, hint: str) -> None:

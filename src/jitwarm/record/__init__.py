@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jitwarm.errors import RecordingError
 from jitwarm.models.spec import ModelSpec
 from jitwarm.mset import MSet
 from jitwarm.plan.builder import build_entry, jitwarm_version
@@ -28,7 +29,6 @@ from jitwarm.record._interpret import KernelSite, UnreadableCall, interpret
 from jitwarm.record._manifest import (
     RecordedCall,
     Recording,
-    RecordingError,
     dump_recording,
     is_recording,
     load_recording,

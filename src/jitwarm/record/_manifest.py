@@ -9,12 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from jitwarm.errors import ManifestError
+from jitwarm.errors import RecordingError
 from jitwarm.guard import RECORDING_KIND, RECORDING_SCHEMA_VERSION
-
-
-class RecordingError(ManifestError):
-    """A recorded-calls manifest that cannot be read (exit 2)."""
 
 
 class RecordedCall(BaseModel):
@@ -49,9 +45,11 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
-        raise RecordingError(f"{path}: cannot read recording: {exc}") from None
+        raise RecordingError(f"{path}: cannot read recording: {exc}", path=path) from None
     except json.JSONDecodeError as exc:
-        raise RecordingError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise RecordingError(
+            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})", path=path
+        ) from None
 
 
 def is_recording(path: str | Path) -> bool:
@@ -70,18 +68,23 @@ def is_recording(path: str | Path) -> bool:
 
 def _parse(raw: Any, source: Path) -> Recording:
     if not isinstance(raw, dict) or raw.get("kind") != RECORDING_KIND:
-        raise RecordingError(f'{source}: not a jitwarm recording (no "kind": "{RECORDING_KIND}")')
+        raise RecordingError(
+            f'{source}: not a jitwarm recording (no "kind": "{RECORDING_KIND}")', path=source
+        )
     if raw.get("schema_version") != RECORDING_SCHEMA_VERSION:
         raise RecordingError(
             f"{source}: recording schema_version {raw.get('schema_version')!r} is not supported "
-            f"(this jitwarm reads {RECORDING_SCHEMA_VERSION})"
+            f"(this jitwarm reads {RECORDING_SCHEMA_VERSION})",
+            path=source,
         )
     try:
         rec = Recording.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise RecordingError(f"{source}: invalid recording at '{where}': {err['msg']}") from None
+        raise RecordingError(
+            f"{source}: invalid recording at '{where}': {err['msg']}", path=source
+        ) from None
     return rec.model_copy(update={"sources": [str(source)]})
 
 
@@ -89,7 +92,7 @@ def load_recording(path: str | Path) -> Recording:
     """One recording file, or every recording in a folder merged (one file per process)."""
     p = Path(path)
     if not p.exists():
-        raise RecordingError(f"{p}: no such file or folder")
+        raise RecordingError(f"{p}: no such file or folder", path=p)
     if not p.is_dir():
         return _parse(_read_json(p), p)
     parts = []
@@ -98,7 +101,7 @@ def load_recording(path: str | Path) -> Recording:
         if isinstance(raw, dict) and raw.get("kind") == RECORDING_KIND:
             parts.append(_parse(raw, f))
     if not parts:
-        raise RecordingError(f"{p}: no jitwarm recordings (*.json) in this folder")
+        raise RecordingError(f"{p}: no jitwarm recordings (*.json) in this folder", path=p)
     return merge_recordings(parts)
 
 

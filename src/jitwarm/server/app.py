@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jitwarm.server import tokenizer
-from jitwarm.server.bridge import EngineBridge, EngineGone
+from jitwarm.server.bridge import EngineBridge, _EngineGone
 from jitwarm.server.messages import Done
 from jitwarm.server.metrics import ServerMetrics
 from jitwarm.server.settings import ServerSettings
@@ -162,7 +162,7 @@ def create_app(settings: ServerSettings, *, on_engine_exit: Any = None) -> FastA
             return _error(503, "server is not ready", "unavailable")
         try:
             done = await bridge.generate(prompt, max_tokens)
-        except EngineGone as exc:
+        except _EngineGone as exc:
             metrics.requests.labels("failed").inc()
             return _error(503, str(exc), "unavailable")
         metrics.requests.labels("ok").inc()

@@ -24,7 +24,7 @@ from jitwarm.server.settings import ServerSettings
 log = logging.getLogger(__name__)
 
 
-class EngineGone(RuntimeError):
+class _EngineGone(RuntimeError):
     """The engine process exited; no request can be served."""
 
 
@@ -83,7 +83,7 @@ class EngineBridge:
     # -- requests -----------------------------------------------------------------------------
     async def generate(self, prompt: list[int], max_tokens: int) -> Done:
         if not self.alive:
-            raise EngineGone("engine process is not running")
+            raise _EngineGone("engine process is not running")
         rid = next(self._ids)
         fut: asyncio.Future[Done] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
@@ -153,7 +153,7 @@ class EngineBridge:
         self.metrics.ready.set(0)
         for fut in list(self._pending.values()):
             if not fut.done():
-                fut.set_exception(EngineGone("engine process exited"))
+                fut.set_exception(_EngineGone("engine process exited"))
         if not self.stopping:
             self.died = True
             if self.on_exit is not None:

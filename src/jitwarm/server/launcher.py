@@ -11,19 +11,14 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from jitwarm.errors import JitwarmError
+from jitwarm.errors import EngineFailedError
 from jitwarm.server.app import create_app
 from jitwarm.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
 
-class EngineFailed(JitwarmError):
-    """The engine process could not start (a bad bundle, no GPU for --device cuda, ...)."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+EngineFailed = EngineFailedError  # its old name
 
 
 class _Server(uvicorn.Server):
@@ -44,7 +39,8 @@ class _Server(uvicorn.Server):
 
 def serve(settings: ServerSettings) -> int:
     """Serve until stopped. Returns 0 after a requested stop, 1 when the engine died; raises
-    :class:`EngineFailed` (exit code 2 for a user mistake) when the engine could not start."""
+    :class:`~jitwarm.errors.EngineFailedError` (exit code 2 for a user mistake) when the engine
+    could not start."""
     server: _Server | None = None
 
     def engine_exited() -> None:
@@ -64,5 +60,5 @@ def serve(settings: ServerSettings) -> int:
     server.run()
     bridge = app.state.bridge
     if bridge.failed is not None:
-        raise EngineFailed(bridge.failed.message, bridge.failed.exit_code)
+        raise EngineFailedError(bridge.failed.message, bridge.failed.exit_code)
     return 1 if bridge.died else 0

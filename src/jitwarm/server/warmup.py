@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from jitwarm.errors import UsageError
+from jitwarm.errors import BundleSupportMissingError
 from jitwarm.plan.schema import Plan
 from jitwarm.server.settings import WarmupMode
 
@@ -26,8 +26,7 @@ SEED_DENSE_LIMIT = 2048  # the seed sweeps every M up to here, then every 16th
 SEED_DENSE_STEP = 16
 
 
-class BundleSupportMissing(UsageError):
-    """``--warmup bundle`` without the bundle library in this installation."""
+BundleSupportMissing = BundleSupportMissingError  # its old name
 
 
 @dataclass
@@ -95,7 +94,7 @@ def warm_plan(plan: Plan, runtime: Any, *, workers: int | None) -> tuple[int, st
 def import_bundle(bundle: Path, cache_root: Path, *, arch: str, num_sms: int) -> None:
     """Unpack ``bundle`` into the cache at ``cache_root`` with jitwarm's bundle library."""
     if not import_bundle_available():
-        raise BundleSupportMissing(
+        raise BundleSupportMissingError(
             "bundle support needs jitwarm.bundle (its import_bundle function is not in this "
             "installation)"
         )

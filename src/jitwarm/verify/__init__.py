@@ -9,7 +9,16 @@ See :mod:`jitwarm.verify.api`. Pure Python; the calls run in worker processes.
 
 from __future__ import annotations
 
+from jitwarm.errors import NoNvccError, VerifyUsageError
 from jitwarm.verify.api import verify_items, verify_plan
 from jitwarm.verify.report import FailedCalls, MissingKernel, VerifyReport
 
-__all__ = ["FailedCalls", "MissingKernel", "VerifyReport", "verify_items", "verify_plan"]
+__all__ = [
+    "FailedCalls",
+    "MissingKernel",
+    "NoNvccError",
+    "VerifyReport",
+    "VerifyUsageError",
+    "verify_items",
+    "verify_plan",
+]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from jitwarm import dgenv
 from jitwarm.deepgemm.capture import write_stand_in
-from jitwarm.errors import UsageError
+from jitwarm.errors import NoNvccError, VerifyUsageError
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.plan.schema import Plan
 from jitwarm.profiles import resolve_cache_roots
@@ -28,18 +28,12 @@ from jitwarm.verify.backend import CaptureCallsBackend
 from jitwarm.verify.calls import DEFAULT_PROVIDER, preload_for, provider_name
 from jitwarm.verify.report import VerifyReport, build_report
 from jitwarm.verify.snapshot import CacheSnapshot
-from jitwarm.warmer.errors import WarmUsageError
 from jitwarm.warmer.items import ItemMode, WorkItem, sweep_items
 from jitwarm.warmer.pool import PoolObserver, PoolSpec, run_pool
 from jitwarm.warmer.resources import GpuInfo, assign_devices, visible_gpus
 from jitwarm.warmer.settings import PRINT_COMPILES_VAR, worker_env
 
 log = logging.getLogger(__name__)
-
-
-class NoNvccError(UsageError):
-    """Verify needs the server's nvcc: the stand-in answers ``--version`` with it (the version
-    is part of every cache key)."""
 
 
 # Calls per work item: small enough to spread an entry over workers and show progress.
@@ -79,7 +73,7 @@ def verify_plan(
     """
     started = time.perf_counter()
     if jobs is not None and jobs < 1:
-        raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
+        raise VerifyUsageError(f"--jobs must be >= 1, got {jobs}")
     name = provider or provider_name()
     if name == DEFAULT_PROVIDER:
         require_gpu_host("verify", devices=devices)  # before anything is created
@@ -102,7 +96,8 @@ def verify_plan(
         if dgenv.nvcc_version_text(real) is None:
             raise NoNvccError(
                 f"no working nvcc ({real or 'none found'}): verify's stand-in compiler answers "
-                "--version with the nvcc the server runs; pass --nvcc or set CUDA_HOME"
+                "--version with the nvcc the server runs; pass --nvcc or set CUDA_HOME",
+                nvcc=real,
             )
         assert real is not None
         standin = write_stand_in(workdir / "standin", real)

@@ -23,6 +23,7 @@ from types import ModuleType
 from jitwarm import dgenv
 from jitwarm._atomic import atomic_write_text
 from jitwarm.deepgemm.capture import CAPTURE_FILE_VAR, SourceCapture
+from jitwarm.errors import WorkerSetupError
 from jitwarm.verify.calls import load_provider
 from jitwarm.warmer.backend import (
     CallOutcome,
@@ -31,7 +32,6 @@ from jitwarm.warmer.backend import (
     WorkerContext,
     is_cuda_fatal,
 )
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import WorkItem
 
 log = logging.getLogger(__name__)

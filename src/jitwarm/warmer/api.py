@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jitwarm.errors import WarmUsageError
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.locks import KernelLocks, LockSettings
 from jitwarm.plan.schema import Plan
@@ -29,7 +30,6 @@ from jitwarm.warmer.backend import (
     registered_default_backend,
 )
 from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.errors import WarmUsageError
 from jitwarm.warmer.items import (
     ItemMode,
     WorkItem,

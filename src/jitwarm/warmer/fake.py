@@ -20,9 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jitwarm.errors import WorkerSetupError
 from jitwarm.plan.schema import Plan, PlanEntry
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
 from jitwarm.warmer.items import ItemMode, WorkItem
 
 

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jitwarm._pdeathsig import die_with_parent
+from jitwarm.errors import WarmUsageError, WorkerSetupError
 from jitwarm.locks import KernelLocks
 from jitwarm.warmer.backend import Backend, ItemOutcome, WorkerContext, WorkerStartup
 from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.errors import WarmUsageError, WorkerSetupError
 from jitwarm.warmer.schedule import Scheduler
 
 if TYPE_CHECKING:

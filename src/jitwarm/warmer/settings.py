@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jitwarm import dgenv
+from jitwarm.errors import KeyChangingEnvError
 from jitwarm.plan.schema import Plan
-from jitwarm.warmer.errors import KeyChangingEnvError
 
 log = logging.getLogger(__name__)
 
