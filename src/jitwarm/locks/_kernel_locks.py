@@ -205,8 +205,7 @@ class KernelLocks:
             yield Hold(kernel_id, False, False, 0.0)
             return
         path = self.path(kernel_id)
-        with self._mutex:
-            local = self._local.setdefault(str(path), threading.Lock())
+        local = self._thread_lock(path)
         contended = not local.acquire(blocking=False)
         if contended and not local.acquire(timeout=max(0.0, limit - time.monotonic())):
             yield self._timed_out(kernel_id, start)
@@ -224,12 +223,7 @@ class KernelLocks:
                     busy = contended or state is _State.CONTENDED
                     yield Hold(kernel_id, True, busy, time.monotonic() - start)
             finally:
-                if lease is not None:
-                    with self._mutex:
-                        self._leases.discard(lease)
-                    _lease.release(lease)
-                if fd is not None:
-                    os.close(fd)  # releases the flock
+                self._release(fd, lease)
         finally:
             local.release()
 
@@ -241,8 +235,7 @@ class KernelLocks:
             yield Hold(kernel_id, False, False, 0.0)
             return
         path = self.path(kernel_id)
-        with self._mutex:
-            local = self._local.setdefault(str(path), threading.Lock())
+        local = self._thread_lock(path)
         if not local.acquire(blocking=False):
             yield None
             return
@@ -256,14 +249,22 @@ class KernelLocks:
                 else:
                     yield Hold(kernel_id, True, state is _State.CONTENDED, 0.0)
             finally:
-                if lease is not None:
-                    with self._mutex:
-                        self._leases.discard(lease)
-                    _lease.release(lease)
-                if fd is not None:
-                    os.close(fd)
+                self._release(fd, lease)
         finally:
             local.release()
+
+    def _thread_lock(self, path: Path) -> threading.Lock:
+        """What the threads of this process queue on before taking the file lock."""
+        with self._mutex:
+            return self._local.setdefault(str(path), threading.Lock())
+
+    def _release(self, fd: int | None, lease: Path | None) -> None:
+        if lease is not None:
+            with self._mutex:
+                self._leases.discard(lease)
+            _lease.release(lease)
+        if fd is not None:
+            os.close(fd)  # releases the flock
 
     def _timed_out(self, kernel_id: str, start: float) -> Hold:
         waited = time.monotonic() - start
