@@ -39,7 +39,8 @@ def test_stored_plan_loads_a_typed_serving_config_and_arch() -> None:
     assert isinstance(plan.serving, ServingConfig)
     assert plan.serving.tp == 8 and plan.serving.mk_alignment == 128
     assert plan.serving.moe_path is MoEPath.GROUPED
-    assert plan.arch == "sm90"
+    assert plan.arch is Arch.SM90 and plan.arch == "sm90"
+    assert f"{plan.arch}" == "sm90"  # messages and paths built from it are unchanged
 
 
 def test_stored_plan_keeps_its_digest() -> None:

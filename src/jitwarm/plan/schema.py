@@ -245,7 +245,7 @@ class Plan(_Frozen):
     # Profile id of the DeepGEMM build the plan was made for (jitwarm.profiles); None: made for
     # no particular build (no DeepGEMM where it was planned, or a version 1 plan).
     build: str | None = None
-    arch: str
+    arch: Arch
     num_sms: int = Field(ge=1, le=MAX_NUM_SMS)
     model: ModelRef
     serving: ServingConfig
@@ -253,10 +253,10 @@ class Plan(_Frozen):
     notes: list[str] = Field(default_factory=list)  # what was inferred or deliberately left out
     entries: list[PlanEntry]
 
-    @field_validator("arch")
+    @field_validator("arch", mode="before")
     @classmethod
-    def _arch(cls, v: str) -> str:
-        if v not in ARCHS:
+    def _arch(cls, v: Any) -> Any:
+        if v not in ARCHS:  # one message naming the archs, not pydantic's enum error
             raise ValueError(f"arch {v!r} is not one jitwarm plans ({', '.join(ARCHS)})")
         return v
 
@@ -306,7 +306,7 @@ class Plan(_Frozen):
     def digest(self) -> str:
         """sha256 of what decides the kernels (arch, SMs, settings, entries), not of metadata."""
         body: dict[str, Any] = {
-            "arch": self.arch,
+            "arch": Arch(self.arch).value,  # Arch(): model_copy(update=) may have set a str
             "num_sms": self.num_sms,
             "jit_env": self.jit_env,
             "entries": [e.model_dump(mode="json", exclude={"modules"}) for e in self.entries],
