@@ -36,6 +36,7 @@ from pydantic import (
 from jitwarm.errors import ManifestError
 from jitwarm.mset import MSet
 from jitwarm.serving import MAX_NUM_SMS, Arch, ServingConfig
+from jitwarm.strenum import StrEnum
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: the same plan without `build`
@@ -58,7 +59,7 @@ def _check_ranges(ranges: list[list[int]], *, lo_min: int, hi_max: int) -> list[
     return ranges
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     """DeepGEMM entry points that JIT-compile, named as the library names them."""
 
     FP8_GEMM_NT = "fp8_gemm_nt"
