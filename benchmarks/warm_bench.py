@@ -103,7 +103,7 @@ def run_dense_serial(plan: Plan, cache_root: Path) -> dict[str, Any]:
         WorkItem(
             i,
             i,
-            e.family.value,
+            e.family,
             e.key,
             tuple(dense_ms(e.mset.max)),
             None,

@@ -40,7 +40,7 @@ def test_plan_json_file_is_a_valid_manifest(
     )
     assert code == 0 and "wrote plan" in err
     plan = Plan.load(target)
-    assert plan.model.name == "deepseek-v3.2" and plan.serving["tp"] == 8
+    assert plan.model.name == "deepseek-v3.2" and plan.serving.tp == 8
     code, out, _ = run(capsys, "plan", "--model", "deepseek-v3.2", "--tp", "8", "--json")
     assert code == 0 and Plan.from_json(out) == plan
 

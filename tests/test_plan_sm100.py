@@ -51,7 +51,7 @@ def _check_against_oracle(plan: Plan, build: str) -> int:
     library picks. Returns the number of points checked."""
     oracle = oracle_for(build)
     queries, expected = [], []
-    ep = plan.serving["ep"]
+    ep = plan.serving.ep
     for e in plan.entries:
         if e.family is Family.MEGA_MOE:
             problem = MegaMoEProblem(ep, e.num_groups * ep, e.dims["top_k"])

@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests._warm_plans import exact_plan, sweep_plan
 
-from jitwarm.plan.schema import Selection
-from jitwarm.warmer.items import chunk, kernel_key, plan_work_items
+from jitwarm.plan.schema import Family, Selection
+from jitwarm.warmer.items import ItemMode, chunk, kernel_key, plan_work_items
 
 
 def test_one_item_per_planned_kernel() -> None:
@@ -19,6 +19,15 @@ def test_one_item_per_planned_kernel() -> None:
         entry = plan.entries[item.entry_index]
         assert item.ms[0] in {k.m for k in entry.kernels or []}
     assert [i.item_id for i in items] == list(range(len(items)))
+
+
+def test_items_carry_the_family_and_mode_enums_equal_to_their_strings() -> None:
+    items = plan_work_items(sweep_plan(), sweep_parts=2) + plan_work_items(exact_plan())
+    assert all(isinstance(i.family, Family) and i.mode is ItemMode.RUN for i in items)
+    # pool.py compares the mode with "run" (it does not import items.py), reports key by family
+    assert all(i.mode == "run" and f"{i.mode}" == "run" for i in items)
+    item = items[0]
+    assert f"{item.family}" == item.family.value and item.family == item.family.value
 
 
 def test_sweep_entries_run_every_m_once_across_chunks() -> None:

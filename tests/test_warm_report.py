@@ -83,3 +83,17 @@ def test_progress_bar_counts_items_and_compiles() -> None:
             bar.on_done(it, ItemOutcome(i, 0, (CallOutcome(i + 1, 1.0, compiled=1),), 1.0))
     text = buf.getvalue()
     assert "3/3" in text and "3 compiled" in text
+
+
+def test_json_writes_statuses_and_families_as_their_plain_strings() -> None:
+    # Family and ItemStatus are str enums: the JSON report keeps the strings it always had.
+    from jitwarm.plan.schema import Family
+
+    items = [_item(0, Family.FP8_GEMM_NT, (1,)), _item(1, Family.FP8_GEMM_NT, (2,))]
+    outcomes = {
+        0: ItemOutcome(0, 0, (CallOutcome(1, 4.0, compiled=1),), 4.0),
+        1: ItemOutcome(1, 0, (CallOutcome(2, 0.1),), 0.1, compiled_elsewhere=1),
+    }
+    text = json.dumps(_report(items, outcomes).to_json(with_items=True))
+    assert '"status": "compiled"' in text and '"status": "compiled elsewhere"' in text
+    assert '"fp8_gemm_nt": {' in text and "Family" not in text and "ItemStatus" not in text

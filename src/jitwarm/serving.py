@@ -7,6 +7,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jitwarm.errors import ConfigError
+from jitwarm.strenum import StrEnum
 
 DEFAULT_NUM_SMS = {"sm90": 132, "sm100": 148}
 
@@ -22,7 +23,7 @@ MAX_NUM_SMS = 256  # no sm90 or sm100 GPU has more
 INDEXER_BLOCK_SIZES = {"sm90": (64,), "sm100": (32, 64, 128)}
 
 
-class Arch(str, Enum):
+class Arch(StrEnum):
     SM90 = "sm90"
     SM100 = "sm100"
 

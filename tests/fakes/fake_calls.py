@@ -15,7 +15,7 @@ def prepare(ctx) -> None:  # type: ignore[no-untyped-def]
     import deep_gemm
 
     deep_gemm.set_num_sms(ctx.plan.num_sms)
-    deep_gemm.set_mk_alignment_for_contiguous_layout(int(ctx.plan.serving.get("mk_alignment", 128)))
+    deep_gemm.set_mk_alignment_for_contiguous_layout(ctx.plan.serving.mk_alignment)
 
 
 def _cdiv(a: int, b: int) -> int:

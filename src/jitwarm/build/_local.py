@@ -155,5 +155,7 @@ def stage_and_publish(job: BuildJob, setup: CompileSetup, work: Path, seconds: f
     return job_result(job, JobStatus.COMPILED if published else JobStatus.PRESENT, seconds)
 
 
-def job_result(job: BuildJob, status: str, seconds: float = 0.0, reason: str = "") -> JobResult:
+def job_result(
+    job: BuildJob, status: JobStatus, seconds: float = 0.0, reason: str = ""
+) -> JobResult:
     return JobResult(job.entry_name, job.label, job.family, status, round(seconds, 3), reason)

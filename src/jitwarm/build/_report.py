@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from jitwarm.strenum import StrEnum
 
-class JobStatus:
+
+class JobStatus(StrEnum):  # values are those of build's JSON report
     COMPILED = "compiled"
     PRESENT = "present"  # committed already (this or an earlier run, another shard, a root)
     FAILED = "failed"
@@ -18,7 +20,7 @@ class JobResult:
     entry_name: str
     label: str
     family: str
-    status: str
+    status: JobStatus
     compile_s: float = 0.0  # nvcc wall seconds (0 when nothing ran)
     reason: str = ""  # first line of nvcc's error, for failures
 
@@ -56,7 +58,7 @@ class BuildReport:
     bundle: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: JobStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property

@@ -21,9 +21,11 @@ from jitwarm.cache._scan import CacheEntry, CacheInfo, EntryStatus
 from jitwarm.cache._units import format_size
 from jitwarm.errors import UsageError
 from jitwarm.plan.schema import Plan
+from jitwarm.strenum import StrEnum
 
 
-class PruneReason:
+class PruneReason(StrEnum):
+    # Values are what `cache prune` prints and writes to JSON.
     AGE = "unused"
     NOT_IN_PLAN = "not in plan"
     SIZE = "over size budget"
@@ -32,7 +34,7 @@ class PruneReason:
 @dataclass(frozen=True)
 class PruneItem:
     entry: CacheEntry
-    reason: str
+    reason: PruneReason
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def plan_serving(
         arch=serving.arch.value,
         num_sms=serving.sms,
         model=ModelRef(name=model.name, architecture=model.architecture.value, source=model.source),
-        serving=serving.model_dump(mode="json"),
+        serving=serving,
         jit_env=dict(jit_env or {}),
         notes=list(model.notes) + planning_notes(model, serving) + selection_notes,
         entries=entries,

@@ -77,7 +77,7 @@ def sweep_kernels_max(entry: PlanEntry, *, arch: str, num_sms: int, mk_alignment
 def estimate_compile(plan: Plan) -> CompileEstimate:
     """Distinct kernels of `plan` (sweep entries: an upper bound) and their serial compile
     time at the measured median per kernel."""
-    mk_alignment = int(plan.serving.get("mk_alignment", 128))
+    mk_alignment = plan.serving.mk_alignment
     known = sum(len(e.kernels) for e in plan.entries if e.kernels is not None)
     sweeps = plan.sweep_entries
     bound = sum(

@@ -22,11 +22,21 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from jitwarm.errors import ManifestError
 from jitwarm.mset import MSet
-from jitwarm.serving import MAX_NUM_SMS, Arch
+from jitwarm.serving import MAX_NUM_SMS, Arch, ServingConfig
+from jitwarm.strenum import StrEnum
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: the same plan without `build`
@@ -49,7 +59,7 @@ def _check_ranges(ranges: list[list[int]], *, lo_min: int, hi_max: int) -> list[
     return ranges
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     """DeepGEMM entry points that JIT-compile, named as the library names them."""
 
     FP8_GEMM_NT = "fp8_gemm_nt"
@@ -82,6 +92,27 @@ class MKind(str, Enum):
     EXPECTED_M = "expected_m"  # masked grouped GEMM's expected rows per expert
     BATCH = "batch"  # decode batch (sequences x rows per sequence)
     TOKENS = "tokens"  # tokens per call (mega-MoE)
+
+
+def _stored_serving(raw: dict[str, Any]) -> ServingConfig:
+    """The serving config a plan records, read leniently: the plan's entries, not its serving
+    config, decide the kernels, and plans written before a limit was tightened (a smaller
+    ``mk_alignment``, a larger ``tp``) must keep loading. Values today's checks reject are kept
+    as stored (their types coerced where they can be); keys ServingConfig does not know are
+    dropped (no jitwarm ever wrote one)."""
+    try:
+        return ServingConfig.model_validate(raw)
+    except ValidationError:
+        pass
+    values: dict[str, Any] = {}
+    for name, field in ServingConfig.model_fields.items():
+        if name not in raw:
+            continue
+        try:
+            values[name] = TypeAdapter(field.annotation).validate_python(raw[name])
+        except ValidationError:
+            values[name] = raw[name]
+    return ServingConfig.model_construct(**values)
 
 
 class _Frozen(BaseModel):
@@ -215,20 +246,27 @@ class Plan(_Frozen):
     # Profile id of the DeepGEMM build the plan was made for (jitwarm.profiles); None: made for
     # no particular build (no DeepGEMM where it was planned, or a version 1 plan).
     build: str | None = None
-    arch: str
+    arch: Arch
     num_sms: int = Field(ge=1, le=MAX_NUM_SMS)
     model: ModelRef
-    serving: dict[str, Any]
+    serving: ServingConfig
     jit_env: dict[str, str] = Field(default_factory=dict)  # DG_* settings kernels are built with
     notes: list[str] = Field(default_factory=list)  # what was inferred or deliberately left out
     entries: list[PlanEntry]
 
-    @field_validator("arch")
+    @field_validator("arch", mode="before")
     @classmethod
-    def _arch(cls, v: str) -> str:
-        if v not in ARCHS:
+    def _arch(cls, v: Any) -> Any:
+        if v not in ARCHS:  # one message naming the archs, not pydantic's enum error
             raise ValueError(f"arch {v!r} is not one jitwarm plans ({', '.join(ARCHS)})")
         return v
+
+    @field_validator("serving", mode="wrap")
+    @classmethod
+    def _serving(cls, v: Any, handler: ValidatorFunctionWrapHandler) -> ServingConfig:
+        # Returned without `handler`: ServingConfig's own checks would reject what
+        # _stored_serving deliberately keeps.
+        return _stored_serving(v) if isinstance(v, dict) else handler(v)
 
     @model_validator(mode="after")
     def _bounded(self) -> Plan:
@@ -269,7 +307,7 @@ class Plan(_Frozen):
     def digest(self) -> str:
         """sha256 of what decides the kernels (arch, SMs, settings, entries), not of metadata."""
         body: dict[str, Any] = {
-            "arch": self.arch,
+            "arch": Arch(self.arch).value,  # Arch(): model_copy(update=) may have set a str
             "num_sms": self.num_sms,
             "jit_env": self.jit_env,
             "entries": [e.model_dump(mode="json", exclude={"modules"}) for e in self.entries],

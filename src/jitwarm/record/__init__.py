@@ -119,7 +119,7 @@ def recording_to_plan(
             architecture=model.architecture.value if model is not None else "recorded",
             source="recording:" + ",".join(recording.sources),
         ),
-        serving=serving.model_dump(mode="json"),
+        serving=serving,
         jit_env=dict(recording.jit_env),
         entries=entries,
     )

@@ -54,9 +54,7 @@ def run_warmup(mode: WarmupMode, runtime: Any, plan: Plan, *, workers: int | Non
     report = WarmupReport(mode=mode.value, planned_kernels=plan.num_kernels)
     t0 = time.monotonic()
     if mode is WarmupMode.DENSE:
-        report.calls = runtime.sweep_linears(
-            dense_sweep_m_values(int(plan.serving["max_batched_tokens"]))
-        )
+        report.calls = runtime.sweep_linears(dense_sweep_m_values(plan.serving.max_batched_tokens))
         report.method = "serial-in-process"
     elif mode is WarmupMode.JITWARM:
         report.calls, report.method = warm_plan(plan, runtime, workers=workers)

@@ -462,7 +462,7 @@ def _items_from_capture(
             WorkItem(
                 item_id=0,
                 entry_index=index,
-                family=entry.family.value,
+                family=entry.family,
                 entry_key=entry.key,
                 ms=(m,),
                 kernel_key=f"source:{digest}",

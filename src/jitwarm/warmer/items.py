@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from jitwarm.plan.estimate import estimate_kernel_s
 from jitwarm.plan.identity import kernel_key  # re-exported: warm items name kernels by it
-from jitwarm.plan.schema import Plan, PlanEntry
+from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.strenum import StrEnum
 
 # A chunk of a sweep entry holds at least this many M values: consecutive M values mostly
 # share kernels, so small chunks would compile the same kernel in several workers.
@@ -17,7 +18,8 @@ MIN_SWEEP_CHUNK = 32
 CALL_S = 0.005
 
 
-class ItemMode:
+class ItemMode(StrEnum):
+    # Compares equal to its string: pool.py tests `item.mode != "run"` without importing this.
     RUN = "run"  # call DeepGEMM for real: compiles whatever is missing
     CAPTURE = "capture"  # call under the stand-in compiler: learn each call's kernel source
 
@@ -32,13 +34,13 @@ class WorkItem:
 
     item_id: int
     entry_index: int
-    family: str
+    family: Family
     entry_key: str
     ms: tuple[int, ...]
     kernel_key: str | None
     est_s: float
     label: str
-    mode: str = ItemMode.RUN
+    mode: ItemMode = ItemMode.RUN
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -91,7 +93,7 @@ def plan_work_items(
                     WorkItem(
                         item_id=len(items),
                         entry_index=index,
-                        family=entry.family.value,
+                        family=entry.family,
                         entry_key=entry.key,
                         ms=(kernel.m,),
                         kernel_key=key,
@@ -111,7 +113,7 @@ def sweep_items(
     *,
     parts: int,
     first_id: int,
-    mode: str = ItemMode.RUN,
+    mode: ItemMode = ItemMode.RUN,
 ) -> list[WorkItem]:
     out = []
     per_kernel = estimate_kernel_s(entry, None)
@@ -122,7 +124,7 @@ def sweep_items(
             WorkItem(
                 item_id=first_id + len(out),
                 entry_index=index,
-                family=entry.family.value,
+                family=entry.family,
                 entry_key=entry.key,
                 ms=piece,
                 kernel_key=None,

@@ -94,7 +94,7 @@ def plan_linear_shapes(
         model=ModelRef(
             name=model_name, architecture=architecture, source="scanned from a loaded model"
         ),
-        serving=serving.model_dump(mode="json"),
+        serving=serving,
         jit_env=dict(jit_env or {}),
         entries=entries,
     )

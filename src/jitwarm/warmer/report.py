@@ -6,18 +6,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from jitwarm.strenum import StrEnum
 from jitwarm.warmer.backend import ItemOutcome, WorkerStartup
 from jitwarm.warmer.items import WorkItem
 
 
-class ItemStatus:
+class ItemStatus(StrEnum):  # values are those of warm's JSON report
     COMPILED = "compiled"
     COMPILED_ELSEWHERE = "compiled elsewhere"  # another process compiled it while this one waited
     CACHED = "cached"
     FAILED = "failed"
 
 
-def item_status(outcome: ItemOutcome) -> str:
+def item_status(outcome: ItemOutcome) -> ItemStatus:
     if outcome.failed:
         return ItemStatus.FAILED
     if outcome.compiled:

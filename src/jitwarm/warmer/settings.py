@@ -30,11 +30,10 @@ log = logging.getLogger(__name__)
 
 PRINT_COMPILES_VAR = "DG_JIT_PRINT_COMPILER_COMMAND"
 CONNECTIONS_VAR = "CUDA_DEVICE_MAX_CONNECTIONS"
-DEFAULT_MK_ALIGNMENT = 128
 
 
 def mk_alignment(plan: Plan) -> int:
-    return int(plan.serving.get("mk_alignment", DEFAULT_MK_ALIGNMENT))
+    return plan.serving.mk_alignment
 
 
 def worker_env(

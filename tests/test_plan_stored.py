@@ -1,0 +1,86 @@
+"""A plan read back from stored JSON: typed serving config, unchanged JSON and digest.
+
+Bundles and caches record a plan's digest, so the digests below were computed by the jitwarm
+that wrote this JSON (before the plan's serving config was typed) and are written here as
+literals: a change to how a plan is read or hashed fails these tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jitwarm.plan import Plan
+from jitwarm.serving import Arch, MoEPath, ServingConfig
+
+STORED = (
+    '{"schema_version":2,"jitwarm_version":"0.1.0","build":null,"arch":"sm90","num_sms":132,'
+    '"model":{"name":"deepseek-v3","architecture":"deepseek_v3","source":"preset:deepseek-v3"},'
+    '"serving":{"tp":8,"ep":1,"attn_dp":1,"max_batched_tokens":8192,"max_running_seqs":256,'
+    '"cuda_graph_batch_sizes":null,"spec_draft_tokens":0,"moe_path":"grouped","role":"mixed",'
+    '"indexer_block_size":64,"arch":"sm90","num_sms":null,"mk_alignment":128},"jit_env":{},'
+    '"notes":[],"entries":[{"family":"fp8_gemm_nt","n":512,"k":7168,"num_groups":1,"dims":{},'
+    '"conventions":{"ab_dtype":"fp8_e4m3","scale_recipe":[1,128,128],"scale_dtype":"fp32",'
+    '"out_dtype":"bf16","compiled_dims":"nk","gemm_type":"Normal","kernel_type":"1D2D"},'
+    '"phases":["prefill","decode"],"m_kind":"rows","m_values":[[1,16]],"selection":"exact",'
+    '"kernels":[{"m":16,"m_ranges":[[1,16]],"params":{"block_m":16,"block_n":16,'
+    '"num_stages":16},"template_args":null}],"modules":[{"name":"mlp.shared_experts.gate_up_proj",'
+    '"layers":[[3,60]]}]}]}'
+)
+DIGEST = "90b7181243230db4c44ad8de49653eb25240e0e5807fd1950810643d0c6308d6"
+DIGEST_WITH_BUILD = "b6c9ae7fb265301ce2f1add4c7b613a0b196d7f05b5a51319fe463fd7fb2d181"
+
+
+def _raw(**changes: Any) -> dict[str, Any]:
+    return {**json.loads(STORED), **changes}
+
+
+def test_stored_plan_loads_a_typed_serving_config_and_arch() -> None:
+    plan = Plan.from_json(STORED)
+    assert isinstance(plan.serving, ServingConfig)
+    assert plan.serving.tp == 8 and plan.serving.mk_alignment == 128
+    assert plan.serving.moe_path is MoEPath.GROUPED
+    assert plan.arch is Arch.SM90 and plan.arch == "sm90"
+    assert f"{plan.arch}" == "sm90"  # messages and paths built from it are unchanged
+
+
+def test_stored_plan_keeps_its_digest() -> None:
+    assert Plan.from_json(STORED).digest() == DIGEST
+    assert Plan.from_json(json.dumps(_raw(build="sm90-test-build"))).digest() == DIGEST_WITH_BUILD
+    v1 = _raw(schema_version=1)
+    del v1["build"]
+    assert Plan.from_json(json.dumps(v1)).digest() == DIGEST
+
+
+def test_saved_plan_writes_the_stored_json_back() -> None:
+    # Same keys, same values, same serving object shape: older jitwarm reads what this one saves.
+    assert json.loads(Plan.from_json(STORED).to_json()) == json.loads(STORED)
+
+
+def test_resaved_plan_keeps_its_digest() -> None:
+    again = Plan.from_json(Plan.from_json(STORED).to_json())
+    assert again.digest() == DIGEST
+
+
+def test_serving_values_older_limits_allowed_still_load() -> None:
+    # Limits tightened since (mk_alignment >= 16, tp <= 1024, indexer block 64 on sm90, ep | tp):
+    # a plan that holds such values still loads, with the values as stored.
+    serving = {
+        **json.loads(STORED)["serving"],
+        "mk_alignment": 8,
+        "tp": 2048,
+        "ep": 3,
+        "indexer_block_size": 32,
+    }
+    text = json.dumps(_raw(serving=serving))
+    plan = Plan.from_json(text)
+    assert isinstance(plan.serving, ServingConfig)
+    assert (plan.serving.mk_alignment, plan.serving.tp, plan.serving.ep) == (8, 2048, 3)
+    assert plan.serving.arch is Arch.SM90  # types still coerced
+    assert json.loads(plan.to_json())["serving"] == serving
+    assert plan.digest() == DIGEST
+
+
+def test_serving_config_given_to_a_plan_is_kept() -> None:
+    cfg = ServingConfig(tp=8, mk_alignment=64)
+    plan = Plan.model_validate({**_raw(), "serving": cfg})
+    assert plan.serving == cfg
