@@ -185,13 +185,7 @@ def find_deepgemm(
     """The DeepGEMM module a server would import, found as the engines find it: ``module``
     (``--deepgemm``), else ``JITWARM_DEEPGEMM``, else the first of ``DEEPGEMM_MODULES`` that
     exists. Reads files only: neither deep_gemm, torch nor vllm is imported."""
-    env = os.environ if env is None else env
-    if module:
-        candidates, found_by = (module,), "--deepgemm"
-    elif env.get(DEEPGEMM_MODULE_VAR):
-        candidates, found_by = (env[DEEPGEMM_MODULE_VAR],), DEEPGEMM_MODULE_VAR
-    else:
-        candidates, found_by = DEEPGEMM_MODULES, "search"
+    candidates, found_by = deepgemm_candidates(module, env=env)
     for name in candidates:
         path = module_dir(name)
         if path is not None:
@@ -199,6 +193,19 @@ def find_deepgemm(
             version = _literal_version(path) or dist_version
             return DeepGEMMInstall(name, path, dist, dist_version, version, found_by, candidates)
     return DeepGEMMInstall(candidates[0], None, found_by=found_by, searched=candidates)
+
+
+def deepgemm_candidates(
+    module: str | None = None, *, env: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], str]:
+    """The module names to look for, in order, and what chose them (``--deepgemm``,
+    ``JITWARM_DEEPGEMM``, or the engines' own search)."""
+    env = os.environ if env is None else env
+    if module:
+        return (module,), "--deepgemm"
+    if env.get(DEEPGEMM_MODULE_VAR):
+        return (env[DEEPGEMM_MODULE_VAR],), DEEPGEMM_MODULE_VAR
+    return DEEPGEMM_MODULES, "search"
 
 
 def deepgemm_dir(module: str | None = None) -> Path | None:

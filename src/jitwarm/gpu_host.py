@@ -2,8 +2,7 @@
 checked in a few milliseconds before anything is created, so a missing piece is one line naming
 it and the fix (not a warning per worker, then an empty cache folder).
 
-Nothing here imports torch or deep_gemm: ``importlib.util.find_spec`` and the build detection
-only locate them.
+Nothing here imports torch or deep_gemm: ``importlib.util.find_spec`` only locates them.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from jitwarm import dgenv
 from jitwarm.errors import MissingRequirementError
-from jitwarm.profiles import detect_build
 
 _NO_GPU_HINTS = {
     "warm": "warm compiles on a GPU host; `jitwarm plan` runs anywhere",
@@ -51,11 +50,12 @@ def missing_gpu_piece(
     env = os.environ if env is None else env
     if not _importable("torch"):
         return f"{verb} needs torch, which is not installed here: pip install 'jitwarm[gpu]'"
-    build = detect_build(env=env)  # as the engines find it: deep_gemm, else vLLM's copy
-    if not build.found:
+    # As the engines find it (deep_gemm, else vLLM's copy); folders only, no package metadata.
+    names, _ = dgenv.deepgemm_candidates(env=env)
+    if not any(dgenv.module_dir(name) for name in names):
         return (
-            f"{verb} needs DeepGEMM ({build.describe()}): install the build your server runs, "
-            "e.g. pip install tokenspeed-deepgemm (the README lists the builds)"
+            f"{verb} needs DeepGEMM (no {' or '.join(names)} here): install the build your "
+            "server runs, e.g. pip install tokenspeed-deepgemm (the README lists the builds)"
         )
     if devices is not None:
         return None
