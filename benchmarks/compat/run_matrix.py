@@ -199,20 +199,16 @@ def main() -> int:
             doc["cells"].append(cell)
             args.out.write_text(json.dumps(doc, indent=1))
 
-    def late() -> bool:
-        return args.deadline_s is not None and time.monotonic() - started > args.deadline_s
+    def skipped_late(plan: str, build: str, mode: str) -> bool:
+        """Past the deadline: record the cell as not run, so the JSON says why it is empty."""
+        if args.deadline_s is None or time.monotonic() - started <= args.deadline_s:
+            return False
+        why = "not run: device time"
+        record({"plan": plan, "build": build, "mode": mode, "ok": None, "why": why})
+        return True
 
     def run_warm(n: int, name: str, plan: str, tmp: str) -> None:
-        if late():
-            record(
-                {
-                    "plan": plan,
-                    "build": name,
-                    "mode": "warm",
-                    "ok": None,
-                    "why": "not run: device time",
-                }
-            )
+        if skipped_late(plan, name, "warm"):
             return
         print(f"{name} | {plan}", flush=True)
         work = Path(tmp) / f"{name}-{n}"
@@ -225,16 +221,7 @@ def main() -> int:
     def run_bundle(n: int, spec: str, tmp: str) -> None:
         key, file = spec.split("=", 1)
         name, plan = key.split(":", 1)
-        if late():
-            record(
-                {
-                    "plan": plan,
-                    "build": name,
-                    "mode": "gpu-free bundle",
-                    "ok": None,
-                    "why": "not run: device time",
-                }
-            )
+        if skipped_late(plan, name, "gpu-free bundle"):
             return
         print(f"{name} | {plan} | bundle {file}", flush=True)
         work = Path(tmp) / f"b-{n}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
@@ -40,10 +40,6 @@ class BusyFirstQueue(Generic[J]):
     def defer(self, job: J) -> None:
         with self._lock:
             self._queue.append((job, True))
-
-    def __iter__(self) -> Iterator[J]:  # what is left, for a report after a stop
-        with self._lock:
-            return iter([job for job, _ in self._queue])
 
 
 def work_loop(
