@@ -331,13 +331,14 @@ class WarmReport:
     ahead: AheadSummary | DeepJitLocalSummary | None = None
     peer: PeerWait | None = None
 
+    # The start-up times as the report always gave them (lists, sorted; a copy per call).
     @property
-    def workers_ready_s(self) -> tuple[float, ...]:
-        return self.workers.ready_s
+    def workers_ready_s(self) -> list[float]:
+        return list(self.workers.ready_s)
 
     @property
-    def workers_started_s(self) -> tuple[float, ...]:
-        return self.workers.started_s
+    def workers_started_s(self) -> list[float]:
+        return list(self.workers.started_s)
 
     @property
     def imports_done_s(self) -> float | None:
@@ -393,8 +394,8 @@ class WarmReport:
         if with_items:
             body["items"] = [row.to_json() for row in self.items]
         body.update(
-            workers_ready_s=list(self.workers_ready_s),
-            workers_started_s=list(self.workers_started_s),
+            workers_ready_s=self.workers_ready_s,
+            workers_started_s=self.workers_started_s,
             imports_done_s=self.imports_done_s,
             ahead=self.ahead.to_json() if self.ahead is not None else None,
             peer_role=self.peer_role,
