@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from jitwarm.serving import ServingConfig
 from jitwarm.warmer.cache_entries import list_entries
 from jitwarm.warmer.items import WorkItem
 from jitwarm.warmer.pool import PoolSpec, run_pool
+from jitwarm.warmer.report import ItemRow
 from jitwarm.warmer.resources import usable_cpus
 from jitwarm.warmer.settings import worker_env
 
@@ -206,7 +208,7 @@ def main() -> None:
             "workers_started_s": spread(jw.workers_started_s),
             "workers_ready_s": spread(jw.workers_ready_s),
         },
-        jitwarm_ahead=jw.ahead,
+        jitwarm_ahead=jw.to_json()["ahead"],
     )
     log(
         f"jitwarm subset: {len(jw_names)} kernels in {jw.wall_s:.1f} s (summed compile {jw.compile_s:.0f} s); "
@@ -276,7 +278,7 @@ def main() -> None:
             "summed_compile_s": round(full.compile_s, 1),
             "timeline": timeline(full.items, full.jobs, full.wall_s),
             "failures": [f.reason[:300] for f in full.failures[:5]],
-            "ahead": full.ahead,
+            "ahead": full.to_json()["ahead"],
         },
     )
     log(
@@ -325,18 +327,18 @@ def import_costs() -> dict[str, float]:
         return {"error": done.stderr.strip()[-300:]}  # type: ignore[dict-item]
 
 
-def spread(ready: list[float]) -> dict[str, float]:
+def spread(ready: Sequence[float]) -> dict[str, float]:
     """First, median and last of the workers' start-up times, from the start of the warm."""
     if not ready:
         return {}
     return {"first": ready[0], "median": round(statistics.median(ready), 3), "last": ready[-1]}
 
 
-def timeline(items: list[dict[str, Any]], jobs: int, wall_s: float) -> dict[str, float]:
+def timeline(items: Sequence[ItemRow], jobs: int, wall_s: float) -> dict[str, float]:
     """Where the wall time went: until the first item started (startup), how busy the workers
     were while items ran, and the tail after the last item started."""
-    starts = [r["start_s"] for r in items if "start_s" in r]
-    ends = [r["end_s"] for r in items if "end_s" in r]
+    starts = [r.start_s for r in items if r.start_s is not None]
+    ends = [r.end_s for r in items if r.end_s is not None]
     if not starts:
         return {}
     busy = sum(e - s for s, e in zip(starts, ends, strict=True))
@@ -378,7 +380,7 @@ def kill_and_resume(plan: Plan, root: Path, jobs: int | None, after_s: float) ->
         "rerun_compiled": rerun.compiled,
         "rerun_cached": rerun.cached,
         "planned": plan.num_kernels,
-        "rerun_ahead": rerun.ahead,
+        "rerun_ahead": rerun.to_json()["ahead"],
         "rerun_new_entries": rerun.new_cache_entries,
         # nothing compiled twice and every kernel is now there; a worker of the killed warm
         # may still publish (a whole entry) while the rerun runs, and the rerun finds it cached

@@ -142,5 +142,5 @@ def test_reports_count_a_kernel_taken_from_another_warm_as_compiled_elsewhere() 
         wall_s=1.0,
         new_cache_entries=3,
     )
-    assert [row["status"] for row in report.items] == ["compiled", "compiled elsewhere", "compiled"]
+    assert [row.status for row in report.items] == ["compiled", "compiled elsewhere", "compiled"]
     assert (report.compiled, report.compiled_elsewhere) == (2, 1)

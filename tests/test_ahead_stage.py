@@ -139,7 +139,7 @@ def test_handover_needs_a_quarter_of_the_workers(jobs: int, workers: int) -> Non
 def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
     from jitwarm.cli._output import stdout
     from jitwarm.cli.warm_cmd import render_report
-    from jitwarm.warmer.report import build_report
+    from jitwarm.warmer.report import AheadSummary, build_report
 
     # A real ahead compile: one kernel compiles and is handed over, one fails in nvcc.
     nvcc = tmp_path / "picky-nvcc"
@@ -151,7 +151,8 @@ def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
     worker = {**os.environ, **compiler.worker_env(), REAL_NVCC_VAR: "/bin/false"}
     done, _ = _deepgemm_compile(tmp_path / "root", worker, "// one\n")
     assert done.returncode == 0, done.stderr
-    ahead = compiler.finish().to_json(since=started)
+    stats = compiler.finish()
+    ahead = stats.to_json(since=started)
     counts = [ahead[k] for k in ("planned", "compiled", "failed", "handed_over")]
     assert counts == [2, 1, 1, 1]
     report = build_report(
@@ -165,7 +166,7 @@ def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
         devices=["0"],
         wall_s=20.0,
         new_cache_entries=2,
-        ahead=ahead,
+        ahead=AheadSummary.of(stats, since=started),
     )
     assert report.to_json()["ahead"]["handed_over"] == 1
     with stdout.capture() as captured:

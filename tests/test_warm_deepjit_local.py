@@ -174,14 +174,14 @@ def test_unrendered_items_go_to_the_workers_and_nothing_else(installed_280, tmp_
     report = warm_api.warm(plan, jobs=2, cache_dir=root, backend=FakeBackend(), build=build)
     assert report.ok
     a = report.ahead
-    assert a["kind"] == "deepjit-local" and (a["planned"], a["compiled"]) == (2, 2)
+    assert a.to_json()["kind"] == "deepjit-local" and (a.planned, a.compiled) == (2, 2)
     by_worker = {}
     for row in report.items:
-        by_worker.setdefault(row["worker"] == -1, []).append(row["entry"])
+        by_worker.setdefault(row.worker == -1, []).append(row.entry)
     local_entries = set(by_worker[True])
     assert local_entries == {plan.entries[1].key}  # only the rendered family built here
     assert set(by_worker[False]) == {plan.entries[0].key, plan.entries[2].key}
-    reasons = {r["reason"].split(":")[0] for r in a["to_workers"]}
+    reasons = {r.reason.split(":")[0] for r in a.to_workers}
     assert reasons == {"sweep", "no_generator"}
     names = {p.name for p in (root / "cache").iterdir()}
     rendered = {n for n in names if not n.startswith("kernel.fake_")}

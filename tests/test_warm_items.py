@@ -70,3 +70,27 @@ def test_chunk_partitions_in_order(values: list[int], parts: int, min_size: int)
         sizes = [len(p) for p in pieces]
         assert max(sizes) - min(sizes) <= 1
         assert len(pieces) == 1 or min(sizes) >= min_size
+
+
+def test_sweeps_planned_whole_are_cut_once_the_jobs_are_known() -> None:
+    # warm plans items once (sweeps whole: it needs their kernels' keys before it knows the
+    # jobs), then cuts each sweep into chunks for the workers.
+    from jitwarm.warmer.items import MIN_SWEEP_CHUNK, split_sweeps
+
+    plan = sweep_plan()
+    whole = plan_work_items(plan)
+    assert all(
+        len([i for i in whole if i.entry_index == e]) == 1 for e in {i.entry_index for i in whole}
+    )
+    cut = split_sweeps(plan, whole, parts=4)
+    assert [i.item_id for i in cut] == list(range(len(cut)))
+    for item in whole:
+        pieces = [i for i in cut if i.entry_index == item.entry_index]
+        assert [m for p in pieces for m in p.ms] == list(item.ms)  # every M once, in order
+        n = len(item.ms)
+        expected = min(4, max(1, n // MIN_SWEEP_CHUNK))
+        assert (
+            len(pieces) == expected
+            and max(len(p.ms) for p in pieces) - min(len(p.ms) for p in pieces) <= 1
+        )
+    assert cut == plan_work_items(plan, sweep_parts=4)  # what planning with the jobs gave

@@ -33,8 +33,8 @@ def test_workers_round_robin_over_an_existing_cuda_visible_devices(
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     report = warm(exact_plan(), jobs=4, cache_dir=tmp_path, backend=FakeBackend())
-    assert report.devices == ["3", "5", "3", "5"]
-    seen = {(row["worker"], row["device"]) for row in report.items}
+    assert report.devices == ("3", "5", "3", "5")
+    seen = {(row.worker, row.device) for row in report.items}
     # the fake reports the CUDA_VISIBLE_DEVICES it found in its own process
     assert seen and all(device == ["3", "5"][worker % 2] for worker, device in seen)
 
@@ -76,7 +76,7 @@ def test_the_report_says_how_the_workers_started(tmp_path: Path) -> None:
     ready, started = report.workers_ready_s, report.workers_started_s
     # a worker that came up after the last item was handed out is not waited for
     assert 1 <= len(ready) == len(started) <= 3 and ready == sorted(ready)
-    first_start = min(row["start_s"] for row in report.items)
+    first_start = min(row.start_s for row in report.items if row.start_s is not None)
     # no item starts before a worker is ready, and no worker is ready after the warm ended
     assert 0 <= ready[0] <= first_start + 0.05 and ready[-1] <= report.wall_s
     # a worker runs after its fork server's imports and is ready after it runs
@@ -114,7 +114,7 @@ def test_exact_mode_compiles_each_distinct_sweep_kernel_once(tmp_path: Path) -> 
     assert report.capture.distinct_kernels == len(distinct)
     assert report.compiled == len(distinct)  # never the same kernel twice
     assert list_entries(tmp_path) == distinct
-    assert sum(len(row["ms"]) > 0 for row in report.items) == len(distinct)
+    assert sum(len(row.ms) > 0 for row in report.items) == len(distinct)
 
 
 def test_plain_sweep_runs_every_m_and_covers_every_kernel(tmp_path: Path) -> None:
@@ -145,8 +145,8 @@ def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> N
     backend = FakeBackend(hold_gil_on=frozenset({(first.entry_index, first.ms[0])}), hold_gil_s=2.0)
     report = warm(plan, jobs=2, cache_dir=tmp_path, backend=backend)
     assert report.ok
-    held = next(r for r in report.items if r["label"] == first.label)
-    others = [r for r in report.items if r["worker"] != held["worker"]]
+    held = next(r.to_json() for r in report.items if r.label == first.label)
+    others = [r.to_json() for r in report.items if r.worker != held["worker"]]
     assert sum(r["start_s"] < held["end_s"] for r in others) >= 10
 
 

@@ -4,7 +4,8 @@ The public API, flat and imported lazily so ``import jitwarm`` stays light and n
 torch or deep_gemm:
 
 - ``load_model(name_or_path)``, ``ServingConfig``, ``plan_serving(model, serving)`` -> ``Plan``
-- ``warm(plan, ...)``: compile a plan's kernels in parallel worker processes (GPU host)
+- ``warm(plan, ...)``: compile a plan's kernels in parallel worker processes (GPU host);
+  options by keyword or as one ``WarmOptions``
 - ``warm_model(torch_model, serving, ...)``: warm exactly a loaded model's FP8 linear layers
 - ``verify_plan(plan, ...)``: prove a cache covers every planned call, compiling nothing
 - ``install_guard(mode, ...)`` / ``mark_ready()``: catch any compile after readiness
@@ -23,6 +24,7 @@ _LAZY = {
     "Plan": "jitwarm.plan",
     "warm": "jitwarm.deepgemm",  # warm with DeepGEMM's backend registered
     "warm_model": "jitwarm.deepgemm.scan",
+    "WarmOptions": "jitwarm.warmer.options",
     "verify_plan": "jitwarm.verify",
     "install_guard": "jitwarm.guard",
     "mark_ready": "jitwarm.guard",
@@ -36,6 +38,7 @@ __all__ = [
     "Plan",
     "ServingConfig",
     "UsageError",
+    "WarmOptions",
     "install_guard",
     "load_model",
     "mark_ready",

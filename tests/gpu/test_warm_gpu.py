@@ -157,7 +157,7 @@ def test_warm_then_every_planned_m_compiles_nothing(tmp_path: Path) -> None:
     _dump("small_warm", report)
     assert report.ok, report.failures
     assert report.compiled == plan.num_kernels == report.new_cache_entries
-    assert all(row["compiled"] == 1 for row in report.items)  # one call per distinct kernel
+    assert all(row.compiled == 1 for row in report.items)  # one call per distinct kernel
     again = warm(plan, cache_dir=tmp_path, jobs=16)
     assert again.ok and again.compiled == 0 and again.cached == plan.num_kernels
     proof = warm(plan, cache_dir=tmp_path, jobs=16, full_sweep=True)

@@ -15,7 +15,7 @@ from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.models.spec import ModelSpec
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer.report import WarmReport
+from jitwarm.warmer.report import DeepJitLocalSummary, WarmReport
 
 _W = "Warm"
 
@@ -159,17 +159,17 @@ def render_report(report: WarmReport) -> None:
         f"wall {fmt_seconds(report.wall_s)}, summed compile {fmt_seconds(report.compile_s)}, "
         f"{report.jobs} workers on {len({d for d in report.devices}) or 1} GPU(s)"
     )
-    if report.ahead is not None and report.ahead.get("kind") == "deepjit-local":
+    if isinstance(report.ahead, DeepJitLocalSummary):
         render_local_build(report.ahead)
     elif report.ahead is not None:
         a = report.ahead
         stdout.print(
-            f"compiled ahead: {a['compiled']} of {a['planned']} kernels (nvcc from "
-            f"{fmt_seconds(a.get('first_nvcc_s') or 0.0)}, summed {fmt_seconds(a['compile_s'])}), "
-            f"{a['handed_over']} taken by DeepGEMM, {a['failed']} failed (compiled by workers)"
+            f"compiled ahead: {a.compiled} of {a.planned} kernels (nvcc from "
+            f"{fmt_seconds(a.first_nvcc_s or 0.0)}, summed {fmt_seconds(a.compile_s)}), "
+            f"{a.handed_over} taken by DeepGEMM, {a.failed} failed (compiled by workers)"
             + (
-                f", {a['compiled_elsewhere']} compiled by another warm of this root"
-                if a.get("compiled_elsewhere")
+                f", {a.compiled_elsewhere} compiled by another warm of this root"
+                if a.compiled_elsewhere
                 else ""
             )
         )
@@ -197,18 +197,16 @@ def render_report(report: WarmReport) -> None:
             stderr.print(f"    {line}", highlight=False)
 
 
-def render_local_build(a: dict[str, object]) -> None:
+def render_local_build(a: DeepJitLocalSummary) -> None:
     """The split of a warm on a DeepJIT build: what this process built, what the workers ran."""
     stdout.print(
-        f"built here (no GPU): {a['planned']} kernels rendered, {a['already_present']} already "
-        f"in the cache, {a['compiled']} compiled with nvcc x{a['nvcc_jobs'] or 0} "
-        f"(summed {fmt_seconds(float(a['compile_s']))}), {a['failed']} failed; "
-        f"{a['items_to_workers']} items left to workers",
+        f"built here (no GPU): {a.planned} kernels rendered, {a.already_present} already "
+        f"in the cache, {a.compiled} compiled with nvcc x{a.nvcc_jobs or 0} "
+        f"(summed {fmt_seconds(float(a.compile_s))}), {a.failed} failed; "
+        f"{a.items_to_workers} items left to workers",
         highlight=False,
     )
-    to_workers = a["to_workers"]
-    assert isinstance(to_workers, list)
-    for row in to_workers[:3]:
-        stdout.print(f"  to workers: {row['label']} ({row['reason']})", highlight=False)
-    if len(to_workers) > 3:
-        stdout.print(f"  ... and {len(to_workers) - 3} more", highlight=False)
+    for row in a.to_workers[:3]:
+        stdout.print(f"  to workers: {row.label} ({row.reason})", highlight=False)
+    if len(a.to_workers) > 3:
+        stdout.print(f"  ... and {len(a.to_workers) - 3} more", highlight=False)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from jitwarm.errors import NoNvccError, VerifyUsageError
 from jitwarm.verify.api import verify_items, verify_plan
-from jitwarm.verify.report import FailedCalls, MissingKernel, VerifyReport
+from jitwarm.verify.report import CallFindings, FailedCalls, MissingKernel, VerifyReport
 
 __all__ = [
+    "CallFindings",
     "FailedCalls",
     "MissingKernel",
     "NoNvccError",

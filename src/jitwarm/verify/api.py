@@ -26,7 +26,7 @@ from jitwarm.plan.schema import Plan
 from jitwarm.profiles import resolve_cache_roots
 from jitwarm.verify.backend import CaptureCallsBackend
 from jitwarm.verify.calls import DEFAULT_PROVIDER, preload_for, provider_name
-from jitwarm.verify.report import VerifyReport, build_report
+from jitwarm.verify.report import VerifyReport, find_calls
 from jitwarm.verify.snapshot import CacheSnapshot
 from jitwarm.warmer.items import ItemMode, WorkItem, sweep_items
 from jitwarm.warmer.pool import PoolObserver, PoolSpec, run_pool
@@ -90,7 +90,6 @@ def verify_plan(
     existed = {p: p.exists() for p in (cache_root, cache_root / "tmp")}
     before = CacheSnapshot.take(cache_root)
     workdir = Path(tempfile.mkdtemp(prefix="jitwarm-verify-"))
-    report = VerifyReport(plan_digest=plan.digest(), cache_root=str(cache_root), jobs=jobs)
     try:
         real = real_nvcc or dgenv.find_nvcc({**os.environ, **plan.jit_env})
         if dgenv.nvcc_version_text(real) is None:
@@ -116,15 +115,21 @@ def verify_plan(
 
                 observer = stack.enter_context(ProgressBar(len(items), description="verifying"))
             outcomes = run_pool(items, spec, devs, observer=observer)
-        build_report(plan, items, outcomes, sources_dir=backend.sources_dir, report=report)
+        findings = find_calls(plan, items, outcomes, sources_dir=backend.sources_dir)
     finally:
         _tidy(cache_root, existed, workdir / "sources")
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(workdir, ignore_errors=True)
     after = CacheSnapshot.take(cache_root)
-    report.cache_changes = after.changes_since(before)
-    report.cache_entries = len(after.entries)
-    report.wall_s = time.perf_counter() - started
+    report = VerifyReport(
+        plan_digest=plan.digest(),
+        cache_root=str(cache_root),
+        jobs=jobs,
+        findings=findings,
+        cache_changes=tuple(after.changes_since(before)),
+        cache_entries=len(after.entries),
+        wall_s=time.perf_counter() - started,
+    )
     if report.cache_changes:
         log.error("the cache changed during verify: %s", "; ".join(report.cache_changes[:5]))
     return report

@@ -1,11 +1,12 @@
 """What a verify found: the kernels that would compile, grouped, with the M values that need
-them; calls that failed for other reasons; whether the cache stayed the same."""
+them; calls that failed for other reasons; whether the cache stayed the same. Frozen records,
+built once when verify ends."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,18 +66,41 @@ class FailedCalls:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
+class CallFindings:
+    """What the calls found: how many ran, which kernels they would compile, what failed."""
+
+    calls: int = 0  # calls made
+    calls_ok: int = 0  # calls whose kernels were all cached
+    missing: tuple[MissingKernel, ...] = ()
+    failed: tuple[FailedCalls, ...] = ()
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     plan_digest: str
     cache_root: str
     jobs: int
-    calls: int = 0  # calls made
-    calls_ok: int = 0  # calls whose kernels were all cached
-    missing: list[MissingKernel] = field(default_factory=list)
-    failed: list[FailedCalls] = field(default_factory=list)
-    cache_changes: list[str] = field(default_factory=list)
-    cache_entries: int = 0
-    wall_s: float = 0.0
+    findings: CallFindings
+    cache_changes: tuple[str, ...]  # what changed under the cache root while verify ran
+    cache_entries: int
+    wall_s: float
+
+    @property
+    def calls(self) -> int:
+        return self.findings.calls
+
+    @property
+    def calls_ok(self) -> int:
+        return self.findings.calls_ok
+
+    @property
+    def missing(self) -> tuple[MissingKernel, ...]:
+        return self.findings.missing
+
+    @property
+    def failed(self) -> tuple[FailedCalls, ...]:
+        return self.findings.failed
 
     @property
     def would_compile(self) -> bool:
@@ -104,7 +128,7 @@ class VerifyReport:
             "cache_root": self.cache_root,
             "cache_entries": self.cache_entries,
             "cache_unchanged": not self.cache_changes,
-            "cache_changes": self.cache_changes,
+            "cache_changes": list(self.cache_changes),
             "jobs": self.jobs,
             "calls": self.calls,
             "calls_ok": self.calls_ok,
@@ -115,17 +139,17 @@ class VerifyReport:
         }
 
 
-def build_report(
+def find_calls(
     plan: Plan,
     items: Sequence[WorkItem],
     outcomes: Mapping[int, ItemOutcome],
     *,
     sources_dir: Path,
-    report: VerifyReport,
-) -> VerifyReport:
-    """Fill ``report`` from the pool's outcomes (every M of every item is accounted for)."""
+) -> CallFindings:
+    """What the pool's outcomes say (every M of every item is accounted for)."""
     missing: dict[tuple[int, str], list[int]] = {}
     failed: dict[tuple[int, str], list[int]] = {}
+    calls = calls_ok = 0
     for item in items:
         outcome = outcomes.get(item.item_id)
         done = {c.m: c for c in outcome.calls} if outcome is not None else {}
@@ -135,17 +159,18 @@ def build_report(
                 reason = (outcome.error if outcome is not None else None) or "not run"
                 failed.setdefault((item.entry_index, reason), []).append(m)
                 continue
-            report.calls += 1
+            calls += 1
             if call.source_digest is not None:
                 missing.setdefault((item.entry_index, call.source_digest), []).append(m)
             elif call.error is not None:
                 failed.setdefault((item.entry_index, call.error), []).append(m)
             else:
-                report.calls_ok += 1
+                calls_ok += 1
+    kernels = []
     for (index, digest), ms in missing.items():
         entry = plan.entries[index]
         kernel, args = _describe(sources_dir / f"{digest}.cu")
-        report.missing.append(
+        kernels.append(
             MissingKernel(
                 family=entry.family.value,
                 entry=entry.key,
@@ -156,14 +181,18 @@ def build_report(
                 m_values=MSet.of(ms),
             )
         )
+    failures = []
     for (index, reason), ms in failed.items():
         entry = plan.entries[index]
-        report.failed.append(
+        failures.append(
             FailedCalls(entry.family.value, entry.key, entry.shape(), reason, MSet.of(ms))
         )
-    report.missing.sort(key=lambda k: (k.entry, k.m_values.min))
-    report.failed.sort(key=lambda f: (f.entry, f.m_values.min))
-    return report
+    return CallFindings(
+        calls=calls,
+        calls_ok=calls_ok,
+        missing=tuple(sorted(kernels, key=lambda k: (k.entry, k.m_values.min))),
+        failed=tuple(sorted(failures, key=lambda f: (f.entry, f.m_values.min))),
+    )
 
 
 _INSTANTIATION = re.compile(r"&\s*([A-Za-z_][\w:]*)\s*<(.*)>\s*\)\s*;", re.S)

@@ -30,6 +30,7 @@ _LAZY = {
     "renders_for": "jitwarm.warmer._deepjit_ahead",
     "WorkItem": "jitwarm.warmer.items",
     "plan_work_items": "jitwarm.warmer.items",
+    "WarmOptions": "jitwarm.warmer.options",
     "WarmReport": "jitwarm.warmer.report",
 }
 

@@ -47,6 +47,7 @@ from jitwarm.plan.schema import Plan
 from jitwarm.profiles import DetectedBuild, JitGeneration
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome
 from jitwarm.warmer.items import WorkItem, kernel_key
+from jitwarm.warmer.report import DeepJitLocalSummary, ToWorkers
 
 if TYPE_CHECKING:
     from jitwarm.build import BuildJob, JobResult, KernelHold, Nvcc, TargetBuild
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KIND = "deepjit-local"  # the report's ``ahead.kind`` for this step
+KIND = DeepJitLocalSummary.KIND  # the report's ``ahead.kind`` for this step
 LOCAL_WORKER = -1  # the worker id in report rows of items built in warm's own process
 
 
@@ -129,37 +130,37 @@ class LocalResult:
             out[item.item_id] = ItemOutcome(item.item_id, LOCAL_WORKER, (call,), call.wall_s)
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> DeepJitLocalSummary:
+        """The report's ``ahead`` part for this step."""
         from jitwarm.build import JobStatus
 
-        failures = [
+        failures = tuple(
             f"{r.label}: {r.reason}"
             for r in self.results.values()
             if r.status in (JobStatus.FAILED, JobStatus.CANCELLED)
-        ]
+        )
         b = self.build
-        return {
-            "kind": KIND,
-            "profile": b.target.profile.name,
-            "nvcc": str(b.nvcc.path),
-            "planned": len(b.jobs),
-            "already_present": len(b.jobs) - len(b.missing),
-            "compiled": self.count(JobStatus.COMPILED),
-            "present_at_publish": sum(
+        return DeepJitLocalSummary(
+            profile=b.target.profile.name,
+            nvcc=str(b.nvcc.path),
+            planned=len(b.jobs),
+            already_present=len(b.jobs) - len(b.missing),
+            compiled=self.count(JobStatus.COMPILED),
+            present_at_publish=sum(
                 1
                 for j in b.missing
                 if (r := self.results.get(j.entry_name)) and r.status == JobStatus.PRESENT
             ),
-            "failed": len(failures),
-            "failures": failures,
-            "compile_s": round(sum(r.compile_s for r in self.results.values()), 3),
-            "wall_s": round(self.wall_s, 3),
-            "render_s": round(b.render_s, 3),
-            "nvcc_jobs": self.nvcc_jobs,
-            "items_covered": len(self.covered),
-            "items_to_workers": len(self.to_workers),
-            "to_workers": [{"label": i.label, "reason": b.why_not(i)} for i in self.to_workers],
-        }
+            failed=len(failures),
+            failures=failures,
+            compile_s=round(sum(r.compile_s for r in self.results.values()), 3),
+            wall_s=round(self.wall_s, 3),
+            render_s=round(b.render_s, 3),
+            nvcc_jobs=self.nvcc_jobs,
+            items_covered=len(self.covered),
+            items_to_workers=len(self.to_workers),
+            to_workers=tuple(ToWorkers(i.label, b.why_not(i)) for i in self.to_workers),
+        )
 
 
 def renders_for(build: DetectedBuild | None) -> bool:

@@ -1,6 +1,8 @@
 """``warm(plan)``: compile every kernel of a plan into a DeepGEMM cache, in parallel.
 
-Data flows one way: plan -> work items -> (capture ->) pool -> outcomes -> report.
+Data flows one way: plan -> work items -> (capture ->) pool -> outcomes -> report, in named
+steps: prepare (options, environment, items, a local build's split), capture (exact mode),
+compile (locally, ahead, in the workers), report (built once, at the end).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +38,20 @@ from jitwarm.warmer.items import (
     estimate_kernel_s,
     plan_work_items,
     renumber,
+    split_sweeps,
     sweep_items,
 )
+from jitwarm.warmer.options import WarmOptions
 from jitwarm.warmer.pool import WORKER_NICE_VAR, PoolObserver, PoolSpec, prestart, run_pool
-from jitwarm.warmer.report import CaptureStats, WarmReport, build_report
+from jitwarm.warmer.report import (
+    AheadSummary,
+    CaptureStats,
+    DeepJitLocalSummary,
+    PeerRole,
+    PeerWait,
+    WarmReport,
+    build_report,
+)
 from jitwarm.warmer.resources import (
     GpuInfo,
     assign_devices,
@@ -52,11 +64,10 @@ from jitwarm.warmer.resources import (
 from jitwarm.warmer.settings import worker_env
 
 if TYPE_CHECKING:
-    from jitwarm.ahead import AheadCompiler
+    from jitwarm.ahead import AheadCompiler, AheadStats
     from jitwarm.build import KernelHold
     from jitwarm.bundle import Provenance
     from jitwarm.locks import TryHold
-    from jitwarm.profiles import DetectedBuild
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +92,13 @@ def default_backend(*, capture: bool = False) -> Backend:
     return factory(capture=capture)
 
 
-def warm(
-    plan: Plan,
-    *,
-    jobs: int | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    exact: bool = False,
-    allow_key_changing_env: bool = False,
-    full_sweep: bool = False,
-    backend: Backend | None = None,
-    capture_backend: Backend | None = None,
-    devices: Sequence[str] | None = None,
-    progress: bool = False,
-    ahead: bool = True,
-    build: DetectedBuild | None = None,
-    leader_only: bool = False,
-    peer_wait_s: float = 3600.0,
-) -> WarmReport:
+def warm(plan: Plan, options: WarmOptions | None = None, **keywords: Any) -> WarmReport:
     """Compile ``plan`` into the cache at ``cache_dir`` (else ``DG_JIT_CACHE_DIR``, else
     DeepGEMM's default root) with ``jobs`` worker processes spread over the visible GPUs.
+
+    Options come as a :class:`WarmOptions` or as its fields by keyword
+    (``warm(plan, jobs=8)``); an unknown one, or a switch that would have no effect with the
+    others, is a :class:`WarmUsageError` before anything starts.
 
     One call per distinct kernel where the plan knows them; every M of a sweep entry, split
     across workers, unless ``exact``: then sweep calls first run under a stand-in compiler
@@ -108,13 +107,15 @@ def warm(
     compile). Failures are reported, never raised; the report says what compiled, what was
     already cached and what failed.
 
-    ``ahead`` (default DeepGEMM backend only): kernels whose exact source can be rendered for
-    the installed DeepGEMM start compiling in this process at once, while the workers still
-    import torch; the workers' DeepGEMM takes those cubins through an nvcc shim
-    (``jitwarm.ahead``). On a DeepJIT ``build`` (default: the detected one) whose families
-    jitwarm renders, warm is a local GPU-free build first: rendered kernels missing from the
-    cache roots compile in this process, and workers run only for the rest (none at all when
-    everything is rendered: no torch import); see ``jitwarm.warmer._deepjit_ahead``.
+    ``ahead`` (default: wherever it applies; False: off): with DeepGEMM's backend, kernels
+    whose exact source can be rendered for the installed DeepGEMM start compiling in this
+    process at once, while the workers still import torch; the workers' DeepGEMM takes those
+    cubins through an nvcc shim (``jitwarm.ahead``). On a DeepJIT ``build`` (default: the
+    detected one) whose families jitwarm renders, warm is a local GPU-free build first:
+    rendered kernels missing from the cache roots compile in this process, and workers run only
+    for the rest (none at all when everything is rendered: no torch import); see
+    ``jitwarm.warmer._deepjit_ahead``. A custom ``backend`` builds locally only when given
+    ``build``, and never compiles ahead for its workers.
 
     Concurrent warms on one cache root (the ranks of a host, hosts sharing a network root)
     compile each kernel once in total: a kernel another process is compiling is waited for and
@@ -123,173 +124,146 @@ def warm(
     for it (at most ``peer_wait_s``), then check its work with a few workers, compiling only
     what it left (a peer that died).
     """
-    if jobs is not None and jobs < 1:
-        raise WarmUsageError(f"--jobs must be >= 1, got {jobs}")
-    options: dict[str, Any] = dict(
-        jobs=jobs,
-        cache_dir=cache_dir,
-        exact=exact,
-        allow_key_changing_env=allow_key_changing_env,
-        full_sweep=full_sweep,
-        backend=backend,
-        capture_backend=capture_backend,
-        devices=devices,
-        progress=progress,
-        ahead=ahead,
-        build=build,
-    )
-    if leader_only:
-        return _warm_after_peers(plan, options, peer_wait_s=peer_wait_s)
-    return _warm(plan, **options)
+    opts = WarmOptions.of(options, keywords)
+    if opts.leader_only:
+        return _warm_after_peers(plan, opts)
+    return _warm(plan, opts)
 
 
-def _warm_after_peers(plan: Plan, options: dict[str, Any], *, peer_wait_s: float) -> WarmReport:
+def _warm_after_peers(plan: Plan, opts: WarmOptions) -> WarmReport:
     """One warm of ``plan`` per cache root at a time: the first to take the plan's lock warms
     it holding the lock; one that had to wait checks, with few workers, what the other left."""
-    cache_root = resolve_cache_roots(options["cache_dir"]).writable
+    cache_root = resolve_cache_roots(opts.cache_dir).writable
     cache_root.mkdir(parents=True, exist_ok=True)
-    settings = replace(LockSettings.from_env(), wait_s=peer_wait_s)
+    settings = replace(LockSettings.from_env(), wait_s=opts.peer_wait_s)
     peers = KernelLocks(cache_root, scope="warms", settings=settings)
     with peers.hold(f"plan:{plan.digest()}") as held:
         if not held.contended:
-            return replace(_warm(plan, **options), peer_role="leader")
-    jobs = handover_workers(options["jobs"] or usable_cpus())
-    report = _warm(plan, **{**options, "jobs": jobs})
-    return replace(report, peer_role="follower", peer_wait_s=round(held.waited_s, 3))
+            return _warm(plan, opts, peer=PeerWait(PeerRole.LEADER))
+    check = replace(opts, jobs=handover_workers(opts.jobs or usable_cpus()))
+    return _warm(plan, check, peer=PeerWait(PeerRole.FOLLOWER, round(held.waited_s, 3)))
 
 
-def _warm(
-    plan: Plan,
-    *,
-    jobs: int | None,
-    cache_dir: str | os.PathLike[str] | None,
-    exact: bool,
-    allow_key_changing_env: bool,
-    full_sweep: bool,
-    backend: Backend | None,
-    capture_backend: Backend | None,
-    devices: Sequence[str] | None,
-    progress: bool,
-    ahead: bool,
-    build: DetectedBuild | None,
-) -> WarmReport:
+@dataclass(frozen=True)
+class _Prepared:
+    """What warm knows before it starts anything: where, with what, and which items."""
+
+    plan: Plan
+    options: WarmOptions
+    started: float  # perf_counter()
+    started_at: float  # wall clock
+    cache_root: Path
+    env: dict[str, str]
+    items: list[WorkItem]  # planned once; a sweep entry is one item until the jobs are known
+    local: local_build.LocalBuild | None
+
+
+def _warm(plan: Plan, opts: WarmOptions, *, peer: PeerWait | None = None) -> WarmReport:
+    prep = _prepare(plan, opts)
+    if prep.local is not None and all(prep.local.covers(i) for i in prep.items):
+        return _warm_locally(prep, peer)
+    return _warm_with_workers(prep, peer)
+
+
+def _prepare(plan: Plan, opts: WarmOptions) -> _Prepared:
     started, started_at = time.perf_counter(), time.time()
-    cache_root = resolve_cache_roots(cache_dir).writable
-    env = worker_env(plan, cache_root=cache_root, allow_key_changing_env=allow_key_changing_env)
-    nvcc_slots = jobs  # one nvcc per core unless --jobs says otherwise
-    # A test double's warm stays on the workers unless it names the build (as the CLI does).
-    local = (
-        _prepare_local(plan, build, cache_dir, env)
-        if ahead and not full_sweep and (backend is None or build is not None)
-        else None
+    cache_root = resolve_cache_roots(opts.cache_dir).writable
+    env = worker_env(
+        plan, cache_root=cache_root, allow_key_changing_env=opts.allow_key_changing_env
     )
-    if local is not None and all(local.covers(i) for i in plan_work_items(plan)):
-        return _warm_locally(plan, local, jobs=jobs, progress=progress, started=started)
-    run_backend = backend or default_backend()
-    if plan.entries and getattr(run_backend, "requires_gpu_host", False):
-        require_gpu_host("warm", devices=devices)  # before anything is started or created
+    items = plan_work_items(plan, full_sweep=opts.full_sweep)
+    local = _prepare_local(plan, opts, items, env) if opts.builds_locally_first else None
+    return _Prepared(plan, opts, started, started_at, cache_root, env, items, local)
+
+
+def _warm_with_workers(prep: _Prepared, peer: PeerWait | None) -> WarmReport:
+    """Start workers (and nvcc ahead of them), capture sweeps if exact, compile, report."""
+    plan, opts, cache_root = prep.plan, prep.options, prep.cache_root
+    backend = opts.backend or default_backend()
+    if plan.entries and getattr(backend, "requires_gpu_host", False):
+        require_gpu_host("warm", devices=opts.devices)  # before anything is started or created
     if plan.entries:
-        prestart(run_backend)
+        prestart(backend)
     # What the cache is built with is found while it builds (reading package metadata can take
     # a second on a host with many packages), and written after.
-    provenance = _read_provenance_in_background(plan, env) if backend is None else None
+    provenance = _read_provenance_in_background(plan, prep.env) if opts.backend is None else None
     cache_root.mkdir(parents=True, exist_ok=True)
     locks = KernelLocks(cache_root)
     locks = locks if locks.usable() else None  # one warning if not; then unlocked, as before
     before = list_entries(cache_root)
     log_dir = Path(tempfile.mkdtemp(prefix="jitwarm-warm-"))
-    ahead_compiler = None
-    capture: CaptureStats | None = None
-    startup: list[WorkerStartup] = []  # of the last pool (the one that compiles)
+    ahead: AheadCompiler | None = None
     try:  # from here on, log_dir goes on every way out
         # First thing after the fork server: every second before nvcc runs is on the wall clock.
-        ahead_compiler = (
-            _start_ahead(
-                plan,
-                plan_work_items(plan),
-                cache_root=cache_root,
-                log_dir=log_dir,
-                slots=jobs or usable_cpus(),
-                env=env,
-            )
-            if ahead and backend is None and not full_sweep and plan.entries and local is None
-            else None
-        )
-        gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
-        if jobs is None:
-            jobs = default_jobs(
-                1 << 30,
-                cpus=usable_cpus(),
-                gpus=gpus,
-                per_worker_mib=worker_mib(plan),
-                host_mib=host_memory_mib(),
-            )
-        items = plan_work_items(plan, sweep_parts=jobs, full_sweep=full_sweep)
-        local_result = None
-        if local is not None:  # rendered kernels compile here first; workers get the rest
-            covered, items = local.split(items)
-            items = renumber(items)
-            local_result = local_build.compile_missing(
-                local, covered, items, slots=nvcc_slots, progress=progress, **_holds(locks)
-            )
-        run_env = {**env, **ahead_compiler.worker_env()} if ahead_compiler is not None else env
+        if opts.compiles_ahead and plan.entries and prep.local is None:
+            ahead = _start_ahead(prep, log_dir)
+        pools = _Pools.sized_for(prep)
+        items = split_sweeps(plan, prep.items, parts=pools.jobs)
+        items, local_result = _build_local_part(prep, items, locks)
+        capture = None
+        if opts.exact and any(i.is_sweep_chunk for i in items):
+            items, capture = _capture(prep, items, pools, log_dir)
         spec = PoolSpec(
             plan=plan,
-            env=run_env,
+            env={**prep.env, **ahead.worker_env()} if ahead is not None else prep.env,
             cache_root=cache_root,
             log_dir=log_dir,
-            backend=run_backend,
+            backend=backend,
             locks=locks,
             # the ahead compiler holds these kernels' locks (by their nvcc request)
-            unlocked_keys=ahead_compiler.covered if ahead_compiler is not None else frozenset(),
+            unlocked_keys=ahead.covered if ahead is not None else frozenset(),
         )
-
-        def pool(
-            todo: list[WorkItem], spec: PoolSpec, what: str, workers: int
-        ) -> dict[int, ItemOutcome]:
-            n = min(workers, len(todo))
-            chosen = assign_devices(n, gpus)
-            observer: PoolObserver | None = None
-            with contextlib.ExitStack() as stack:
-                if progress and todo:
-                    from jitwarm.warmer.progress import ProgressBar
-
-                    observer = stack.enter_context(ProgressBar(len(todo), description=what))
-                return run_pool(todo, spec, chosen, observer=observer, startup=startup)
-
-        if exact and not full_sweep and any(i.is_sweep_chunk for i in items):
-            cap_backend = capture_backend or (
-                backend if backend is not None else default_backend(capture=True)
-            )
-            cap_spec = PoolSpec(
-                plan=plan, env=env, cache_root=cache_root, log_dir=log_dir, backend=cap_backend
-            )
-            t0 = time.perf_counter()
-            cap_items = _capture_items(plan, items, parts=jobs)
-            cap_out = pool(cap_items, cap_spec, "capturing", jobs)
-            items, capture = _items_from_capture(plan, items, cap_items, cap_out, parts=jobs)
-            capture.wall_s = time.perf_counter() - t0
-        startup.clear()
-        workers = jobs
-        if ahead_compiler is not None and ahead_compiler.covers(items):
-            # Every kernel is compiled ahead: workers only hand cubins to DeepGEMM, so a few
-            # suffice, and they start at low priority instead of taking cores from nvcc.
-            workers = handover_workers(jobs)
-            spec = replace(spec, env={**spec.env, WORKER_NICE_VAR: str(HANDOVER_NICE)})
-        outcomes = pool(items, spec, "kernels", workers)
-        ahead_stats = ahead_compiler.finish() if ahead_compiler is not None else None
-        if ahead_compiler is not None:
-            outcomes = attribute_ahead(items, outcomes, ahead_compiler.attribution())
+        compiled = _compile(items, spec, pools, ahead)
     finally:
-        if ahead_compiler is not None:
-            ahead_compiler.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
+        if ahead is not None:
+            ahead.stop()  # a no-op after finish(); else kills this warm's own nvcc runs
         if not os.environ.get("JITWARM_KEEP_LOGS"):
             shutil.rmtree(log_dir, ignore_errors=True)
-    used = min(workers, len(items))
+    used = min(compiled.workers, len(items))
     if provenance is not None:
         _record_provenance(provenance, cache_root)
+    outcomes = compiled.outcomes
     if local_result is not None:
         items, outcomes = local_build.merged(local_result, items, outcomes)
+    summary: AheadSummary | DeepJitLocalSummary | None = None
+    if compiled.ahead is not None:
+        summary = AheadSummary.of(compiled.ahead, since=prep.started)
+    elif local_result is not None:
+        summary = local_result.summary()
+    return _report(
+        prep,
+        items,
+        outcomes,
+        cache_root=cache_root,
+        jobs=used,
+        devices=assign_devices(used, pools.gpus),
+        new_cache_entries=len(list_entries(cache_root) - before),
+        exact=opts.exact,
+        started_at=prep.started_at,
+        capture=capture,
+        worker_startup=compiled.startup,
+        ahead=summary,
+        peer=peer,
+    )
+
+
+def _report(
+    prep: _Prepared,
+    items: Sequence[WorkItem],
+    outcomes: Mapping[int, ItemOutcome],
+    *,
+    cache_root: Path,
+    jobs: int,
+    devices: list[str | None],
+    new_cache_entries: int,
+    ahead: AheadSummary | DeepJitLocalSummary | None,
+    peer: PeerWait | None,
+    exact: bool,
+    started_at: float | None,
+    capture: CaptureStats | None = None,
+    worker_startup: Sequence[WorkerStartup] = (),
+) -> WarmReport:
+    plan = prep.plan
     return build_report(
         items,
         outcomes,
@@ -297,39 +271,128 @@ def _warm(
         arch=plan.arch,
         num_sms=plan.num_sms,
         cache_root=str(cache_root),
-        jobs=used,
-        devices=assign_devices(used, gpus),
-        wall_s=time.perf_counter() - started,
-        new_cache_entries=len(list_entries(cache_root) - before),
+        jobs=jobs,
+        devices=devices,
+        wall_s=time.perf_counter() - prep.started,
+        new_cache_entries=new_cache_entries,
         exact=exact,
         capture=capture,
         started_at=started_at,
-        worker_startup=startup,
-        ahead=ahead_stats.to_json(since=started)
-        if ahead_stats is not None
-        else local_result.to_json()
-        if local_result is not None
-        else None,
+        worker_startup=worker_startup,
+        ahead=ahead,
+        peer=peer,
     )
 
 
+@dataclass(frozen=True)
+class _Pools:
+    """Worker pools of one warm: the GPUs they spread over, how many workers, progress."""
+
+    gpus: list[GpuInfo]
+    jobs: int
+    progress: bool
+
+    @classmethod
+    def sized_for(cls, prep: _Prepared) -> _Pools:
+        opts = prep.options
+        devices = opts.devices
+        gpus = [GpuInfo(d, None) for d in devices] if devices is not None else visible_gpus()
+        jobs = opts.jobs or default_jobs(
+            1 << 30,
+            cpus=usable_cpus(),
+            gpus=gpus,
+            per_worker_mib=worker_mib(prep.plan),
+            host_mib=host_memory_mib(),
+        )
+        return cls(gpus, jobs, opts.progress)
+
+    def run(
+        self, todo: list[WorkItem], spec: PoolSpec, what: str, workers: int
+    ) -> tuple[dict[int, ItemOutcome], list[WorkerStartup]]:
+        """The outcome of every item of ``todo``, and when each worker of the pool started."""
+        chosen = assign_devices(min(workers, len(todo)), self.gpus)
+        startup: list[WorkerStartup] = []
+        observer: PoolObserver | None = None
+        with contextlib.ExitStack() as stack:
+            if self.progress and todo:
+                from jitwarm.warmer.progress import ProgressBar
+
+                observer = stack.enter_context(ProgressBar(len(todo), description=what))
+            outcomes = run_pool(todo, spec, chosen, observer=observer, startup=startup)
+        return outcomes, startup
+
+
+def _build_local_part(
+    prep: _Prepared, items: list[WorkItem], locks: KernelLocks | None
+) -> tuple[list[WorkItem], local_build.LocalResult | None]:
+    """On a DeepJIT build: rendered kernels compile here first; the workers get the rest."""
+    if prep.local is None:
+        return items, None
+    covered, rest = prep.local.split(items)
+    rest = renumber(rest)
+    opts = prep.options
+    result = local_build.compile_missing(
+        prep.local, covered, rest, slots=opts.jobs, progress=opts.progress, **_holds(locks)
+    )
+    return rest, result
+
+
+def _capture(
+    prep: _Prepared, items: list[WorkItem], pools: _Pools, log_dir: Path
+) -> tuple[list[WorkItem], CaptureStats]:
+    """Exact mode: run the sweep calls under the stand-in compiler; the items that then compile
+    each distinct captured source once."""
+    opts, plan = prep.options, prep.plan
+    backend = opts.capture_backend or (
+        opts.backend if opts.backend is not None else default_backend(capture=True)
+    )
+    spec = PoolSpec(
+        plan=plan, env=prep.env, cache_root=prep.cache_root, log_dir=log_dir, backend=backend
+    )
+    started = time.perf_counter()
+    cap_items = _capture_items(plan, items, parts=pools.jobs)
+    cap_out, _ = pools.run(cap_items, spec, "capturing", pools.jobs)
+    return _items_from_capture(plan, items, cap_items, cap_out, parts=pools.jobs, started=started)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    outcomes: dict[int, ItemOutcome]
+    startup: list[WorkerStartup]  # of the pool that compiled
+    workers: int
+    ahead: AheadStats | None
+
+
+def _compile(
+    items: list[WorkItem], spec: PoolSpec, pools: _Pools, ahead: AheadCompiler | None
+) -> _Compiled:
+    workers = pools.jobs
+    if ahead is not None and ahead.covers(items):
+        # Every kernel is compiled ahead: workers only hand cubins to DeepGEMM, so a few
+        # suffice, and they start at low priority instead of taking cores from nvcc.
+        workers = handover_workers(pools.jobs)
+        spec = replace(spec, env={**spec.env, WORKER_NICE_VAR: str(HANDOVER_NICE)})
+    outcomes, startup = pools.run(items, spec, "kernels", workers)
+    if ahead is None:
+        return _Compiled(outcomes, startup, workers, None)
+    stats = ahead.finish()
+    outcomes = attribute_ahead(items, outcomes, ahead.attribution())
+    return _Compiled(outcomes, startup, workers, stats)
+
+
 def _prepare_local(
-    plan: Plan,
-    build: DetectedBuild | None,
-    cache_dir: str | os.PathLike[str] | None,
-    env: dict[str, str],
+    plan: Plan, opts: WarmOptions, items: list[WorkItem], env: dict[str, str]
 ) -> local_build.LocalBuild | None:
     if not plan.entries:
         return None
+    build = opts.build
     if build is None:
         from jitwarm.profiles import detect_build
 
         build = detect_build()
     if not local_build.renders_for(build):
         return None
-    return local_build.prepare_local_build(
-        plan, build, plan_work_items(plan), cache_dir=cache_dir, env=env
-    )
+    return local_build.prepare_local_build(plan, build, items, cache_dir=opts.cache_dir, env=env)
 
 
 def _holds(locks: KernelLocks | None) -> dict[str, KernelHold | TryHold | None]:
@@ -341,32 +404,31 @@ def _holds(locks: KernelLocks | None) -> dict[str, KernelHold | TryHold | None]:
     return {"hold": locks.hold, "try_hold": locks.try_hold}
 
 
-def _warm_locally(
-    plan: Plan, local: local_build.LocalBuild, *, jobs: int | None, progress: bool, started: float
-) -> WarmReport:
+def _warm_locally(prep: _Prepared, peer: PeerWait | None) -> WarmReport:
     """Every item is served by a rendered kernel: compile what is missing here, start no
     worker (no torch, no GPU needed)."""
-    items = plan_work_items(plan)
+    local, opts = prep.local, prep.options
+    assert local is not None
     root = local.roots.writable
     before = list_entries(root)
     locks = KernelLocks(root) if local.missing else None  # the lock folder only when compiling
     result = local_build.compile_missing(
-        local, items, (), slots=jobs, progress=progress, **_holds(locks)
+        local, prep.items, (), slots=opts.jobs, progress=opts.progress, **_holds(locks)
     )
     if result.count("compiled"):
-        local_build.record_provenance(local, plan)
-    return build_report(
-        items,
-        result.outcomes(items),
-        plan_digest=plan.digest(),
-        arch=plan.arch,
-        num_sms=plan.num_sms,
-        cache_root=str(root),
+        local_build.record_provenance(local, prep.plan)
+    return _report(
+        prep,
+        prep.items,
+        result.outcomes(prep.items),
+        cache_root=root,
         jobs=0,
         devices=[],
-        wall_s=time.perf_counter() - started,
         new_cache_entries=len(list_entries(root) - before),
-        ahead=result.to_json(),
+        exact=False,  # nothing to capture: every item is a known kernel
+        started_at=None,  # no worker ran
+        ahead=result.summary(),
+        peer=peer,
     )
 
 
@@ -390,25 +452,17 @@ def attribute_ahead(
     return out
 
 
-def _start_ahead(
-    plan: Plan,
-    items: list[WorkItem],
-    *,
-    cache_root: Path,
-    log_dir: Path,
-    slots: int,
-    env: dict[str, str],
-) -> AheadCompiler | None:
+def _start_ahead(prep: _Prepared, log_dir: Path) -> AheadCompiler | None:
     from jitwarm.ahead import AheadCompiler
 
     try:
         compiler = AheadCompiler.for_plan(
-            plan,
-            items,
-            cache_root=cache_root,
+            prep.plan,
+            prep.items,
+            cache_root=prep.cache_root,
             stage_dir=log_dir / "stage",
-            slots=slots,
-            env=env,
+            slots=prep.options.jobs or usable_cpus(),
+            env=prep.env,
         )
         if compiler is not None:
             compiler.start()
@@ -436,6 +490,7 @@ def _items_from_capture(
     cap_out: dict[int, ItemOutcome],
     *,
     parts: int,
+    started: float,
 ) -> tuple[list[WorkItem], CaptureStats]:
     """Known-kernel items, plus one item per distinct captured source, plus plain sweep items
     for the M values whose capture failed (they run for real, so nothing is skipped)."""
@@ -475,7 +530,10 @@ def _items_from_capture(
     if failed:
         log.warning("%d sweep calls could not be captured; they run for real", failed)
     return renumber(out), CaptureStats(
-        calls=calls, distinct_kernels=len(groups), failed_calls=failed, wall_s=0.0
+        calls=calls,
+        distinct_kernels=len(groups),
+        failed_calls=failed,
+        wall_s=time.perf_counter() - started,  # from the capture's start
     )
 
 

@@ -141,3 +141,18 @@ def renumber(items: Iterable[WorkItem]) -> list[WorkItem]:
     from dataclasses import replace
 
     return [replace(item, item_id=i) for i, item in enumerate(items)]
+
+
+def split_sweeps(plan: Plan, items: Sequence[WorkItem], *, parts: int) -> list[WorkItem]:
+    """``items`` (planned with ``sweep_parts=1``) with each sweep chunk cut into ``parts``
+    chunks: what ``plan_work_items(plan, sweep_parts=parts)`` gives, without planning again."""
+    out: list[WorkItem] = []
+    for item in items:
+        if not item.is_sweep_chunk:
+            out.append(item)
+            continue
+        entry = plan.entries[item.entry_index]
+        out += sweep_items(
+            entry, item.entry_index, item.ms, parts=parts, first_id=0, mode=item.mode
+        )
+    return renumber(out)
