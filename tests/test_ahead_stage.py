@@ -1,5 +1,6 @@
-"""Compiling ahead and handing cubins over through the nvcc shim, with the test double of nvcc
-and a shell command shaped like DeepGEMM 2.5.0's (``cd <tmp> && <nvcc> <src> -cubin -o ...``)."""
+"""Compiling ahead and handing cubins over through the nvcc interposer's hand-over mode, with
+the test double of nvcc and a shell command shaped like DeepGEMM 2.5.0's (``cd <tmp> && <nvcc>
+<src> -cubin -o ...``)."""
 
 from __future__ import annotations
 
