@@ -14,8 +14,8 @@ import pytest
 
 from fakes.helpers import FAKE_NVCC
 from jitwarm.ahead.compiler import SHARED_DIR, AheadCompiler, AheadJob
-from jitwarm.ahead.stage import REAL_NVCC_VAR, compile_key
 from jitwarm.dgenv import NVCC_VAR
+from jitwarm.interposer import REAL_NVCC_VAR, compile_key
 from jitwarm.locks import KernelLocks
 from jitwarm.warmer.api import attribute_ahead
 from jitwarm.warmer.backend import CallOutcome, ItemOutcome

@@ -1,5 +1,6 @@
-"""Compiling ahead and handing cubins over through the nvcc shim, with the test double of nvcc
-and a shell command shaped like DeepGEMM 2.5.0's (``cd <tmp> && <nvcc> <src> -cubin -o ...``)."""
+"""Compiling ahead and handing cubins over through the nvcc interposer's hand-over mode, with
+the test double of nvcc and a shell command shaped like DeepGEMM 2.5.0's (``cd <tmp> && <nvcc>
+<src> -cubin -o ...``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 
 from fakes.helpers import FAKE_NVCC
 from jitwarm.ahead.compiler import AheadCompiler, AheadJob
-from jitwarm.ahead.stage import REAL_NVCC_VAR, compile_key
 from jitwarm.dgenv import NVCC_VAR
+from jitwarm.interposer import REAL_NVCC_VAR, compile_key
 
 FLAGS = ("-std=c++20", "-I/opt/dg/include", "--gpu-architecture=sm_90a", "-O3")
 
@@ -178,7 +179,7 @@ def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
 
 def test_a_shim_gives_up_waiting_after_its_limit(tmp_path: Path) -> None:
     compiler = _compiler(tmp_path, [_job("// never\n")])
-    compiler.write_shim()
+    compiler.write_interposer()
     compiler.stage.plan(compiler.jobs[0].key)  # planned, but nothing compiles it: a stuck job
     worker = {
         **os.environ,

@@ -1,10 +1,11 @@
 """Compiling ahead: nvcc runs for every kernel warm can render exactly, started in the warm's
 own process before its workers have imported torch; the workers' DeepGEMM takes the cubins
-through an nvcc shim. Imports neither torch nor deep_gemm."""
+through jitwarm's nvcc interposer in hand-over mode (``jitwarm.interposer``, which also
+holds the stage's folder protocol, ``Stage``). Imports neither torch nor deep_gemm."""
 
 from jitwarm.ahead.compiler import AheadCompiler, AheadJob, AheadStats, plan_jobs
 from jitwarm.ahead.source import SourceRenderer
-from jitwarm.ahead.stage import Stage, compile_key
+from jitwarm.interposer import Stage, compile_key
 
 __all__ = [
     "AheadCompiler",

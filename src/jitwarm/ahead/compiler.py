@@ -1,6 +1,6 @@
 """Compile a plan's kernels ahead of DeepGEMM: nvcc runs in the warm's own process, started
 before the workers have imported torch, and the workers' DeepGEMM picks the cubins up through
-the nvcc shim (see ``stage``).
+jitwarm's nvcc interposer in hand-over mode (``jitwarm.interposer``).
 
 Only kernels whose exact source this module can render are compiled ahead (``source``); the
 rest, and anything rendered wrongly, compile in the workers as before.
@@ -18,12 +18,9 @@ import contextlib
 import hashlib
 import logging
 import os
-import shlex
 import shutil
 import signal
-import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,9 +31,15 @@ from typing import TYPE_CHECKING
 
 from jitwarm import dgenv
 from jitwarm._pdeathsig import die_with_parent
-from jitwarm.ahead import stage as stage_module
 from jitwarm.ahead.source import SourceRenderer
-from jitwarm.ahead.stage import REAL_NVCC_VAR, STAGE_VAR, Stage, compile_key
+from jitwarm.interposer import (
+    REAL_NVCC_VAR,
+    STAGE_VAR,
+    Mode,
+    Stage,
+    compile_key,
+    write_interposer,
+)
 from jitwarm.locks import BusyFirstQueue, Hold, KernelLocks, work_loop
 
 if TYPE_CHECKING:
@@ -227,7 +230,7 @@ class AheadCompiler:
         }
 
     def start(self) -> None:
-        self.write_shim()
+        self.write_interposer()
         for job in self.jobs:
             self.stage.plan(job.key)
         self._pool = ThreadPoolExecutor(self.slots, thread_name_prefix="jitwarm-ahead")
@@ -235,17 +238,11 @@ class AheadCompiler:
         for _ in range(min(self.slots, len(self.jobs))):
             self._pool.submit(self._work_loop, queue)
 
-    def write_shim(self) -> Path:
-        """The stage folder with the nvcc shim workers run (``worker_env`` names it)."""
-        root = self.stage.root
-        (root / "work").mkdir(parents=True, exist_ok=True)
-        shim = root / "nvcc"
-        shim.write_text(
-            "#!/bin/sh\n# jitwarm: DeepGEMM's nvcc during warm (see jitwarm.ahead.stage)\n"
-            f'exec {shlex.quote(sys.executable)} -I -S {shlex.quote(stage_module.__file__)} "$@"\n'
-        )
-        shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        return shim
+    def write_interposer(self) -> Path:
+        """The stage folder with the hand-over interposer workers run (``worker_env`` names
+        it; the stage and the real nvcc come from that environment)."""
+        (self.stage.root / "work").mkdir(parents=True, exist_ok=True)
+        return write_interposer(self.stage.root, Mode.HAND_OVER)
 
     def attribution(self) -> dict[str, str]:
         """Work items' kernel keys -> "compiled" (nvcc ran here) or "elsewhere" (another warm's
@@ -265,7 +262,7 @@ class AheadCompiler:
 
     def _work_loop(self, queue: BusyFirstQueue[AheadJob]) -> None:
         """One slot: jobs in order, a job another warm holds taken last (then most likely
-        found compiled there); when the warm stops, what is left fails at once (the shim
+        found compiled there); when the warm stops, what is left fails at once (the interposer
         must never wait on a job nobody will run)."""
         locks = self.locks
         try:
@@ -291,7 +288,7 @@ class AheadCompiler:
                 self._failed(job, "warm stopped")
             elif held is None or not self._take_shared(job):
                 self._run_nvcc(job)
-        except BaseException as exc:  # the shim must never wait on a job that died
+        except BaseException as exc:  # the interposer must never wait on a job that died
             self._failed(job, f"{type(exc).__name__}: {exc}")
 
     def _is_stopping(self) -> bool:
@@ -400,7 +397,7 @@ class AheadCompiler:
         for proc in running:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        for job in self.jobs:  # no shim may wait for a job that will never run
+        for job in self.jobs:  # no interposer may wait for a job that will never run
             if not (self.stage.root / f"{job.key}.cubin").exists():
                 with contextlib.suppress(OSError):
                     self.stage.fail(job.key, "warm stopped")

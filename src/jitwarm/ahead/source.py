@@ -5,8 +5,8 @@ the plan's predicted template arguments without importing torch or deep_gemm.
 A rendering is only trusted where it is provably the library's own: the installed extension
 must contain this module's source template and flag strings byte for byte (``SourceRenderer.
 for_install``); any other build gets no renderer and warm compiles as before. Even a wrong
-rendering could not corrupt a cache: the nvcc shim (``stage``) only hands DeepGEMM a cubin
-built from the byte-identical source with identical flags.
+rendering could not corrupt a cache: the nvcc interposer's hand-over (``jitwarm.interposer``)
+only hands DeepGEMM a cubin built from the byte-identical source with identical flags.
 
 The template and flag strings follow DeepGEMM's `csrc/jit_kernels/impls/sm90_fp8_gemm_1d2d.hpp`
 and `csrc/jit/compiler.hpp` as tokenspeed-deepgemm 2.5.0.post20260604 holds them (MIT, see

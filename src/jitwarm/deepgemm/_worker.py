@@ -11,17 +11,16 @@ file; after each call the worker flushes C stdio and counts the new lines. Calls
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from jitwarm import dgenv
-from jitwarm.deepgemm.calls import build_call, deepgemm_module
-from jitwarm.deepgemm.capture import SourceCapture, write_stand_in
-from jitwarm.errors import UnsupportedFamilyError, WorkerSetupError
+from jitwarm.deepgemm.calls import build_call
+from jitwarm.deepgemm.session import CaptureSetup, WorkerSession, configure_deepgemm
+from jitwarm.errors import UnsupportedFamilyError
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer.backend import (
     CallOutcome,
@@ -42,71 +41,31 @@ def compile_line() -> re.Pattern[str]:
 
 COMPILE_LINE = compile_line()
 COMPILE_WALL_S = 2.0
-_ARCH_MAJOR = {"sm90": 9, "sm100": 10}
 _REASON_CHARS = 1500
 RESERVED_CAP_BYTES = 4 << 30
 
 
 class WorkerState:
-    def __init__(self, ctx: WorkerContext, *, capture: bool) -> None:
+    def __init__(self, ctx: WorkerContext, session: WorkerSession, *, capture: bool) -> None:
         self.ctx = ctx
+        self.session = session
         self.capture = capture
-        self._log_path = ctx.log_dir / f"worker-{ctx.worker_id}.log"
+        self._log_path = _log_path(ctx)
         self._log_pos = 0
         self._libc = ctypes.CDLL(None)
-        self._sources: SourceCapture | None = None
         self.device = torch.device("cuda")
 
     @classmethod
     def open(cls, ctx: WorkerContext, *, capture: bool) -> WorkerState:
-        state = cls(ctx, capture=capture)
-        state._redirect_output()
-        if capture:
-            state._install_stand_in()
-        state._configure_deepgemm()
-        return state
-
-    # -- setup ----------------------------------------------------------------------------------
-    def _redirect_output(self) -> None:
         # DeepGEMM prints (C printf) on fd 1; keep it off the user's terminal and readable here.
-        fd = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-
-    def _install_stand_in(self) -> None:
-        real = dgenv.find_nvcc()
-        if real is None or not real.exists():
-            raise WorkerSetupError("exact mode needs nvcc (the stand-in answers --version with it)")
-        scratch = self.ctx.log_dir / f"capture-{self.ctx.worker_id}"
-        os.environ[dgenv.NVCC_VAR] = str(write_stand_in(scratch, real))
-        os.environ[dgenv.CACHE_DIR_VAR] = str(scratch / "root")  # failed attempts stay out
-        self._sources = SourceCapture(scratch)
-
-    def _configure_deepgemm(self) -> None:
-        plan = self.ctx.plan
-        if not torch.cuda.is_available():
-            raise WorkerSetupError(
-                f"no CUDA device visible (CUDA_VISIBLE_DEVICES={self.ctx.device!r})"
-            )
-        deep_gemm = deepgemm_module()
-        major, minor = torch.cuda.get_device_capability()
-        want = _ARCH_MAJOR.get(plan.arch)
-        if want is not None and major != want:
-            raise WorkerSetupError(
-                f"the plan is for {plan.arch} but this GPU is sm{major}{minor}: its kernels would "
-                "be built for the wrong architecture",
-                usage=True,
-            )
-        sms = torch.cuda.get_device_properties(0).multi_processor_count
-        if plan.num_sms > sms:
-            raise WorkerSetupError(
-                f"the plan's num_sms ({plan.num_sms}) exceeds this GPU's {sms} SMs", usage=True
-            )
-        deep_gemm.set_num_sms(plan.num_sms)
-        setter = getattr(deep_gemm, "set_mk_alignment_for_contiguous_layout", None)
-        if setter is not None:
-            setter(mk_alignment(plan))
+        session = WorkerSession.open(
+            ctx,
+            output=_log_path(ctx),
+            stderr_too=True,
+            capture=CaptureSetup(scratch_root=True) if capture else None,
+            prepare=configure_deepgemm,
+        )
+        return cls(ctx, session, capture=capture)
 
     # -- calls ----------------------------------------------------------------------------------
     def _new_output(self) -> str:
@@ -138,8 +97,7 @@ class WorkerState:
 
     def _one(self, entry: Any, m: int) -> CallOutcome:
         self._new_output()  # skip anything printed before this call
-        if self._sources is not None:
-            self._sources.arm()
+        self.session.arm()
         t0 = time.perf_counter()
         error: str | None = None
         try:
@@ -160,10 +118,10 @@ class WorkerState:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         wall = time.perf_counter() - t0
         printed = self._new_output()
-        if self._sources is not None:
-            captured = self._sources.take()
+        if self.capture:
+            captured = self.session.take()
             if captured is not None:
-                return CallOutcome(m, wall, source_digest=captured[0])
+                return CallOutcome(m, wall, source_digest=captured.digest)
             return CallOutcome(
                 m, wall, error=error or "the call compiled nothing under the stand-in"
             )
@@ -173,6 +131,10 @@ class WorkerState:
         if error is not None:
             error = _reason(error, printed)
         return CallOutcome(m, wall, compiled=compiled, error=error)
+
+
+def _log_path(ctx: WorkerContext) -> Path:
+    return ctx.log_dir / f"worker-{ctx.worker_id}.log"
 
 
 def _reason(error: str, printed: str) -> str:

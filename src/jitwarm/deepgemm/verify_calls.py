@@ -12,30 +12,15 @@ from collections.abc import Callable
 import torch
 
 from jitwarm.deepgemm.calls import build_call as build_entry_call
-from jitwarm.deepgemm.calls import deepgemm_module
-from jitwarm.errors import WorkerSetupError
+from jitwarm.deepgemm.session import configure_deepgemm
 from jitwarm.plan.schema import Plan
 from jitwarm.warmer.backend import WorkerContext
 from jitwarm.warmer.settings import mk_alignment
 
-_ARCH_MAJOR = {"sm90": 9, "sm100": 10}
-
 
 def prepare(ctx: WorkerContext) -> None:
-    """Apply the plan's SM count and contiguous-layout alignment, as the server does."""
-    if not torch.cuda.is_available():
-        raise WorkerSetupError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES={ctx.device!r})")
-    deep_gemm = deepgemm_module()
-    plan = ctx.plan
-    major, minor = torch.cuda.get_device_capability()
-    if _ARCH_MAJOR.get(plan.arch, major) != major:
-        raise WorkerSetupError(
-            f"the plan is for {plan.arch}, this GPU is sm{major}{minor}", usage=True
-        )
-    deep_gemm.set_num_sms(plan.num_sms)
-    setter = getattr(deep_gemm, "set_mk_alignment_for_contiguous_layout", None)
-    if setter is not None:
-        setter(mk_alignment(plan))
+    """The device set-up warm's workers run (``session.configure_deepgemm``)."""
+    configure_deepgemm(ctx)
 
 
 def build_call(plan: Plan, entry_index: int, m: int) -> Callable[[], object]:

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jitwarm import dgenv
-from jitwarm.deepgemm.capture import write_stand_in
 from jitwarm.errors import NoNvccError, VerifyUsageError
 from jitwarm.gpu_host import require_gpu_host
+from jitwarm.interposer import Mode, write_interposer
 from jitwarm.plan.schema import Plan
 from jitwarm.profiles import resolve_cache_roots
 from jitwarm.verify.backend import CaptureCallsBackend
@@ -99,7 +99,7 @@ def verify_plan(
                 nvcc=real,
             )
         assert real is not None
-        standin = write_stand_in(workdir / "standin", real)
+        standin = write_interposer(workdir / "standin", Mode.CAPTURE, real_nvcc=real)
         env[dgenv.NVCC_VAR] = str(standin)
         backend = CaptureCallsBackend(
             provider=name, standin=standin, workdir=workdir, preload=preload_for(name)
