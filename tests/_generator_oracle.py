@@ -1,10 +1,10 @@
 """The generator oracle: DeepGEMM's own SM100 1D1D GEMM source generator from a pinned wheel,
 compiled with g++ on a CPU (tests/oracle/generator_driver.cpp says what it answers).
 
-`build_generator_oracle` cuts three pieces verbatim out of the wheel's ``csrc/jit_kernels/
-impls/`` (the ``SM100FP8FP4Gemm1D1DRuntime`` class, the ``to_string`` / ``get_compiled_dim``
-helpers of ``runtime_utils.hpp``, the build's identity epilogue: ``epilogue.hpp`` in 2.8.0,
-``epilogue_class.hpp`` in 2.8.2), copies the heuristics as tests/_oracle.py does and compiles
+`build_generator_oracle` cuts four pieces verbatim out of the wheel's ``csrc/jit_kernels/
+impls/`` (the ``SM100FP8FP4Gemm1D1DRuntime`` class, the ``sm100_tf32_hc_prenorm_gemm``
+launcher, the pure helpers of ``runtime_utils.hpp`` (``to_string``, ``get_compiled_dim``, ...), the build's
+identity epilogue: ``epilogue.hpp`` in 2.8.0, ``epilogue_class.hpp`` in 2.8.2), copies the heuristics as tests/_oracle.py does and compiles
 the driver against them and tests/oracle/stubs. Nothing the driver prints is computed by
 jitwarm. `launcher_tag` reads each launcher's tag out of the same file.
 """
@@ -25,6 +25,7 @@ from _wheels import PINNED, unpacked_wheel, wheel_dir
 
 _IMPLS = "deep_gemm/csrc/jit_kernels/impls"
 _GEMM = "sm100_fp8_fp4_gemm_1d1d.hpp"
+_HC = "sm100_tf32_hc_prenorm_gemm.hpp"
 
 
 def _cut(text: str, start: str, end: str, what: str) -> str:
@@ -40,7 +41,7 @@ def _cut_header(wheel: Path) -> str:
     impls = wheel / _IMPLS
     utils = _cut(
         (impls / "runtime_utils.hpp").read_text(),
-        "static int get_compiled_dim",
+        "static std::pair<int, int> get_inner_outer_dims",
         "static CUtensorMapDataType",
         "runtime_utils.hpp",
     )
@@ -54,6 +55,8 @@ def _cut_header(wheel: Path) -> str:
         text = (impls / "epilogue.hpp").read_text()
         epilogue = _cut(text, "static std::string get_default_epilogue_type", "\n} //", "epilogue")
         flag = ""
+    hc_text = (impls / _HC).read_text()
+    hc = _cut(hc_text, "static void sm100_tf32_hc_prenorm_gemm(", "\n} //", _HC)
     return "\n".join(
         [
             "// Cut verbatim out of the wheel's impls/runtime_utils.hpp, its epilogue header and",
@@ -67,11 +70,13 @@ def _cut_header(wheel: Path) -> str:
             "#include <torch/python.h>",
             "#include <deep_gemm/common/types.cuh>",
             '#include "csrc/jit_kernels/heuristics/sm100.hpp"',
+            '#include "generator_stubs.hpp"',
             flag,
             "namespace deep_gemm {",
             utils,
             epilogue,
             runtime,
+            hc,
             "}  // namespace deep_gemm",
         ]
     )
@@ -106,7 +111,7 @@ def build_generator_oracle(version: str, wheel: Path) -> Path:
         (root / "generator_cut.hpp").write_text(_cut_header(wheel))
         cmd = [compiler, "-std=c++20", "-O1", "-w"]
         cmd += ["-I", str(ORACLE_SRC / "stubs/include"), "-I", str(wheel / "deep_gemm/include")]
-        cmd += ["-I", str(root), str(ORACLE_SRC / "generator_driver.cpp")]
+        cmd += ["-I", str(root), "-I", str(ORACLE_SRC), str(ORACLE_SRC / "generator_driver.cpp")]
         cmd += ["-o", str(binary) + ".tmp"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if done.returncode:
@@ -123,9 +128,9 @@ class GeneratorOracle:
         self.wheel = wheel
         self.binary = binary
 
-    def render(self, queries: list[str]) -> list[tuple[str | None, str]]:
-        """Per query: (the epilogue's arch override or None, the source), from one process;
-        an ``err`` answer raises."""
+    def render(self, queries: list[str]) -> list[tuple[str, str | None, str]]:
+        """Per query: (the tag, the arch override or None, the source DeepJIT was handed),
+        from one process; an ``err`` answer raises."""
         text = "".join(q + "\n" for q in queries).encode()
         out = subprocess.run(
             [str(self.binary)], input=text, capture_output=True, timeout=600, check=True
@@ -136,18 +141,20 @@ class GeneratorOracle:
             head = out[pos:end].decode().split()
             if head[0] != "ok":
                 raise AssertionError(f"{query}: {' '.join(head)}")
-            size = int(head[2])
+            size = int(head[3])
             source = out[end + 1 : end + 1 + size].decode()
-            answers.append((None if head[1] == "-" else head[1], source))
+            answers.append((head[1], None if head[2] == "-" else head[2], source))
             pos = end + 1 + size + 1
         return answers
 
 
 def generator_oracle_for(version: str) -> GeneratorOracle:
-    """The generator oracle of a pinned build, or skip the test with the reason."""
+    """The generator oracle of a pinned build; skips only without g++ or the wheel."""
     assert version in PINNED
     wheel = unpacked_wheel(version)
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("no C++ compiler (g++) on PATH: the generator oracle cannot be built")
     try:
         return GeneratorOracle(version, wheel, build_generator_oracle(version, wheel))
-    except OracleUnavailable as exc:
-        pytest.skip(f"DeepGEMM {version} generator oracle unavailable: {exc}")
+    except OracleUnavailable as exc:  # the wheel's files changed shape: a failure, not a skip
+        pytest.fail(f"DeepGEMM {version} generator oracle: {exc}")

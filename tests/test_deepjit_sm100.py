@@ -77,7 +77,7 @@ def test_every_planned_sm100_gemm_source_is_the_librarys(build: str) -> None:
     assert len(cases) > 500
     answers = oracle.render([q for *_, q in cases])
     wrong = []
-    for (entry, kernel, ctx, query), (arch, source) in zip(cases, answers, strict=True):
+    for (entry, kernel, ctx, query), (_, arch, source) in zip(cases, answers, strict=True):
         tag, mine = GENERATORS[("sm100", entry.family)](entry, kernel, ctx)
         expected_tag = launcher_tag(oracle.wheel, GEMMS[entry.family][1])
         assert arch is None, query  # the identity epilogue keeps DeepJIT's default arch
@@ -108,7 +108,7 @@ def test_random_shapes_render_as_the_library(build: str) -> None:
             kernel = PlanKernel(m=ranges[-1][1], m_ranges=ranges, params=asdict(cfg))
             cases.append((entry, kernel, ctx, _query(entry, kernel.m, sms)))
     answers = oracle.render([q for *_, q in cases])
-    for (entry, kernel, ctx, query), (_, source) in zip(cases, answers, strict=True):
+    for (entry, kernel, ctx, query), (_, _, source) in zip(cases, answers, strict=True):
         assert GENERATORS[("sm100", entry.family)](entry, kernel, ctx)[1] == source, query
 
 
@@ -121,3 +121,27 @@ def test_sm100_plans_render_every_gemm_and_leave_the_rest_typed() -> None:
     assert {plan.entries[g.entry_index].family for g in gaps}.isdisjoint(GEMMS)
     assert gaps and all(g.reason.value == "no_generator" for g in gaps)
     assert all("on sm100" in g.detail for g in gaps)
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_hc_prenorm_sources_are_the_librarys(build: str) -> None:
+    """tf32_hc_prenorm_gemm: every planned split count of V4-Flash, and random N, K, splits."""
+    oracle = generator_oracle_for(build)
+    profile = get_profile(BUILDS[build])
+    plan = _plans(build)[3]
+    [entry] = [e for e in plan.entries if e.family is Family.TF32_HC_PRENORM]
+    ctx = RenderContext(profile=profile, arch="sm100", num_sms=plan.num_sms)
+    cases = [(entry, kernel) for kernel in entry.kernels]
+    rng = random.Random(24)
+    for _ in range(200):
+        n, k = rng.randrange(8, 129, 8), rng.randrange(64, 32769, 64)
+        splits = rng.choice((1, 2, 4, 8, 16))
+        kernel = PlanKernel(
+            m=rng.randint(1, 8192), m_ranges=[(1, 1)], params={"num_splits": splits}
+        )
+        cases.append((entry.model_copy(update={"n": n, "k": k}), kernel))
+    queries = [f"hc {e.n} {e.k} {k.m} {k.params['num_splits']}" for e, k in cases]
+    answers = oracle.render(queries)
+    for (e, kernel), query, (tag, arch, source) in zip(cases, queries, answers, strict=True):
+        assert arch is None, query
+        assert GENERATORS[("sm100", e.family)](e, kernel, ctx) == (tag, source), query

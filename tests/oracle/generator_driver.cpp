@@ -8,8 +8,11 @@
 //   gemm GEMM_TYPE M N K GROUPS NUM_SMS GRAN_K CD
 //     GEMM_TYPE Normal|MGroupedContiguous|MGroupedMasked|Batched; FP8 (e4m3) A and B,
 //     K-major, compiled_dims "nk"; CD bf16|fp32; M is expected_m for MGroupedMasked.
-// stdout per query: "ok ARCH NBYTES" (ARCH: the epilogue's arch override, "-" when none), then
-// the NBYTES of the source DeepJIT was handed and a newline; or "err <message>".
+//   hc N K M NUM_SPLITS
+//     sm100_tf32_hc_prenorm_gemm itself (cut verbatim out of sm100_tf32_hc_prenorm_gemm.hpp).
+// stdout per query: "ok TAG ARCH NBYTES" (TAG: what the call handed DeepJIT, "tag" for gemm,
+// whose tags are its launchers' literals; ARCH: the arch override, "-" when none), then the
+// NBYTES of the source DeepJIT was handed and a newline; or "err <message>".
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -25,6 +28,14 @@ static GemmType parse_gemm_type(const std::string& s) {
     if (s == "MGroupedMasked") return GemmType::MGroupedMasked;
     if (s == "Batched") return GemmType::Batched;
     throw std::runtime_error("bad gemm type " + s);
+}
+
+static std::string compiled() {
+    const auto& done = jit->last;
+    std::ostringstream out;
+    out << "ok " << done.tag << ' ' << done.options.arch.value_or("-") << ' '
+        << done.source.size() << '\n' << done.source;
+    return out.str();
 }
 
 static std::string gemm_query(std::istringstream& in) {
@@ -71,11 +82,16 @@ static std::string gemm_query(std::istringstream& in) {
         .grouped_layout = nullptr,
     };
     SM100FP8FP4Gemm1D1DRuntime::compile_and_launch("tag", args);
-    const auto& done = jit->last;
-    std::ostringstream out;
-    out << "ok " << done.options.arch.value_or("-") << ' ' << done.source.size() << '\n'
-        << done.source;
-    return out.str();
+    return compiled();
+}
+
+static std::string hc_query(std::istringstream& in) {
+    int n, k, m, num_splits;
+    in >> n >> k >> m >> num_splits;
+    if (not in) throw std::runtime_error("malformed hc query");
+    const at::Tensor a{torch::kBFloat16}, b{torch::kFloat}, d{torch::kFloat}, sqr{torch::kFloat};
+    sm100_tf32_hc_prenorm_gemm(a, b, d, sqr, m, n, k, num_splits);
+    return compiled();
 }
 
 int main() {
@@ -88,6 +104,7 @@ int main() {
         std::string answer;
         try {
             if (kind == "gemm") answer = gemm_query(in);
+            else if (kind == "hc") answer = hc_query(in);
             else throw std::runtime_error("unknown query " + kind);
         } catch (const std::exception& e) {
             answer = std::string("err ") + e.what();

@@ -99,6 +99,7 @@ _SM100_RENDERED = frozenset(
         "m_grouped_fp8_gemm_nt_contiguous",
         "m_grouped_fp8_gemm_nt_masked",
         "fp8_einsum",
+        "tf32_hc_prenorm_gemm",
     }
 )
 # The identity epilogue each build's SM100 GEMMs render last: get_default_epilogue_type

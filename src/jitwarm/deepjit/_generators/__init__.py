@@ -12,6 +12,9 @@ from jitwarm.deepjit._generators.sm90_fp8_mqa_logits import (
 )
 from jitwarm.deepjit._generators.sm90_tf32_hc_prenorm_gemm import render_tf32_hc_prenorm_gemm
 from jitwarm.deepjit._generators.sm100_fp8_fp4_gemm_1d1d import render_gemm_1d1d
+from jitwarm.deepjit._generators.sm100_tf32_hc_prenorm_gemm import (
+    render_sm100_tf32_hc_prenorm_gemm,
+)
 from jitwarm.plan.schema import Family
 
 GENERATORS: dict[tuple[str, Family], Generator] = {
@@ -27,6 +30,7 @@ GENERATORS: dict[tuple[str, Family], Generator] = {
     ("sm100", Family.M_GROUPED_CONTIGUOUS): render_gemm_1d1d,
     ("sm100", Family.M_GROUPED_MASKED): render_gemm_1d1d,
     ("sm100", Family.FP8_EINSUM): render_gemm_1d1d,
+    ("sm100", Family.TF32_HC_PRENORM): render_sm100_tf32_hc_prenorm_gemm,
 }
 
 __all__ = ["GENERATORS", "Generator", "RenderContext", "Unrenderable"]

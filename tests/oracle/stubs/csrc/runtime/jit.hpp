@@ -8,14 +8,23 @@
 #include <string>
 
 namespace deep_jit::cuda {
+struct Dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
 struct LaunchOptions {
     int num_smem_bytes = 0;
+    Dim3 grid_dim, block_dim, cluster_dim;
 };
 // Only the field an SM100 epilogue class overrides (its `arch`); empty: DeepJIT's defaults.
 struct CompilerOptions {
     std::optional<std::string> arch;
 };
 }  // namespace deep_jit::cuda
+
+// CUDA's dim3, as the launchers build launch options with it.
+struct dim3 : deep_jit::cuda::Dim3 {
+    dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : deep_jit::cuda::Dim3{x, y, z} {}
+};
 
 namespace deep_gemm {
 struct OracleDevice {
@@ -34,7 +43,7 @@ struct OracleJit {
         return 0;
     }
     template <typename... Args>
-    void launch(const Args&...) {}
+    void launch(const int&, const deep_jit::cuda::LaunchOptions&, const Args&...) {}
 };
 inline auto jit = std::make_shared<OracleJit>();
 }  // namespace deep_gemm
