@@ -74,7 +74,7 @@ def test_every_planned_sm100_gemm_source_is_the_librarys(build: str) -> None:
             members = [m for lo, hi in kernel.m_ranges for m in (lo, hi)]
             for m in sorted({kernel.m, *members}):  # the kernel's M and every range edge
                 cases.append((entry, kernel, ctx, _query(entry, m, plan.num_sms)))
-    assert len(cases) > 500
+    assert len(cases) > 500 and {e.family for e, *_ in cases} == set(GEMMS)
     answers = oracle.render([q for *_, q in cases])
     wrong = []
     for (entry, kernel, ctx, query), (_, arch, source) in zip(cases, answers, strict=True):
