@@ -128,7 +128,9 @@ def test_hc_prenorm_sources_are_the_librarys(build: str) -> None:
     """tf32_hc_prenorm_gemm: every planned split count of V4-Flash, and random N, K, splits."""
     oracle = generator_oracle_for(build)
     profile = get_profile(BUILDS[build])
-    plan = _plans(build)[3]
+    plan = plan_serving(
+        load_model("deepseek-v4-flash"), ServingConfig(arch="sm100", tp=4), build=BUILDS[build]
+    )
     [entry] = [e for e in plan.entries if e.family is Family.TF32_HC_PRENORM]
     ctx = RenderContext(profile=profile, arch="sm100", num_sms=plan.num_sms)
     cases = [(entry, kernel) for kernel in entry.kernels]
