@@ -118,9 +118,17 @@ def test_build_cli_no_model_no_plan_is_one_line(capsys):
 
 
 def test_a_build_with_nothing_to_build_fails_in_one_line(tmp_path, capsys):
-    # sm100: 2.8.0 has a selection model but jitwarm ports no sm100 generator yet
-    args = ["build", "--model", "deepseek-v4-flash", "--tp", "4", "--ep", "4"]
-    args += ["--moe-path", "mega", "--arch", "sm100", "--cache-dir", str(tmp_path / "root")]
+    # sm100 mega-MoE and indexer kernels: 2.8.0 has a selection model but no generator port
+    plan = plan_serving(
+        load_model("deepseek-v4-flash"),
+        ServingConfig(tp=4, ep=4, moe_path="mega", arch="sm100"),
+        build="tokenspeed-deepgemm-2.8.0",
+    )
+    unported = [e for e in plan.entries if "mqa" in e.family.value or "mega" in e.family.value]
+    assert unported
+    path = tmp_path / "plan.json"
+    path.write_text(plan.model_copy(update={"entries": unported}).to_json())
+    args = ["build", "--plan", str(path), "--cache-dir", str(tmp_path / "root")]
     code, out, err = run(capsys, *args, "--target", str(unpacked_wheel("2.8.0")))
     assert code == 2 and err.count("\n") == 1 and out == ""
     assert "nothing to build for tokenspeed-deepgemm 2.8.0" in err and "sm100" in err

@@ -69,7 +69,7 @@ def prepare_build(
             "plan with the target's build (jitwarm build --model ... --target ...), or pass "
             "--target for the plan's build",
         )
-    arch = nvcc_arch(plan.arch)
+    arch = _deepjit_target(target, plan.arch)
     start = time.perf_counter()
     notes: tuple[str, ...] = ()
     if render is None:
@@ -87,6 +87,14 @@ def prepare_build(
     return PreparedBuild(
         plan, target, nvcc, roots, mine, len({j.entry_name for j in jobs}), shard, render_s, notes
     )
+
+
+def _deepjit_target(target: TargetBuild, arch: str) -> str:
+    """The ``--gpu-architecture`` the build's DeepJIT compiles ``arch`` for: its profile's
+    (``sm_90a``; an arch family from sm100 on, ``sm_100f``), else the arch-specific one."""
+    flags = target.profile.deepjit_flags
+    name = flags.arch_name(arch) if flags is not None else None
+    return f"sm_{name}" if name is not None else nvcc_arch(arch)
 
 
 def run_build(

@@ -28,7 +28,8 @@ class Nvcc:
 
 
 def nvcc_arch(arch: str) -> str:
-    """The arch-specific target DeepJIT compiles for (``sm90`` -> ``sm_90a``)."""
+    """The arch-specific target of ``arch`` (``sm90`` -> ``sm_90a``): the code nvcc must list.
+    What a build's DeepJIT passes (``sm_100f`` on sm100) is its profile's ``arch_names``."""
     match = re.fullmatch(r"sm_?(\d+)a?", arch)
     if match is None:
         raise NvccError(f"arch {arch!r}: expected sm90 or sm100")

@@ -96,8 +96,8 @@ def _context(plan: Plan, profile: BuildProfile) -> RenderContext:
 
 def _generator(entry: PlanEntry, ctx: RenderContext) -> Generator | str:
     """The port for ``entry``, or why there is none."""
-    if entry.family.value not in ctx.profile.rendered_families:
-        return f"no {entry.family.value} generator port for {ctx.profile.name}"
+    if not ctx.profile.renders(entry.family.value, ctx.arch):
+        return f"no {entry.family.value} generator port for {ctx.profile.name} on {ctx.arch}"
     port = GENERATORS.get((ctx.arch, entry.family))
     if port is None:
         return f"no {entry.family.value} generator port for {ctx.arch}"

@@ -235,6 +235,10 @@ class BuildProfile:
     # Kernel families whose generators jitwarm ports exactly for this build (jitwarm.deepjit);
     # others are planned but not rendered on a CPU.
     rendered_families: frozenset[str] = frozenset()
+    # The same on sm100, and the operator type the SM100 1D1D GEMM renders as its identity
+    # epilogue (its last template argument; None: no SM100 GEMM port for this build).
+    sm100_rendered_families: frozenset[str] = frozenset()
+    sm100_identity_epilogue: str | None = None
     env_prefixes: tuple[str, ...] = ("DG",)  # DeepJIT: DG_JIT_* first, then DJ_JIT_*
     key_env_suffixes: tuple[str, ...] = UPSTREAM_KEY_ENV
     compilers: tuple[str, ...] = ("nvcc",)  # "nvrtc" where DG_JIT_USE_NVRTC switches to it
@@ -267,6 +271,11 @@ class BuildProfile:
         """The key-changing settings of ``env`` (default: this process) this build sees, as
         ``DG_<suffix>: value`` (a ``DJ_*`` fallback is reported under its ``DG_*`` name)."""
         return dgenv.key_env(env, suffixes=self.key_env_suffixes, prefixes=self.env_prefixes)
+
+    def renders(self, family: str, arch: str) -> bool:
+        """True when jitwarm.deepjit ports this build's generator of ``family`` on ``arch``."""
+        families = self.sm100_rendered_families if arch == "sm100" else self.rendered_families
+        return family in families
 
     # -- selection --------------------------------------------------------------------------
     def selection_model(self, arch: str) -> SelectionModel | None:

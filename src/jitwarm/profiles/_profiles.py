@@ -91,6 +91,22 @@ _SM90_RENDERED = frozenset(
     }
 )
 
+# SM100 families whose 2.8.x generators jitwarm.deepjit ports (checked against the builds' own
+# generator C++ compiled on a CPU, tests/test_deepjit_sm100.py; never loaded on a B200).
+_SM100_RENDERED = frozenset(
+    {
+        "fp8_gemm_nt",
+        "m_grouped_fp8_gemm_nt_contiguous",
+        "m_grouped_fp8_gemm_nt_masked",
+        "fp8_einsum",
+        "tf32_hc_prenorm_gemm",
+    }
+)
+# The identity epilogue each build's SM100 GEMMs render last: get_default_epilogue_type
+# (impls/epilogue.hpp) in 2.8.0, IdentityEpilogue (impls/epilogue_class.hpp) in 2.8.2.
+_SM100_IDENTITY_280 = "epilogue::transform::EpilogueIdentity"
+_SM100_IDENTITY_282 = "epilogue::operators::Identity"
+
 TOKENSPEED_250 = BuildProfile(
     name="tokenspeed-deepgemm-2.5.0",
     distributions=("tokenspeed-deepgemm",),
@@ -118,6 +134,8 @@ TOKENSPEED_280 = BuildProfile(
     extra_signature="cutlass-480",
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED,
+    sm100_rendered_families=_SM100_RENDERED,
+    sm100_identity_epilogue=_SM100_IDENTITY_280,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_280)},
     **_DEEPJIT,
 )
@@ -161,6 +179,8 @@ TOKENSPEED_282 = BuildProfile(
     # The indexer's 2.8.2 templates are checked against its sources, but no 2.8.2 capture has
     # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
     rendered_families=_SM90_RENDERED,
+    sm100_rendered_families=_SM100_RENDERED,
+    sm100_identity_epilogue=_SM100_IDENTITY_282,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_282)},
     **_DEEPJIT,
 )

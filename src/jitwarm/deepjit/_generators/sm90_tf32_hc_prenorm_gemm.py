@@ -24,8 +24,8 @@ _MAX_STAGES = 12
 SMEM_CAPACITY_BYTES = 232448  # SM90ArchSpec::smem_capacity
 
 
-def _swizzle_mode(block_size: int, elem_size: int) -> int:
-    """``get_swizzle_mode`` (impls/runtime_utils.hpp): the widest swizzle dividing the row."""
+def swizzle_mode(block_size: int, elem_size: int) -> int:
+    """``get_swizzle_mode`` (heuristics/utils.hpp): the widest swizzle dividing the row."""
     num_bytes = block_size * elem_size
     for mode in (128, 64, 32, 16):
         if num_bytes % mode == 0:
@@ -41,7 +41,7 @@ def render_tf32_hc_prenorm_gemm(
     if not (n <= 32 and n % 8 == 0 and k % _BLOCK_K == 0):
         raise Unrenderable(f"SM90 hc_prenorm takes N <= 32 (multiple of 8), K % 64 == 0: {n}x{k}")
     splits = param(kernel, "num_splits")
-    swizzle_cd = _swizzle_mode(block_n, 4)
+    swizzle_cd = swizzle_mode(block_n, 4)
     stages = _MAX_STAGES
     while stages > 0:
         smem = (_BLOCK_M * _BLOCK_K * 2 + block_n * _BLOCK_K * 4) * stages

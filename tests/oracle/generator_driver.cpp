@@ -1,0 +1,115 @@
+// The generator oracle: DeepGEMM's own SM100 1D1D GEMM source generator
+// (SM100FP8FP4Gemm1D1DRuntime::compile_and_launch, cut verbatim out of a pinned wheel's
+// csrc/jit_kernels/impls/sm100_fp8_fp4_gemm_1d1d.hpp by tests/_generator_oracle.py, with the
+// to_string helpers of impls/runtime_utils.hpp and the build's epilogue header), fed the
+// GemmDesc each launcher fills and the configuration the build's own heuristic picks for it.
+//
+// stdin, one query per line:
+//   gemm GEMM_TYPE M N K GROUPS NUM_SMS GRAN_K CD
+//     GEMM_TYPE Normal|MGroupedContiguous|MGroupedMasked|Batched; FP8 (e4m3) A and B,
+//     K-major, compiled_dims "nk"; CD bf16|fp32; M is expected_m for MGroupedMasked.
+//   hc N K M NUM_SPLITS
+//     sm100_tf32_hc_prenorm_gemm itself (cut verbatim out of sm100_tf32_hc_prenorm_gemm.hpp).
+// stdout per query: "ok TAG ARCH NBYTES" (TAG: what the call handed DeepJIT, "tag" for gemm,
+// whose tags are its launchers' literals; ARCH: the arch override, "-" when none), then the
+// NBYTES of the source DeepJIT was handed and a newline; or "err <message>".
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "csrc/jit_kernels/heuristics/sm100.hpp"
+#include "generator_cut.hpp"
+
+using namespace deep_gemm;
+
+static GemmType parse_gemm_type(const std::string& s) {
+    if (s == "Normal") return GemmType::Normal;
+    if (s == "MGroupedContiguous") return GemmType::MGroupedContiguous;
+    if (s == "MGroupedMasked") return GemmType::MGroupedMasked;
+    if (s == "Batched") return GemmType::Batched;
+    throw std::runtime_error("bad gemm type " + s);
+}
+
+static std::string compiled() {
+    const auto& done = jit->last;
+    std::ostringstream out;
+    out << "ok " << done.tag << ' ' << done.options.arch.value_or("-") << ' '
+        << done.source.size() << '\n' << done.source;
+    return out.str();
+}
+
+static std::string gemm_query(std::istringstream& in) {
+    std::string gemm_type_name, cd;
+    int m, n, k, groups, num_sms, gran_k;
+    in >> gemm_type_name >> m >> n >> k >> groups >> num_sms >> gran_k >> cd;
+    if (not in) throw std::runtime_error("malformed gemm query");
+    const auto gemm_type = parse_gemm_type(gemm_type_name);
+    // As the launchers of sm100_fp8_fp4_gemm_1d1d.hpp fill it (contiguous: one group of m rows
+    // expected; masked: m is expected_m, every group expected).
+    GemmDesc desc{
+        .gemm_type = gemm_type,
+        .kernel_type = KernelType::Kernel1D1D,
+        .m = m, .n = n, .k = k, .num_groups = groups,
+        .a_dtype = torch::kFloat8_e4m3fn, .b_dtype = torch::kFloat8_e4m3fn,
+        .cd_dtype = cd == "bf16" ? torch::kBFloat16 : torch::kFloat,
+        .major_a = cute::UMMA::Major::K, .major_b = cute::UMMA::Major::K,
+        .with_accumulation = false,
+        .num_sms = num_sms, .tc_util = 100,
+        .compiled_dims = "nk",
+    };
+    if (gemm_type == GemmType::MGroupedContiguous) {
+        desc.ensure_zero_padding = true;  // the API's default
+        desc.expected_m = m, desc.expected_n = n, desc.expected_k = k, desc.expected_num_groups = 1;
+    } else if (gemm_type == GemmType::MGroupedMasked) {
+        desc.expected_m = m, desc.expected_n = n, desc.expected_k = k;
+        desc.expected_num_groups = groups;
+    }
+    const auto config = get_best_config<SM100ArchSpec>(desc);
+    SM100FP8FP4Gemm1D1DRuntime::Args args{
+        .gemm_desc = desc,
+        .gemm_config = config,
+        .options = {},
+#ifdef JITWARM_EPILOGUE_CLASS
+        // resolve_epilogue_class with no class, alpha or SFD given
+        .epilogue_class = std::make_shared<IdentityEpilogue>(),
+#else
+        // make_epilogue_input(m, n) with no type, alpha or SFD given
+        .epilogue = make_epilogue_input(m, n),
+#endif
+        .gran_k_a = gran_k,
+        .gran_k_b = gran_k,
+        .k_alignment = gran_k,
+        .grouped_layout = nullptr,
+    };
+    SM100FP8FP4Gemm1D1DRuntime::compile_and_launch("tag", args);
+    return compiled();
+}
+
+static std::string hc_query(std::istringstream& in) {
+    int n, k, m, num_splits;
+    in >> n >> k >> m >> num_splits;
+    if (not in) throw std::runtime_error("malformed hc query");
+    const at::Tensor a{torch::kBFloat16}, b{torch::kFloat}, d{torch::kFloat}, sqr{torch::kFloat};
+    sm100_tf32_hc_prenorm_gemm(a, b, d, sqr, m, n, k, num_splits);
+    return compiled();
+}
+
+int main() {
+    std::ios::sync_with_stdio(false);
+    std::string line;
+    while (std::getline(std::cin, line)) {
+        std::istringstream in(line);
+        std::string kind;
+        in >> kind;
+        std::string answer;
+        try {
+            if (kind == "gemm") answer = gemm_query(in);
+            else if (kind == "hc") answer = hc_query(in);
+            else throw std::runtime_error("unknown query " + kind);
+        } catch (const std::exception& e) {
+            answer = std::string("err ") + e.what();
+        }
+        std::cout << answer << '\n';
+    }
+    return 0;
+}
