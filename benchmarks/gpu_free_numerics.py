@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from jitwarm.deepgemm.calls import build_call, deepgemm_module
-from jitwarm.models.loader import load_model
+from jitwarm.deepgemm._calls import build_call, deepgemm_module
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
-from jitwarm.plan.schema import Family, PlanEntry
+from jitwarm.plan._schema import Family, PlanEntry
 from jitwarm.serving import ServingConfig
 
 FP8 = torch.float8_e4m3fn

@@ -16,11 +16,11 @@ os.environ["DG_JIT_CACHE_DIR"] = str(root)
 import deep_gemm  # noqa: E402
 import torch  # noqa: E402
 
-from jitwarm.deepgemm.calls import build_call  # noqa: E402
+from jitwarm.deepgemm._calls import build_call  # noqa: E402
 from jitwarm.guard import Guard, GuardMode  # noqa: E402
 from jitwarm.guard._cachewatch import CacheWatcher  # noqa: E402
 from jitwarm.guard._recorder import CallRecorder  # noqa: E402
-from jitwarm.plan.schema import Family, PlanEntry, Selection  # noqa: E402
+from jitwarm.plan._schema import Family, PlanEntry, Selection  # noqa: E402
 
 entry = PlanEntry(
     family=Family.FP8_GEMM_NT,

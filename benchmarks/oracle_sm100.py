@@ -39,7 +39,7 @@ from _oracle import (
 )
 from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
-from jitwarm.selection.sm100 import (
+from jitwarm.selection._sm100 import (
     partition_m_sm100,
     select_mega_moe,
     select_sm100,
@@ -145,7 +145,7 @@ def main() -> None:
         )
         print(json.dumps(builds[-1]), flush=True)
     result = {
-        "what": "jitwarm.selection.sm100 vs DeepGEMM's own SM100 heuristic headers (g++)",
+        "what": "jitwarm.selection._sm100 vs DeepGEMM's own SM100 heuristic headers (g++)",
         "device": f"CPU ({platform.machine()}), no GPU",
         "python": platform.python_version(),
         "seed": args.seed,

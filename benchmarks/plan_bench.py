@@ -12,7 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
 from jitwarm.serving import ServingConfig
 

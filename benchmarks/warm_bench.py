@@ -36,16 +36,16 @@ from pathlib import Path
 from typing import Any
 
 from jitwarm.deepgemm import warm
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.pool import PoolSpec, run_pool
-from jitwarm.warmer.report import ItemRow
-from jitwarm.warmer.resources import usable_cpus
-from jitwarm.warmer.settings import worker_env
+from jitwarm.warmer._cache_entries import list_entries
+from jitwarm.warmer._items import WorkItem
+from jitwarm.warmer._pool import PoolSpec, run_pool
+from jitwarm.warmer._report import ItemRow
+from jitwarm.warmer._resources import usable_cpus
+from jitwarm.warmer._settings import worker_env
 
 DENSE_TO = 2048
 DENSE_STEP = 16
@@ -99,7 +99,7 @@ def subset_plan(plan: Plan, shapes: list[tuple[int, int]]) -> Plan:
 
 def run_dense_serial(plan: Plan, cache_root: Path) -> dict[str, Any]:
     """One worker process, one item per shape holding the whole dense M list, in order."""
-    from jitwarm.deepgemm.backend import DeepGEMMBackend
+    from jitwarm.deepgemm._backend import DeepGEMMBackend
 
     items = [
         WorkItem(

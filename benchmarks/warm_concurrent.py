@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from jitwarm import dgenv
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer._cache_entries import list_entries
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "warm-concurrent.json"

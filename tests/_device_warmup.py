@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from jitwarm.warmer.backend import WorkerContext
-from jitwarm.warmer.errors import WorkerSetupError
-from jitwarm.warmer.fake import FakeBackend
+from jitwarm.warmer._backend import WorkerContext
+from jitwarm.warmer._errors import WorkerSetupError
+from jitwarm.warmer._fake import FakeBackend
 
 RAN = threading.Event()
 

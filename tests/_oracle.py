@@ -198,7 +198,7 @@ GEMM_FIELDS = [
 
 
 def sm100_query(problem, m: int) -> str:
-    """The oracle query for a `jitwarm.selection.sm100.SM100GemmProblem` at M = m."""
+    """The oracle query for a `jitwarm.selection._sm100.SM100GemmProblem` at M = m."""
     p = problem
     desc_m, expected_m, expected_groups = launcher_desc(p.gemm_type.value, m, p.num_groups)
     return gemm_query(
@@ -258,8 +258,8 @@ def answer_fields(answer: str) -> tuple | str:
 def random_sm100_problem(rng):
     """A random SM100 GEMM problem: shapes no preset has, SM counts other than 148, the
     block-size multiples and alignments engines may set, every modelled type and dtype."""
-    from jitwarm.selection.sm90 import GemmType
-    from jitwarm.selection.sm100 import SM100GemmProblem
+    from jitwarm.selection._sm90 import GemmType
+    from jitwarm.selection._sm100 import SM100GemmProblem
 
     gemm_type = rng.choice(
         [GemmType.NORMAL] * 4 + [GemmType.BATCHED] * 2
@@ -288,7 +288,7 @@ def random_m(rng) -> int:
 
 
 def random_mega_problem(rng):
-    from jitwarm.selection.sm100 import MegaMoEProblem
+    from jitwarm.selection._sm100 import MegaMoEProblem
 
     ranks = rng.choice([1, 2, 4, 8, 16, 32, 64])
     per_rank = rng.choice([1, 2, 4, 8, 16, 32, 64])

@@ -1,6 +1,6 @@
 """Small plans for warm's tests (real planner, small serving limits so they run fast)."""
 
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
 

@@ -9,12 +9,12 @@ import pytest
 from _wheels import unpacked_wheel
 from fakes.helpers import FAKE_NVCC
 from jitwarm import dgenv
-from jitwarm.ahead.compiler import AheadCompiler, plan_jobs
-from jitwarm.ahead.source import SourceRenderer
-from jitwarm.models.loader import load_model
+from jitwarm.ahead._compiler import AheadCompiler, plan_jobs
+from jitwarm.ahead._source import SourceRenderer
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer.items import plan_work_items
+from jitwarm.warmer._items import plan_work_items
 
 
 @pytest.fixture

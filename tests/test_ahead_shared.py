@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from fakes.helpers import FAKE_NVCC
-from jitwarm.ahead.compiler import SHARED_DIR, AheadCompiler, AheadJob
+from jitwarm.ahead._compiler import SHARED_DIR, AheadCompiler, AheadJob
 from jitwarm.dgenv import NVCC_VAR
 from jitwarm.interposer import REAL_NVCC_VAR, compile_key
 from jitwarm.locks import KernelLocks
-from jitwarm.warmer.api import attribute_ahead
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.report import build_report
+from jitwarm.warmer._api import attribute_ahead
+from jitwarm.warmer._backend import CallOutcome, ItemOutcome
+from jitwarm.warmer._items import WorkItem
+from jitwarm.warmer._report import build_report
 
 FLAGS = ("-std=c++20", "-I/opt/dg/include", "--gpu-architecture=sm_90a", "-O3")
 

@@ -11,8 +11,8 @@ import pytest
 
 from _data import SM90_H100_GROUND_TRUTH
 from _wheels import unpacked_wheel
-from jitwarm.ahead.digest import deepgemm_digest
-from jitwarm.ahead.source import IncludeHasher, SourceRenderer, fill
+from jitwarm.ahead._digest import deepgemm_digest
+from jitwarm.ahead._source import IncludeHasher, SourceRenderer, fill
 
 GROUND_TRUTH = SM90_H100_GROUND_TRUTH
 # The include hash of sm90_fp8_gemm_1d2d.cuh in tokenspeed-deepgemm 2.5.0.post20260604. Captured

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakes.helpers import FAKE_NVCC
-from jitwarm.ahead.compiler import AheadCompiler, AheadJob
+from jitwarm.ahead._compiler import AheadCompiler, AheadJob
 from jitwarm.dgenv import NVCC_VAR
 from jitwarm.interposer import REAL_NVCC_VAR, compile_key
 
@@ -132,15 +132,15 @@ def test_stop_kills_nvcc_and_releases_waiting_shims(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("jobs", "workers"), [(1, 1), (2, 2), (4, 2), (16, 4), (17, 5), (64, 16)])
 def test_handover_needs_a_quarter_of_the_workers(jobs: int, workers: int) -> None:
-    from jitwarm.warmer.api import handover_workers
+    from jitwarm.warmer._api import handover_workers
 
     assert handover_workers(jobs) == workers
 
 
 def test_the_cli_report_says_what_was_compiled_ahead(tmp_path: Path) -> None:
     from jitwarm.cli._output import stdout
-    from jitwarm.cli.warm_cmd import render_report
-    from jitwarm.warmer.report import AheadSummary, build_report
+    from jitwarm.cli._warm_cmd import render_report
+    from jitwarm.warmer._report import AheadSummary, build_report
 
     # A real ahead compile: one kernel compiles and is handed over, one fails in nvcc.
     nvcc = tmp_path / "picky-nvcc"

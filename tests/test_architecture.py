@@ -2,7 +2,8 @@
 
 - No import cycles between packages, beyond the ones listed in KNOWN_CYCLES (open items of the
   structure issue, each to be removed, never added to): a new cycle fails with its edges.
-- No package imports another package's private modules (``jitwarm.x._y`` from outside ``x``).
+- No package imports another package's private modules (``jitwarm.x._y`` from outside ``x``),
+  and every package's modules are private behind its ``__all__``.
 - Only ``jitwarm.deepgemm`` imports torch or deep_gemm.
 Imports inside functions count (a dependency is a dependency); ``if TYPE_CHECKING`` ones do not.
 """
@@ -126,6 +127,30 @@ def test_no_package_imports_another_packages_private_modules() -> None:
     assert not bad, "\n".join(bad)
 
 
+def test_every_package_keeps_its_modules_private_behind_its_all() -> None:
+    """One privacy rule: a package's modules are ``_name.py``; its ``__init__`` names the
+    interface in ``__all__``."""
+    public, no_all = [], []
+    for init in SRC.glob("*/__init__.py"):
+        package = init.parent
+        public += [
+            str(p.relative_to(SRC))
+            for p in package.iterdir()
+            if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").exists())
+        ]
+        names = {
+            t.id
+            for node in ast.parse(init.read_text()).body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(t, ast.Name)
+        }
+        if "__all__" not in names:
+            no_all.append(str(init.relative_to(SRC)))
+    assert not public, f"public modules (name them _x.py, export from __init__): {public}"
+    assert not no_all, f"packages without __all__: {no_all}"
+
+
 def test_only_the_deepgemm_package_imports_torch_or_deep_gemm() -> None:
     bad = [
         f"{module} imports {target}"
@@ -157,7 +182,7 @@ def test_warm_gets_deepgemms_backend_injected_from_above() -> None:
 
     code = (
         "import sys\n"
-        "from jitwarm.warmer.api import default_backend\n"
+        "from jitwarm.warmer._api import default_backend\n"
         "from jitwarm.errors import UsageError\n"
         "try:\n"
         "    default_backend()\n"
@@ -182,7 +207,7 @@ def test_one_list_of_fatal_cuda_errors() -> None:
         for p in SRC.rglob("*.py")
         if '"illegal memory access"' in p.read_text()
     ]
-    assert defining == ["warmer/backend.py"]
+    assert defining == ["warmer/_backend.py"]
 
 
 # Modules that port a DeepGEMM source file name the exact builds they follow in their module
@@ -190,10 +215,10 @@ def test_one_list_of_fatal_cuda_errors() -> None:
 # that docstring may name versions, nothing else in them may.
 PORTS = (
     "deepjit/_generators/*.py",
-    "selection/sm90.py",
-    "selection/sm100.py",
-    "ahead/source.py",
-    "ahead/digest.py",
+    "selection/_sm90.py",
+    "selection/_sm100.py",
+    "ahead/_source.py",
+    "ahead/_digest.py",
 )
 
 

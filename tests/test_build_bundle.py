@@ -34,7 +34,7 @@ from jitwarm.bundle import (
     open_bundle,
 )
 from jitwarm.dgenv import CacheRoots
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
 from jitwarm.serving import ServingConfig
 

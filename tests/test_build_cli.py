@@ -14,7 +14,7 @@ import pytest
 from _build_gt import ground_truth, real_nvcc
 from _cli import run
 from _wheels import unpacked_wheel
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Family, plan_serving
 from jitwarm.serving import ServingConfig
 

@@ -13,8 +13,8 @@ _SCRIPT = """
 import sys
 from pathlib import Path
 from jitwarm.build import Nvcc, prepare_build, resolve_target
-from jitwarm.cli import build_cmd
-from jitwarm.models.loader import load_model
+from jitwarm.cli import _build_cmd as build_cmd
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
 from jitwarm.serving import ServingConfig
 target = resolve_target(sys.argv[1])

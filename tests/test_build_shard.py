@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from jitwarm.build import BuildJob, Shard, shard_jobs, split_jobs
 from jitwarm.errors import UsageError
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import plan_serving
-from jitwarm.plan.estimate import estimate_kernel_s
+from jitwarm.plan._estimate import estimate_kernel_s
 from jitwarm.serving import ServingConfig
 
 

@@ -14,7 +14,7 @@ from _build_gt import real_nvcc
 from _cli import run
 from _wheels import unpacked_wheel
 from jitwarm.cache import cubin_file_problem
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Family, plan_serving
 from jitwarm.serving import ServingConfig
 

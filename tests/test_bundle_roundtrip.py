@@ -21,9 +21,9 @@ from jitwarm.bundle import (
 from jitwarm.cache import EntryStatus, check_cache, scan_cache
 from jitwarm.cli import main
 from jitwarm.dgenv import CacheRoots, Layout
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 from jitwarm.serving import ServingConfig
 
 HOST = Provenance(

@@ -28,9 +28,9 @@ from jitwarm.cache import (
     scan_cache,
 )
 from jitwarm.dgenv import CacheRoots, Layout
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 from jitwarm.serving import ServingConfig
 
 V3, V4 = "deepseek-v3 --tp 8", "deepseek-v4-flash --tp 4"

@@ -9,7 +9,7 @@ import pytest
 from _cubin import GROUND_TRUTH, gemm_source, render_kernel_cu
 from jitwarm.cache import family_of, parse_entry_name, parse_template_args
 from jitwarm.dgenv import Layout
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 
 
 def _ground_truth_args() -> list[str]:

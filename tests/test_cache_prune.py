@@ -11,9 +11,9 @@ from _cubin import age, gemm_source, real_cubin, render_kernel_cu, write_entry
 from jitwarm.cache import PlanIndex, PruneReason, plan_prune, scan_cache
 from jitwarm.dgenv import CacheRoots
 from jitwarm.errors import UsageError
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 from jitwarm.serving import ServingConfig
 
 

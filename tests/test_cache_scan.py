@@ -19,7 +19,7 @@ from jitwarm.dgenv import (
     key_env,
     resolve_cache_roots,
 )
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 
 ARGS = (
     "cute::UMMA::Major::K, 0, 4096, 7168, 1, 16, 32, 128, 128, 128, 64, 16, 128, 128, 1, "
@@ -175,8 +175,8 @@ def test_key_env_is_typed_and_named_in_errors() -> None:
 
 def test_cache_and_bundle_cli_import_neither_torch_nor_deep_gemm() -> None:
     code = (
-        "import sys; import jitwarm.cache, jitwarm.bundle, jitwarm.cli.cache_cmd, "
-        "jitwarm.cli.bundle_cmd; print(sorted(m for m in sys.modules "
+        "import sys; import jitwarm.cache, jitwarm.bundle, jitwarm.cli._cache_cmd, "
+        "jitwarm.cli._bundle_cmd; print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('torch', 'deep_gemm')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

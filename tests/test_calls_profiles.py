@@ -14,10 +14,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _wheels import fetch_wheel, unpacked_wheel, vllm_281_dir  # noqa: E402
-from jitwarm.deepgemm.calls import build_call  # noqa: E402
-from jitwarm.models.loader import load_model  # noqa: E402
+from jitwarm.deepgemm._calls import build_call  # noqa: E402
+from jitwarm.models._loader import load_model  # noqa: E402
 from jitwarm.plan import plan_serving  # noqa: E402
-from jitwarm.plan.schema import Family  # noqa: E402
+from jitwarm.plan._schema import Family  # noqa: E402
 from jitwarm.profiles import PROFILES, IndexerApi  # noqa: E402
 from jitwarm.serving import ServingConfig  # noqa: E402
 

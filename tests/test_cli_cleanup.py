@@ -11,13 +11,13 @@ from pathlib import Path
 
 from tests._warm_plans import exact_plan
 
-from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer._cache_entries import list_entries
 
 # The CLI as a user runs it, with the fake compiler in place of DeepGEMM.
 _SCRIPT = """
 import sys
 from jitwarm.cli import main
-from jitwarm.warmer import FakeBackend, api
+from jitwarm.warmer import FakeBackend, _api as api
 
 if __name__ == "__main__":
     api.default_backend = lambda capture=False: FakeBackend(compile_s=0.1)

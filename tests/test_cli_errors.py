@@ -139,7 +139,7 @@ def test_config_sizes_no_model_has_are_refused_at_once(
 def test_thousand_layers_plan_in_linear_time(tmp_path: Path) -> None:
     import time
 
-    from jitwarm.models.loader import load_model
+    from jitwarm.models._loader import load_model
 
     start = time.monotonic()
     model = load_model(_config_with(tmp_path, num_hidden_layers=1024, first_k_dense_replace=3))

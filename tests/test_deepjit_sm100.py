@@ -14,13 +14,13 @@ import pytest
 from _generator_oracle import generator_oracle_for, launcher_tag
 from jitwarm.deepjit import unrendered_kernels
 from jitwarm.deepjit._generators import GENERATORS, RenderContext
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.mset import MSet
 from jitwarm.plan import Family, Plan, PlanEntry, plan_serving
-from jitwarm.plan.schema import PlanKernel
-from jitwarm.plan.select import sm100_problem
+from jitwarm.plan._schema import PlanKernel
+from jitwarm.plan._select import sm100_problem
 from jitwarm.profiles import get_profile
-from jitwarm.selection.sm100 import partition_m_sm100
+from jitwarm.selection._sm100 import partition_m_sm100
 from jitwarm.serving import ServingConfig
 
 BUILDS = {"2.8.0": "tokenspeed-deepgemm-2.8.0", "2.8.2": "tokenspeed-deepgemm-2.8.2"}

@@ -129,7 +129,7 @@ PACKAGES = [
     "jitwarm.record",
     "jitwarm.verify",
     "jitwarm.warmer",
-    "jitwarm.warmer.errors",
+    "jitwarm.warmer._errors",
 ]
 
 
@@ -153,8 +153,8 @@ def test_deepgemm_exports_its_error_from_the_tree() -> None:
 def test_old_import_paths_still_work() -> None:
     from jitwarm.dgenv import EnvValueError as DgEnvValueError
     from jitwarm.guard._env import EnvValueError as GuardEnvValueError
-    from jitwarm.server.launcher import EngineFailed
-    from jitwarm.server.warmup import BundleSupportMissing
+    from jitwarm.server._launcher import EngineFailed
+    from jitwarm.server._warmup import BundleSupportMissing
 
     assert DgEnvValueError is GuardEnvValueError is errors.EnvValueError
     assert EngineFailed is errors.EngineFailedError
@@ -198,7 +198,7 @@ def test_errors_carry_their_context(tmp_path: Path) -> None:
 
 
 def test_verify_raises_its_own_usage_error() -> None:
-    from jitwarm.models.loader import load_model
+    from jitwarm.models._loader import load_model
     from jitwarm.plan import plan_serving
     from jitwarm.serving import ServingConfig
     from jitwarm.verify import verify_plan

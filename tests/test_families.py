@@ -1,4 +1,4 @@
-"""The family registry (jitwarm.plan.families) covers every family, and the modules that once
+"""The family registry (jitwarm.plan._families) covers every family, and the modules that once
 kept their own family tables read it: the cache's name -> family mapping, plan matching's
 positions, ``jitwarm kernels``'s offer, the planner's and the recorder's M kinds, warm's call
 builders. Expected values are written out here, not taken from the registry."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from jitwarm.cache import PlanIndex, family_of
-from jitwarm.cli.kernels_cmd import ModelledFamily
-from jitwarm.models.loader import load_model
+from jitwarm.cli._kernels_cmd import ModelledFamily
+from jitwarm.models._loader import load_model
 from jitwarm.mset import MSet
 from jitwarm.plan import (
     FAMILIES,
@@ -21,9 +21,9 @@ from jitwarm.plan import (
     Selection,
     plan_serving,
 )
-from jitwarm.plan.families import GEMM_KERNEL_NAMES, HELPER_KERNELS, family_of_kernel_name
-from jitwarm.plan.families import spec as family_spec
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan._families import GEMM_KERNEL_NAMES, HELPER_KERNELS, family_of_kernel_name
+from jitwarm.plan._families import spec as family_spec
+from jitwarm.plan._select import select_kernels
 from jitwarm.serving import ServingConfig
 
 
@@ -161,7 +161,7 @@ def test_m_kinds_of_the_registry_and_of_planned_entries() -> None:
 
 def test_warm_builds_a_call_for_every_family_the_registry_says_it_can() -> None:
     pytest.importorskip("torch")
-    from jitwarm.deepgemm import calls
+    from jitwarm.deepgemm import _calls as calls
 
     standalone = {f for f, s in FAMILIES.items() if s.standalone_call}
     assert set(calls._BUILDERS) == standalone

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from jitwarm.deepgemm.session import WorkerSession
+from jitwarm.deepgemm._session import WorkerSession
 from jitwarm.interposer import (
     CAPTURE_FILE_VAR,
     MODE_VAR,
@@ -185,7 +185,7 @@ def test_hand_over_passes_anything_else_to_the_real_nvcc(
 
 
 def test_a_missing_mode_or_real_nvcc_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    from jitwarm.interposer import script
+    from jitwarm.interposer import _script as script
 
     env = {k: v for k, v in os.environ.items() if k not in (MODE_VAR, REAL_NVCC_VAR)}
     bare = subprocess.run(

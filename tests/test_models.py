@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from jitwarm.errors import ConfigError, UnknownArchitectureError
-from jitwarm.models.loader import list_presets, load_model
-from jitwarm.models.spec import Architecture, LowRankMQAAttention, MLAAttention
+from jitwarm.models._loader import list_presets, load_model
+from jitwarm.models._spec import Architecture, LowRankMQAAttention, MLAAttention
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "src/jitwarm/models/presets"
 

@@ -22,8 +22,8 @@ from _oracle import (
 )
 from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
-from jitwarm.selection.sm90 import GemmType
-from jitwarm.selection.sm100 import (
+from jitwarm.selection._sm90 import GemmType
+from jitwarm.selection._sm100 import (
     MegaMoEProblem,
     SM100GemmProblem,
     partition_m_sm100,

@@ -10,10 +10,10 @@ import pytest
 
 from _oracle import gemm_query, launcher_desc, oracle_for, parse_gemm_answer
 from jitwarm.errors import ConfigError
-from jitwarm.models.loader import list_presets, load_model
+from jitwarm.models._loader import list_presets, load_model
 from jitwarm.plan import Selection, plan_serving
-from jitwarm.plan.select import sm90_problem
-from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, SM90KernelConfig, select_sm90
+from jitwarm.plan._select import sm90_problem
+from jitwarm.selection._sm90 import GemmProblem, GemmType, KernelType, SM90KernelConfig, select_sm90
 from jitwarm.serving import ServingConfig
 
 BUILDS = ("2.8.0", "2.8.2")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from jitwarm.errors import ConfigError, ManifestError
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.mset import MSet
 from jitwarm.plan import Family, Plan, Selection, plan_serving
 from jitwarm.serving import ServingConfig
@@ -194,7 +194,7 @@ def test_bad_manifests() -> None:
 def test_planning_imports_neither_torch_nor_deep_gemm() -> None:
     code = (
         "import sys, jitwarm, jitwarm.cli\n"
-        "from jitwarm.models.loader import load_model\n"
+        "from jitwarm.models._loader import load_model\n"
         "from jitwarm.plan import plan_serving\n"
         "from jitwarm.serving import ServingConfig\n"
         "for m in ('deepseek-v3', 'deepseek-v3.2', 'deepseek-v4-flash'):\n"

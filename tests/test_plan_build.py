@@ -16,9 +16,9 @@ from _sites import deepgemm_site
 from jitwarm.bundle import Provenance, ProvenanceMismatchError, compare_provenance
 from jitwarm.dgenv import Layout
 from jitwarm.errors import ManifestError
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Selection
+from jitwarm.plan._schema import Selection
 from jitwarm.serving import ServingConfig
 
 B280, B282 = "tokenspeed-deepgemm-2.8.0", "tokenspeed-deepgemm-2.8.2"
@@ -130,7 +130,7 @@ def test_warm_on_an_unknown_build_captures_instead_of_trusting_the_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jitwarm.warmer import FakeBackend
-    from jitwarm.warmer import api as warm_api
+    from jitwarm.warmer import _api as warm_api
 
     site = tmp_path / "site"
     deepgemm_site(site, "tokenspeed-deepgemm", "2.9.0.post20270101")

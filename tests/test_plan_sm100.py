@@ -20,12 +20,12 @@ from _oracle import (
     sm100_fields,
     sm100_query,
 )
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.mset import MSet
 from jitwarm.plan import Family, Plan, Selection, plan_serving
-from jitwarm.plan.estimate import MEDIAN_COMPILE_S, estimate_compile
-from jitwarm.plan.select import sm100_problem
-from jitwarm.selection.sm100 import MegaMoEBlockConfig, MegaMoEProblem, SM100KernelConfig
+from jitwarm.plan._estimate import MEDIAN_COMPILE_S, estimate_compile
+from jitwarm.plan._select import sm100_problem
+from jitwarm.selection._sm100 import MegaMoEBlockConfig, MegaMoEProblem, SM100KernelConfig
 from jitwarm.serving import ServingConfig
 
 BUILDS = {"2.8.0": "tokenspeed-deepgemm-2.8.0", "2.8.2": "tokenspeed-deepgemm-2.8.2"}

@@ -13,7 +13,7 @@ from _data import DEEPJIT_ENTRIES
 from _sites import deepgemm_site, run_detect, vllm_site
 from _wheels import fetch_wheel, unpacked_wheel, vllm_281_dir
 from jitwarm.cache import parse_template_args
-from jitwarm.plan.schema import Family
+from jitwarm.plan._schema import Family
 from jitwarm.profiles import (
     PROFILES,
     BuildMismatchError,

@@ -10,11 +10,11 @@ import pytest
 
 from jitwarm import guard
 from jitwarm.errors import UsageError
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.mset import MSet
-from jitwarm.plan import domains
-from jitwarm.plan.schema import Conventions, Family, MKind, Selection
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan import _domains as domains
+from jitwarm.plan._schema import Conventions, Family, MKind, Selection
+from jitwarm.plan._select import select_kernels
 from jitwarm.record import (
     RecordedCall,
     RecordingError,

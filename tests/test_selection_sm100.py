@@ -10,9 +10,9 @@ import pytest
 
 from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
-from jitwarm.selection import sm100
-from jitwarm.selection.sm90 import GemmType
-from jitwarm.selection.sm100 import (
+from jitwarm.selection import _sm100 as sm100
+from jitwarm.selection._sm90 import GemmType
+from jitwarm.selection._sm100 import (
     MegaMoEProblem,
     SM100GemmProblem,
     partition_m_sm100,

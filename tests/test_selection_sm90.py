@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import jitwarm
 from _data import SM90_H100_GROUND_TRUTH
-from jitwarm.selection import sm90
-from jitwarm.selection.sm90 import (
+from jitwarm.selection import _sm90 as sm90
+from jitwarm.selection._sm90 import (
     GemmProblem,
     GemmType,
     KernelType,
@@ -287,7 +287,7 @@ def test_partition_evaluates_once_per_bucket(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_model_imports_neither_torch_nor_numpy() -> None:
     code = (
-        "import sys, jitwarm.selection.sm90 as s; "
+        "import sys, jitwarm.selection._sm90 as s; "
         "assert not {'torch', 'numpy', 'deep_gemm'} & set(sys.modules), sorted(sys.modules)"
     )
     src = str(Path(jitwarm.__file__).resolve().parents[1])

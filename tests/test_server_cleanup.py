@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests._serve_args import SMALL_SERVE_ARGS
 
-from jitwarm.server.process import ServerProcess
+from jitwarm.server._process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")

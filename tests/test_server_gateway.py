@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from jitwarm.server import gateway
-from jitwarm.server.gateway import HealthCheck, SmgGateway
+from jitwarm.server import _gateway as gateway
+from jitwarm.server._gateway import HealthCheck, SmgGateway
 
 LOG = """\
 2026-11-25 10:38:28  WARN smg::worker::manager: Health probe failed worker_url=http://w error=timeout

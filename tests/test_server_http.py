@@ -11,7 +11,7 @@ import pytest
 
 from _serve_args import SMALL_SERVE_ARGS
 from jitwarm.cli import main
-from jitwarm.server.process import ServerProcess
+from jitwarm.server._process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jitwarm.server.process import ServerProcess
+from jitwarm.server._process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")
@@ -51,7 +51,7 @@ def test_every_startup_mode(tmp_path):
     from jitwarm.bundle import export_bundle, host_provenance
     from jitwarm.cache import scan_cache
     from jitwarm.dgenv import resolve_cache_roots
-    from jitwarm.models.loader import load_model
+    from jitwarm.models._loader import load_model
     from jitwarm.plan import plan_serving
     from jitwarm.serving import ServingConfig
 

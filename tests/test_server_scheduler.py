@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jitwarm.server.scheduler import Scheduler, Sequence
-from jitwarm.server.warmup import dense_sweep_m_values
+from jitwarm.server._scheduler import Scheduler, Sequence
+from jitwarm.server._warmup import dense_sweep_m_values
 
 
 def _drain(sched: Scheduler, *, token: int = 7) -> list:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from _serve_args import SMALL_SERVE_ARGS
-from jitwarm.server.gateway import HealthCheck, SmgGateway, find_smg
-from jitwarm.server.prober import ModelPathProber
-from jitwarm.server.process import ServerProcess
+from jitwarm.server._gateway import HealthCheck, SmgGateway, find_smg
+from jitwarm.server._prober import ModelPathProber
+from jitwarm.server._process import ServerProcess
 
 pytest.importorskip("torch")
 pytest.importorskip("fastapi")

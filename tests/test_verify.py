@@ -12,7 +12,7 @@ import pytest
 
 from jitwarm import guard
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import (
+from jitwarm.plan._schema import (
     METADATA_CONVENTIONS,
     Conventions,
     Family,
@@ -21,11 +21,11 @@ from jitwarm.plan.schema import (
     Plan,
     PlanEntry,
 )
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan._select import select_kernels
 from jitwarm.record import plan_from_recording
 from jitwarm.serving import ServingConfig
 from jitwarm.verify import verify_plan
-from jitwarm.verify.snapshot import CacheSnapshot
+from jitwarm.verify._snapshot import CacheSnapshot
 
 META_CONV = METADATA_CONVENTIONS
 
@@ -216,7 +216,7 @@ def test_cli_verify_json(
 
 
 def test_no_nvcc_is_a_usage_error(verify_env: ModuleType, tmp_path: Path) -> None:
-    from jitwarm.verify.api import NoNvccError
+    from jitwarm.verify._api import NoNvccError
 
     with pytest.raises(NoNvccError, match="--version"):
         run_verify(make_plan(META), real_nvcc=tmp_path / "missing-nvcc")

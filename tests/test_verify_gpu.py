@@ -16,7 +16,7 @@ import pytest
 
 from _gpu import require_gpu
 from jitwarm.mset import MSet
-from jitwarm.plan.schema import (
+from jitwarm.plan._schema import (
     METADATA_CONVENTIONS,
     Conventions,
     Family,
@@ -25,7 +25,7 @@ from jitwarm.plan.schema import (
     Plan,
     PlanEntry,
 )
-from jitwarm.plan.select import select_kernels
+from jitwarm.plan._select import select_kernels
 from jitwarm.serving import ServingConfig
 
 pytestmark = pytest.mark.gpu
@@ -36,7 +36,7 @@ require_gpu()
 from jitwarm.deepgemm import warm  # noqa: E402
 from jitwarm.record import plan_from_recording  # noqa: E402
 from jitwarm.verify import verify_plan  # noqa: E402
-from jitwarm.verify.snapshot import CacheSnapshot  # noqa: E402
+from jitwarm.verify._snapshot import CacheSnapshot  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 META_CONV = METADATA_CONVENTIONS
@@ -128,8 +128,8 @@ def test_small_warm_then_verify(tmp_path: Path) -> None:
 
 
 SERVER = textwrap.dedent("""
-    from jitwarm.deepgemm.calls import build_call
-    from jitwarm.plan.schema import Family, PlanEntry, Selection
+    from jitwarm.deepgemm._calls import build_call
+    from jitwarm.plan._schema import Family, PlanEntry, Selection
     entry = PlanEntry(family=Family.FP8_GEMM_NT, n=3072, k=1536, phases=["prefill"],
                       m_values=[[1, 4096]], selection=Selection.SWEEP, kernels=None, modules=[])
     for m in (7, 300):

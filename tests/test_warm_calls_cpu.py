@@ -10,10 +10,10 @@ torch = pytest.importorskip("torch")
 
 from tests._warm_plans import exact_plan, sweep_plan  # noqa: E402
 
+from jitwarm.deepgemm._calls import UnsupportedFamilyError, build_call  # noqa: E402
 from jitwarm.deepgemm._layout import tma_aligned_size  # noqa: E402
-from jitwarm.deepgemm.calls import UnsupportedFamilyError, build_call  # noqa: E402
-from jitwarm.deepgemm.scan import plan_model, scan_fp8_linears  # noqa: E402
-from jitwarm.plan.schema import Conventions, Family, PlanEntry, Selection  # noqa: E402
+from jitwarm.deepgemm._scan import plan_model, scan_fp8_linears  # noqa: E402
+from jitwarm.plan._schema import Conventions, Family, PlanEntry, Selection  # noqa: E402
 from jitwarm.serving import ServingConfig  # noqa: E402
 
 FP8 = torch.float8_e4m3fn
@@ -87,7 +87,7 @@ def test_m_grouped_masked() -> None:
 
 
 def _v4_plan(arch: str = "sm90"):  # type: ignore[no-untyped-def]
-    from jitwarm.models.loader import load_model
+    from jitwarm.models._loader import load_model
     from jitwarm.plan import plan_serving
 
     return plan_serving(
@@ -204,8 +204,8 @@ def test_scan_finds_fp8_block_quantized_linears_only() -> None:
 
 def test_importing_jitwarm_and_its_warm_imports_no_torch() -> None:
     code = (
-        "import sys, jitwarm, jitwarm.warmer, jitwarm.deepgemm, jitwarm.cli.warm_cmd\n"
-        "from jitwarm.deepgemm.backend import DeepGEMMBackend\n"
+        "import sys, jitwarm, jitwarm.warmer, jitwarm.deepgemm, jitwarm.cli._warm_cmd\n"
+        "from jitwarm.deepgemm._backend import DeepGEMMBackend\n"
         "jitwarm.warm; DeepGEMMBackend()\n"
         "assert 'torch' not in sys.modules and 'deep_gemm' not in sys.modules, 'imported torch'\n"
     )

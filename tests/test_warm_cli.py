@@ -8,7 +8,7 @@ from tests._warm_plans import exact_plan
 
 from _cli import run
 from jitwarm.warmer import FakeBackend
-from jitwarm.warmer import api as warm_api
+from jitwarm.warmer import _api as warm_api
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 from tests._concurrent_warm import SERVING, runner_env
 from tests._warm_plans import exact_plan
 
-from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer._cache_entries import list_entries
 
 RUNNER = Path(__file__).resolve().parent / "_concurrent_warm.py"
 

@@ -22,12 +22,12 @@ import pytest
 from _build_gt import ground_truth
 from _cli import run
 from _wheels import unpacked_wheel
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Family, plan_serving
 from jitwarm.profiles import detect_build
 from jitwarm.serving import ServingConfig
 from jitwarm.warmer import FakeBackend
-from jitwarm.warmer import api as warm_api
+from jitwarm.warmer import _api as warm_api
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 V3_TP8 = "deepseek-v3 --tp 8"

@@ -4,8 +4,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests._warm_plans import exact_plan, sweep_plan
 
-from jitwarm.plan.schema import Family, Selection
-from jitwarm.warmer.items import ItemMode, chunk, kernel_key, plan_work_items
+from jitwarm.plan._schema import Family, Selection
+from jitwarm.warmer._items import ItemMode, chunk, kernel_key, plan_work_items
 
 
 def test_one_item_per_planned_kernel() -> None:
@@ -75,7 +75,7 @@ def test_chunk_partitions_in_order(values: list[int], parts: int, min_size: int)
 def test_sweeps_planned_whole_are_cut_once_the_jobs_are_known() -> None:
     # warm plans items once (sweeps whole: it needs their kernels' keys before it knows the
     # jobs), then cuts each sweep into chunks for the workers.
-    from jitwarm.warmer.items import MIN_SWEEP_CHUNK, split_sweeps
+    from jitwarm.warmer._items import MIN_SWEEP_CHUNK, split_sweeps
 
     plan = sweep_plan()
     whole = plan_work_items(plan)

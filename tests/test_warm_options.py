@@ -10,9 +10,9 @@ import pytest
 from tests._warm_plans import exact_plan
 
 from jitwarm.errors import UsageError, WarmUsageError
-from jitwarm.warmer.api import warm
-from jitwarm.warmer.fake import FakeBackend
-from jitwarm.warmer.options import WarmOptions
+from jitwarm.warmer._api import warm
+from jitwarm.warmer._fake import FakeBackend
+from jitwarm.warmer._options import WarmOptions
 
 
 def test_keywords_build_the_options() -> None:

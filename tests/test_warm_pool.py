@@ -14,8 +14,8 @@ from tests._device_warmup import WarmupCheckingBackend
 from tests._warm_plans import exact_plan, sweep_plan
 
 from jitwarm.warmer import FakeBackend, WorkerSetupError, warm
-from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.fake import fake_kernel_name
+from jitwarm.warmer._cache_entries import list_entries
+from jitwarm.warmer._fake import fake_kernel_name
 
 
 def test_compiles_each_kernel_once_then_finds_them_cached(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> N
     """DeepGEMM 2.5.0 holds the GIL for a whole compile; the other workers' hand-offs must not
     wait for it (they did with a shared multiprocessing.Queue, whose feeder thread keeps a
     cross-process lock until it gets its GIL back)."""
-    from jitwarm.warmer.items import plan_work_items
+    from jitwarm.warmer._items import plan_work_items
 
     plan = exact_plan()
     first = min(plan_work_items(plan), key=lambda i: (-i.est_s, i.item_id))  # handed out first
@@ -179,7 +179,7 @@ def test_workers_start_together_when_the_plan_is_large(tmp_path: Path) -> None:
         "time.sleep(0.5)\n"
         "if __name__ == '__main__':\n"
         "    import pickle\n"
-        "    from jitwarm.models.loader import load_model\n"
+        "    from jitwarm.models._loader import load_model\n"
         "    from jitwarm.plan import plan_serving\n"
         "    from jitwarm.serving import ServingConfig\n"
         "    from jitwarm.warmer import FakeBackend, warm\n"

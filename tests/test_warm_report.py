@@ -5,10 +5,10 @@ import json
 
 from rich.console import Console
 
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.progress import ProgressBar
-from jitwarm.warmer.report import build_report
+from jitwarm.warmer._backend import CallOutcome, ItemOutcome
+from jitwarm.warmer._items import WorkItem
+from jitwarm.warmer._progress import ProgressBar
+from jitwarm.warmer._report import build_report
 
 
 def _item(i: int, family: str, ms: tuple[int, ...]) -> WorkItem:
@@ -87,7 +87,7 @@ def test_progress_bar_counts_items_and_compiles() -> None:
 
 def test_json_writes_statuses_and_families_as_their_plain_strings() -> None:
     # Family and ItemStatus are str enums: the JSON report keeps the strings it always had.
-    from jitwarm.plan.schema import Family
+    from jitwarm.plan._schema import Family
 
     items = [_item(0, Family.FP8_GEMM_NT, (1,)), _item(1, Family.FP8_GEMM_NT, (2,))]
     outcomes = {

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from jitwarm.ahead import AheadStats
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome, WorkerStartup
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.report import AheadSummary, CaptureStats, WarmReport, build_report
+from jitwarm.warmer._backend import CallOutcome, ItemOutcome, WorkerStartup
+from jitwarm.warmer._items import WorkItem
+from jitwarm.warmer._report import AheadSummary, CaptureStats, WarmReport, build_report
 
 EXAMPLE = Path(__file__).parent / "data" / "warm-report"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests._warm_plans import exact_plan
 
 from jitwarm.warmer import FakeBackend, warm
-from jitwarm.warmer.cache_entries import list_entries
+from jitwarm.warmer._cache_entries import list_entries
 
 _SCRIPT = """
 import sys

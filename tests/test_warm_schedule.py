@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.schedule import Scheduler
+from jitwarm.warmer._items import WorkItem
+from jitwarm.warmer._schedule import Scheduler
 
 
 def item(i: int, est: float, key: str | None) -> WorkItem:

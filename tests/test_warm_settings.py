@@ -5,9 +5,15 @@ from pathlib import Path
 import pytest
 from tests._warm_plans import exact_plan
 
-from jitwarm.warmer.errors import KeyChangingEnvError
-from jitwarm.warmer.resources import GpuInfo, assign_devices, default_jobs, visible_gpus, worker_mib
-from jitwarm.warmer.settings import worker_env
+from jitwarm.warmer._errors import KeyChangingEnvError
+from jitwarm.warmer._resources import (
+    GpuInfo,
+    assign_devices,
+    default_jobs,
+    visible_gpus,
+    worker_mib,
+)
+from jitwarm.warmer._settings import worker_env
 
 
 def test_plan_settings_cache_root_and_compile_printing_reach_workers(tmp_path: Path) -> None:

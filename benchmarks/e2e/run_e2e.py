@@ -36,9 +36,9 @@ from typing import Any
 import httpx
 
 from jitwarm.profiles import detect_build
-from jitwarm.server.gateway import HealthCheck, SmgGateway, find_smg
-from jitwarm.server.prober import ModelPathProber
-from jitwarm.server.process import ServerProcess
+from jitwarm.server._gateway import HealthCheck, SmgGateway, find_smg
+from jitwarm.server._prober import ModelPathProber
+from jitwarm.server._process import ServerProcess
 
 MODES = ("none", "dense", "jitwarm", "bundle")
 MODEL_ID = "jitwarm-ref-deepseek-v3"
@@ -341,7 +341,7 @@ def export_bundle_from(cache: Path, out: Path, args: argparse.Namespace) -> Path
     from jitwarm.bundle import export_bundle, host_provenance
     from jitwarm.cache import scan_cache
     from jitwarm.dgenv import resolve_cache_roots
-    from jitwarm.models.loader import load_model
+    from jitwarm.models._loader import load_model
     from jitwarm.plan import plan_serving
     from jitwarm.serving import ServingConfig
 

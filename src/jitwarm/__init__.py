@@ -18,13 +18,13 @@ from jitwarm._lazy import lazy_getattr
 from jitwarm.errors import ConfigError, InlineJITError, JitwarmError, UsageError
 
 _LAZY = {
-    "load_model": "jitwarm.models.loader",
+    "load_model": "jitwarm.models._loader",
     "ServingConfig": "jitwarm.serving",
     "plan_serving": "jitwarm.plan",
     "Plan": "jitwarm.plan",
     "warm": "jitwarm.deepgemm",  # warm with DeepGEMM's backend registered
-    "warm_model": "jitwarm.deepgemm.scan",
-    "WarmOptions": "jitwarm.warmer.options",
+    "warm_model": "jitwarm.deepgemm._scan",
+    "WarmOptions": "jitwarm.warmer._options",
     "verify_plan": "jitwarm.verify",
     "install_guard": "jitwarm.guard",
     "mark_ready": "jitwarm.guard",

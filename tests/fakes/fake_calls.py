@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import fake_tensor as ft
 
-from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.plan._schema import Family, Plan, PlanEntry
 
 
 def prepare(ctx) -> None:  # type: ignore[no-untyped-def]

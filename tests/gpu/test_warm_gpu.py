@@ -12,13 +12,13 @@ import pytest
 
 from _gpu import require_gpu
 from jitwarm.deepgemm import warm
-from jitwarm.models.loader import load_model
+from jitwarm.models._loader import load_model
 from jitwarm.plan import Plan, plan_serving
-from jitwarm.plan.schema import Family, PlanEntry, Selection
+from jitwarm.plan._schema import Family, PlanEntry, Selection
 from jitwarm.serving import ServingConfig
-from jitwarm.warmer.cache_entries import list_entries
-from jitwarm.warmer.items import ItemMode, sweep_items
-from jitwarm.warmer.pool import PoolSpec, run_pool
+from jitwarm.warmer._cache_entries import list_entries
+from jitwarm.warmer._items import ItemMode, sweep_items
+from jitwarm.warmer._pool import PoolSpec, run_pool
 
 pytestmark = pytest.mark.gpu
 
@@ -27,8 +27,8 @@ require_gpu()
 
 import torch  # noqa: E402
 
-from jitwarm.deepgemm.backend import DeepGEMMBackend  # noqa: E402
-from jitwarm.deepgemm.calls import build_call  # noqa: E402
+from jitwarm.deepgemm._backend import DeepGEMMBackend  # noqa: E402
+from jitwarm.deepgemm._calls import build_call  # noqa: E402
 
 SMALL = {"tp": 8, "max_batched_tokens": 128, "max_running_seqs": 8}
 

@@ -3,8 +3,8 @@ own process before its workers have imported torch; the workers' DeepGEMM takes 
 through jitwarm's nvcc interposer in hand-over mode (``jitwarm.interposer``, which also
 holds the stage's folder protocol, ``Stage``). Imports neither torch nor deep_gemm."""
 
-from jitwarm.ahead.compiler import AheadCompiler, AheadJob, AheadStats, plan_jobs
-from jitwarm.ahead.source import SourceRenderer
+from jitwarm.ahead._compiler import AheadCompiler, AheadJob, AheadStats, plan_jobs
+from jitwarm.ahead._source import SourceRenderer
 from jitwarm.interposer import Stage, compile_key
 
 __all__ = [

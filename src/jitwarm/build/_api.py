@@ -21,7 +21,7 @@ from jitwarm.build._shard import Shard, shard_jobs
 from jitwarm.build._target import TargetBuild
 from jitwarm.dgenv import CacheRoots, Layout, resolve_cache_roots
 from jitwarm.errors import BuildError
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan
 from jitwarm.profiles import BuildMismatchError
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def export_build_bundle(prepared: PreparedBuild, out: Path) -> Path:
     from jitwarm.build._provenance import build_provenance
     from jitwarm.bundle import export_bundle
     from jitwarm.cache import scan_cache
-    from jitwarm.plan.builder import jitwarm_version
+    from jitwarm.plan import jitwarm_version
 
     p = prepared
     info = scan_cache(p.roots, layout=Layout.DEEPJIT)

@@ -8,7 +8,7 @@ from jitwarm.build._nvcc import Nvcc
 from jitwarm.build._target import TargetBuild
 from jitwarm.bundle import Provenance
 from jitwarm.dgenv import Layout
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan
 
 # Arches whose GPU-free caches were loaded by DeepGEMM on such a GPU with no compile (H200,
 # 2026-12-01, DeepSeek-V3 TP8 on the build TokenSpeed 0.1.1 ships); anything else is marked as not verified.

@@ -11,8 +11,7 @@ from jitwarm.build._job import BuildJob
 from jitwarm.build._nvcc import Nvcc
 from jitwarm.build._target import TargetBuild
 from jitwarm.deepjit import KernelSource, meta_json, render_plan, unrendered_kernels
-from jitwarm.plan.estimate import estimate_kernel_s
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan, estimate_kernel_s
 
 
 def plan_build_jobs(plan: Plan, target: TargetBuild, nvcc: Nvcc) -> list[BuildJob]:

@@ -32,7 +32,7 @@ from jitwarm.cache import (
 )
 from jitwarm.dgenv import Layout
 from jitwarm.errors import BundleError
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan
 
 log = logging.getLogger(__name__)
 

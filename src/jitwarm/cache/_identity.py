@@ -22,12 +22,7 @@ from __future__ import annotations
 import re
 
 from jitwarm.dgenv import Layout
-from jitwarm.plan.families import (
-    GEMM_KERNEL_NAMES,
-    family_of_kernel_name,
-    gemm_family_of_type,
-)
-from jitwarm.plan.schema import Family
+from jitwarm.plan import GEMM_KERNEL_NAMES, Family, family_of_kernel_name, gemm_family_of_type
 
 _INSTANTIATION = re.compile(
     r"reinterpret_cast\s*<\s*void\s*\*\s*>\s*\(\s*&\s*([A-Za-z_][\w:]*)\s*<"
@@ -86,7 +81,7 @@ def _split_top_level(text: str) -> list[str]:
 
 def family_of(kernel_name: str, template_args: str | None) -> Family | None:
     """The plan family an entry belongs to, or None (a helper or a family jitwarm does not plan).
-    Which name is which family is the family registry's (``jitwarm.plan.families``)."""
+    Which name is which family is the family registry's (``jitwarm.plan._families``)."""
     family = family_of_kernel_name(kernel_name)
     if family is not None:
         return family

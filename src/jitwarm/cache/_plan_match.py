@@ -30,8 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jitwarm.cache._identity import int_args, split_args
-from jitwarm.plan.families import HELPER_KERNELS, kernel_positions, spec
-from jitwarm.plan.schema import Family, Plan, PlanEntry
+from jitwarm.plan import HELPER_KERNELS, Family, Plan, PlanEntry, kernel_positions, spec
 from jitwarm.profiles import Sm90GemmArgs
 
 

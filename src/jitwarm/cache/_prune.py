@@ -20,7 +20,7 @@ from jitwarm.cache._plan_match import PlanIndex
 from jitwarm.cache._scan import CacheEntry, CacheInfo, EntryStatus
 from jitwarm.cache._units import format_size
 from jitwarm.errors import UsageError
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan
 from jitwarm.strenum import StrEnum
 
 

@@ -27,7 +27,7 @@ from jitwarm.cache._identity import family_of, parse_entry_name, parse_template_
 from jitwarm.cache._units import format_age, format_size
 from jitwarm.dgenv import CacheRoots, Layout
 from jitwarm.errors import CacheNotFoundError
-from jitwarm.plan.schema import Family
+from jitwarm.plan import Family
 
 log = logging.getLogger(__name__)
 

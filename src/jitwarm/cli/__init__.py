@@ -16,6 +16,8 @@ import typer
 
 from jitwarm.errors import JitwarmError
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="jitwarm",
     help="Plan, pre-compile, verify and ship every DeepGEMM JIT kernel a server can reach.",
@@ -55,7 +57,7 @@ def _register(argv: list[str] | None = None) -> None:
     first = args[0] if args else ""
     names = [f"{first}_cmd"] if f"{first}_cmd" in _COMMAND_MODULES else _COMMAND_MODULES
     for name in names:
-        import_module(f"jitwarm.cli.{name}")
+        import_module(f"jitwarm.cli._{name}")
 
 
 def main(argv: list[str] | None = None) -> None:

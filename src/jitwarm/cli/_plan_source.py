@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jitwarm.errors import UsageError
-from jitwarm.models.spec import ModelSpec
+from jitwarm.models import ModelSpec
 from jitwarm.plan import Plan, plan_serving
 from jitwarm.profiles import DetectedBuild, check_same_build
 from jitwarm.serving import ServingConfig

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jitwarm.models.loader import load_model
+from jitwarm.models import load_model
 from jitwarm.serving import Arch, MoEPath, Role, ServingConfig
 
 _P = "Serving"

@@ -14,15 +14,21 @@ from jitwarm._lazy import lazy_getattr
 from jitwarm.deepgemm import _register  # noqa: F401  (registers DeepGEMM's backend for warm)
 
 _EXPORTS = {
-    "Call": "jitwarm.deepgemm.calls",
+    "CaptureSetup": "jitwarm.deepgemm._session",
+    "SimulatedCompileBackend": "jitwarm.deepgemm._refmodel.sim_backend",
+    "WorkerSession": "jitwarm.deepgemm._session",
+    "build_runtime": "jitwarm.deepgemm._refmodel",
+    "cuda_usable": "jitwarm.deepgemm._refmodel",
+    "derive_shapes": "jitwarm.deepgemm._refmodel",
+    "Call": "jitwarm.deepgemm._calls",
     "UnsupportedFamilyError": "jitwarm.errors",
-    "build_call": "jitwarm.deepgemm.calls",
-    "run_call": "jitwarm.deepgemm.calls",
-    "DeepGEMMBackend": "jitwarm.deepgemm.backend",
-    "scan_fp8_linears": "jitwarm.deepgemm.scan",
-    "plan_model": "jitwarm.deepgemm.scan",
-    "warm_model": "jitwarm.deepgemm.scan",
-    "warm": "jitwarm.warmer.api",
+    "build_call": "jitwarm.deepgemm._calls",
+    "run_call": "jitwarm.deepgemm._calls",
+    "DeepGEMMBackend": "jitwarm.deepgemm._backend",
+    "scan_fp8_linears": "jitwarm.deepgemm._scan",
+    "plan_model": "jitwarm.deepgemm._scan",
+    "warm_model": "jitwarm.deepgemm._scan",
+    "warm": "jitwarm.warmer._api",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,19 +18,19 @@ from typing import Any
 
 import torch
 
-from jitwarm.deepgemm.calls import build_call
-from jitwarm.deepgemm.session import CaptureSetup, WorkerSession, configure_deepgemm
+from jitwarm.deepgemm._calls import build_call
+from jitwarm.deepgemm._session import CaptureSetup, WorkerSession, configure_deepgemm
 from jitwarm.errors import UnsupportedFamilyError
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
-from jitwarm.warmer.backend import (
+from jitwarm.warmer import (
     CallOutcome,
     ItemOutcome,
     ItemRecorder,
     WorkerContext,
+    WorkItem,
     is_cuda_fatal,
+    mk_alignment,
 )
-from jitwarm.warmer.items import WorkItem
-from jitwarm.warmer.settings import mk_alignment
 
 
 def compile_line() -> re.Pattern[str]:

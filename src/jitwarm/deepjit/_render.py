@@ -19,7 +19,7 @@ from pathlib import Path
 from jitwarm.deepjit._generators import GENERATORS, Generator, RenderContext, Unrenderable
 from jitwarm.deepjit._key import deepjit_key
 from jitwarm.deepjit._options import CompilerOptions, compiler_options, not_deepjit_error
-from jitwarm.plan.schema import Plan, PlanEntry, PlanKernel
+from jitwarm.plan import Plan, PlanEntry, PlanKernel
 from jitwarm.profiles import BuildProfile, JitGeneration
 
 

@@ -1,6 +1,6 @@
 """jitwarm's nvcc interposer: one script DeepGEMM runs as its nvcc, in an explicit mode
-(``script``: capture, hand over, pass through), the wrapper that names it
-(``write_interposer``), and the reading of what capture recorded (``capture``).
+(``_script``: capture, hand over, pass through), the wrapper that names it
+(``write_interposer``), and the reading of what capture recorded (``_capture``).
 
 Standard library only: warm's ahead compiler and DeepGEMM's worker session both use it.
 """
@@ -12,9 +12,9 @@ import stat
 import sys
 from pathlib import Path
 
-from jitwarm.interposer import script
-from jitwarm.interposer.capture import Captured, SourceCapture
-from jitwarm.interposer.script import (
+from jitwarm.interposer import _script
+from jitwarm.interposer._capture import Captured, SourceCapture
+from jitwarm.interposer._script import (
     CAPTURE_EXIT_CODE,
     CAPTURE_FILE_VAR,
     MODE_VAR,
@@ -51,12 +51,12 @@ def write_interposer(directory: Path, mode: str, *, real_nvcc: Path | None = Non
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "#!/bin/sh",
-        f"# jitwarm's nvcc interposer, mode {mode} (see jitwarm.interposer.script)",
+        f"# jitwarm's nvcc interposer, mode {mode} (see jitwarm.interposer._script)",
         f"export {MODE_VAR}={mode}",
     ]
     if real_nvcc is not None:
         lines.append(f"export {REAL_NVCC_VAR}={shlex.quote(str(real_nvcc))}")
-    python, path = shlex.quote(sys.executable), shlex.quote(str(script.__file__))
+    python, path = shlex.quote(sys.executable), shlex.quote(str(_script.__file__))
     lines.append(f'exec {python} -I -S {path} "$@"')
     wrapper = directory / "nvcc"
     wrapper.write_text("\n".join(lines) + "\n")

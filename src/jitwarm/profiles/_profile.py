@@ -117,7 +117,7 @@ _INDEXER_PARAMS = {
 @dataclass(frozen=True)
 class SM100Rules:
     """What differs between the modelled builds' SM100 choices (everything else is shared by
-    ``jitwarm.selection.sm100``, which takes these)."""
+    ``jitwarm.selection._sm100``, which takes these)."""
 
     name: str  # the model name a build profile's `selection["sm100"]` names
     follows: str  # the build whose headers it follows
@@ -131,7 +131,7 @@ class SelectionModel:
     """Which jitwarm selection model reproduces this build's kernel choice on one arch, and
     whether that was checked against this build's own captures or C++."""
 
-    model: str  # "sm90" (jitwarm.selection.sm90), "sm100"
+    model: str  # "sm90" (jitwarm.selection._sm90), "sm100"
     validated: bool
     evidence: str  # what it was checked against
 

@@ -35,14 +35,14 @@ _SM90_CPP = SelectionModel("sm90", True, "the build's own heuristic C++, compile
 _SM90_H100 = SelectionModel("sm90", True, "2,298 H100 captures (tests/data/deepgemm-sm90-h100)")
 
 
-# The SM100 heuristic's build rules (jitwarm.selection.sm100 takes them), one per modelled build.
+# The SM100 heuristic's build rules (jitwarm.selection._sm100 takes them), one per modelled build.
 SM100_280 = SM100Rules("sm100-2.8.0", "tokenspeed-deepgemm 2.8.0.post20260924", False, False)
 SM100_282 = SM100Rules("sm100-2.8.2", "tokenspeed-deepgemm 2.8.2.post20261020", True, True)
 SM100_MODELS: tuple[SM100Rules, ...] = (SM100_280, SM100_282)
 
 
 def _sm100_cpp(rules: SM100Rules) -> SelectionModel:
-    """The build's own SM100 heuristic (jitwarm.selection.sm100, one model per build), checked
+    """The build's own SM100 heuristic (jitwarm.selection._sm100, one model per build), checked
     against its C++ compiled on a CPU (tests/oracle; benchmarks/results/oracle-sm100.json)."""
     return SelectionModel(
         rules.name, True, "the build's own SM100 heuristic C++, compiled on a CPU"

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitwarm.errors import RecordingError
-from jitwarm.models.spec import ModelSpec
+from jitwarm.models import ModelSpec
 from jitwarm.mset import MSet
-from jitwarm.plan.builder import build_entry, jitwarm_version
-from jitwarm.plan.schema import ModelRef, Module, Plan, PlanEntry
+from jitwarm.plan import ModelRef, Module, Plan, PlanEntry, build_entry, jitwarm_version
 from jitwarm.profiles import BuildProfile
 from jitwarm.record._interpret import KernelSite, UnreadableCall, interpret
 from jitwarm.record._manifest import (

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jitwarm.plan.families import FAMILIES, spec
-from jitwarm.plan.schema import (
+from jitwarm.plan import (
+    FAMILIES,
     METADATA_CONVENTIONS,
     TF32_HC_CONVENTIONS,
     Conventions,
     Family,
     MKind,
+    spec,
 )
 from jitwarm.profiles import BuildProfile, IndexerApi
 from jitwarm.record._manifest import RecordedCall

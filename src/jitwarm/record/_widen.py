@@ -2,7 +2,7 @@
 
 A recording shows the M values one run happened to use; the serving configuration says which
 it can use. Each family's set is the one the planner derives for that kind of call site
-(``jitwarm.plan.domains``), always joined with the M values actually recorded. Where a site's
+(``jitwarm.plan._domains``), always joined with the M values actually recorded. Where a site's
 position in the model is unknown, the widest set of its kind is taken (a plain linear layer
 gets the rows after an attention-DP gather), and without a model spec the MoE sets assume the
 worst routing: over-planning costs a compile, under-planning stalls a server.
@@ -10,11 +10,10 @@ worst routing: over-planning costs a compile, under-planning stalls a server.
 
 from __future__ import annotations
 
-from jitwarm.models.spec import ModelSpec
+from jitwarm.models import ModelSpec
 from jitwarm.mset import MSet
-from jitwarm.plan import domains
-from jitwarm.plan.families import spec
-from jitwarm.plan.schema import Family
+from jitwarm.plan import Family, spec
+from jitwarm.plan import _domains as domains
 from jitwarm.record._interpret import KernelSite
 from jitwarm.serving import Role, ServingConfig
 

@@ -2,16 +2,31 @@
 
 One HTTP process (FastAPI on uvicorn) in front of one engine process (the reference model and
 its continuous-batching loop). Imports no torch: the engine process imports
-:mod:`jitwarm.deepgemm.refmodel`.
+:mod:`jitwarm.deepgemm._refmodel`.
 """
 
-from jitwarm.server.settings import Device, ServerSettings, WarmupMode
-
-__all__ = ["Device", "ServerSettings", "WarmupMode", "serve"]
+from jitwarm._lazy import lazy_getattr
+from jitwarm.server._settings import Device, ServerSettings, WarmupMode
 
 
 def serve(settings: ServerSettings) -> int:
     """Serve until SIGTERM/SIGINT; returns the process exit code."""
-    from jitwarm.server.launcher import serve as run
+    from jitwarm.server._launcher import serve as run
 
     return run(settings)
+
+
+# Imported on first use (the package's interface; its modules are private).
+_LAZY = {
+    "import_bundle_available": "jitwarm.server._warmup",
+}
+
+__getattr__ = lazy_getattr(__name__, _LAZY)
+
+__all__ = [
+    "Device",
+    "ServerSettings",
+    "WarmupMode",
+    "import_bundle_available",
+    "serve",
+]

@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING, Any
 from jitwarm import dgenv
 from jitwarm.dgenv import CacheRoots, Layout
 from jitwarm.errors import JitwarmError
-from jitwarm.plan.schema import Plan
+from jitwarm.plan import Plan
 from jitwarm.profiles import DetectedBuild, JitGeneration
-from jitwarm.warmer.backend import CallOutcome, ItemOutcome
-from jitwarm.warmer.items import WorkItem, kernel_key
-from jitwarm.warmer.report import DeepJitLocalSummary, ToWorkers
+from jitwarm.warmer._backend import CallOutcome, ItemOutcome
+from jitwarm.warmer._items import WorkItem, kernel_key
+from jitwarm.warmer._report import DeepJitLocalSummary, ToWorkers
 
 if TYPE_CHECKING:
     from jitwarm.build import BuildJob, JobResult, KernelHold, Nvcc, TargetBuild
@@ -303,7 +303,7 @@ class _progress:
     def __enter__(self) -> Callable[[JobResult], None] | None:
         if not self._enabled:
             return None
-        from jitwarm.warmer.progress import ProgressBar
+        from jitwarm.warmer._progress import ProgressBar
 
         self._bar = ProgressBar(self._total, description="kernels (local nvcc)").__enter__()
 

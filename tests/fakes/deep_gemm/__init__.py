@@ -1,7 +1,7 @@
 """Test double of DeepGEMM 2.5.0's JIT behaviour, for CPU tests (no torch, no CUDA).
 
 Each kernel function takes :mod:`fake_tensor` tensors, picks its kernel as the real heuristic
-would (``jitwarm.selection.sm90`` for the GEMM families, baked dimensions for the others),
+would (``jitwarm.selection._sm90`` for the GEMM families, baked dimensions for the others),
 renders a small source, and looks it up like 2.5.0: an in-process cache, then
 ``<DG_JIT_CACHE_DIR>/cache/kernel.<name>.<hash>/``. A miss "compiles": the source goes to
 ``tmp/<uuid>/kernel.cu``, the nvcc of ``DG_JIT_NVCC_COMPILER`` (else ``$CUDA_HOME/bin/nvcc``)
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fake_tensor import FakeTensor, float32, int32
 
-from jitwarm.selection.sm90 import GemmProblem, GemmType, KernelType, select_sm90
+from jitwarm.selection._sm90 import GemmProblem, GemmType, KernelType, select_sm90
 
 __version__ = "2.5.0.fake"
 

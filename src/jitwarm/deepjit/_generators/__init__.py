@@ -15,7 +15,7 @@ from jitwarm.deepjit._generators.sm100_fp8_fp4_gemm_1d1d import render_gemm_1d1d
 from jitwarm.deepjit._generators.sm100_tf32_hc_prenorm_gemm import (
     render_sm100_tf32_hc_prenorm_gemm,
 )
-from jitwarm.plan.schema import Family
+from jitwarm.plan import Family
 
 GENERATORS: dict[tuple[str, Family], Generator] = {
     ("sm90", Family.FP8_GEMM_NT): render_gemm_1d2d,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jitwarm.plan.schema import PlanEntry, PlanKernel
+from jitwarm.plan import PlanEntry, PlanKernel
 from jitwarm.profiles import BuildProfile
 
 

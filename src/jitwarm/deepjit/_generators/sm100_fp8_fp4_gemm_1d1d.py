@@ -8,14 +8,13 @@ FP8 GEMM behind ``fp8_gemm_nt``, the m-grouped contiguous and masked GEMMs and `
 
 Both builds render the same 30 template arguments; they differ only in the identity epilogue's
 operator type (the last argument), which is the profile's ``sm100_identity_epilogue``. The
-configuration comes from the plan (``jitwarm.selection.sm100``)."""
+configuration comes from the plan (``jitwarm.selection._sm100``)."""
 
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill
-from jitwarm.plan.schema import PlanEntry, PlanKernel
-from jitwarm.plan.select import sm100_problem
-from jitwarm.selection.sm100 import GemmType, SM100KernelConfig
+from jitwarm.plan import PlanEntry, PlanKernel, sm100_problem
+from jitwarm.selection import GemmType, SM100KernelConfig
 
 TEMPLATE = (
     "\n#include <deep_gemm/impls/sm100_fp8_fp4_gemm_1d1d.cuh>\n\n"

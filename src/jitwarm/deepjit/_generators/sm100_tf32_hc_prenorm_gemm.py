@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill, param
 from jitwarm.deepjit._generators.sm90_tf32_hc_prenorm_gemm import swizzle_mode
-from jitwarm.plan.schema import PlanEntry, PlanKernel
+from jitwarm.plan import PlanEntry, PlanKernel
 
 TEMPLATE = (
     "\n#include <deep_gemm/impls/sm100_tf32_hc_prenorm_gemm.cuh>\n\n"

@@ -8,10 +8,9 @@ epilogue (19); the build's style is its profile's ``sm90_gemm_args``."""
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill
-from jitwarm.plan.schema import Family, PlanEntry, PlanKernel
-from jitwarm.plan.select import sm90_problem
+from jitwarm.plan import Family, PlanEntry, PlanKernel, sm90_problem
 from jitwarm.profiles import Sm90GemmArgs
-from jitwarm.selection.sm90 import GemmType, SM90KernelConfig
+from jitwarm.selection import GemmType, SM90KernelConfig
 
 _HEAD = (
     "\n#include <deep_gemm/impls/sm90_fp8_gemm_1d2d.cuh>\n\n"

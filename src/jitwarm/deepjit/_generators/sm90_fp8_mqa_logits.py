@@ -11,7 +11,7 @@ SM90); the build's style is its profile's ``sm90_indexer_args``."""
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill, param
-from jitwarm.plan.schema import PlanEntry, PlanKernel
+from jitwarm.plan import PlanEntry, PlanKernel
 from jitwarm.profiles import Sm90IndexerArgs
 
 _INSTANTIATE = (

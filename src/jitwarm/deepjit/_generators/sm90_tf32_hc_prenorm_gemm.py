@@ -6,7 +6,7 @@ is a runtime argument."""
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill, param
-from jitwarm.plan.schema import PlanEntry, PlanKernel
+from jitwarm.plan import PlanEntry, PlanKernel
 
 TEMPLATE = (
     "\n#include <deep_gemm/impls/sm90_tf32_hc_prenorm_gemm.cuh>\n\n"
