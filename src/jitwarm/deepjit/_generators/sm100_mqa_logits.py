@@ -75,9 +75,9 @@ _SF_ALIGN = 128  # kNumUTCCPAlignedElems
 _TMA_ALIGN = 128
 _BARRIER_BYTES = 8  # an mbarrier (ClusterTransactionBarrier): size and alignment
 SMEM_CAPACITY_BYTES = 232448  # SM100ArchSpec::smem_capacity
-# 2.8.0 (attention.hpp, the impl): split_kv, splits per chunk, stages of FP4
+# PER_CALL (attention.hpp, the impl): split_kv, splits per chunk, stages of FP4
 _SPLIT_KV_280, _SPLITS_PER_CHUNK_280, _Q_STAGES_280, _KV_STAGES_280 = 256, 16, 3, 10
-# 2.8.2 (kMQALogits* and MQALogitsConfig): the same, and the metadata's block_q
+# SHARED_CONFIG (kMQALogits*, MQALogitsConfig): the same, and the metadata's block_q
 _SPLIT_KV_282, _SPLITS_PER_CHUNK_282, _Q_STAGES_282, _KV_STAGES_282 = 384, 8, 2, 8
 _METADATA_BLOCK_Q_282 = 4
 
@@ -107,18 +107,21 @@ def _mxfp4_heads(entry: PlanEntry) -> tuple[int, int]:
 
 
 def _smem_bytes(
-    heads: int, head_dim: int, split_kv: int, q_stages: int, kv_stages: int, weight_bytes: int
+    heads: int,
+    head_dim: int,
+    split_kv: int,
+    q_stages: int,
+    kv_stages: int,
+    weight_bytes: int,
+    barriers: int,
 ) -> tuple[int, int]:
     """(umma_n, shared-memory bytes) of ``layout::MQALogitsSharedStorage`` at FP4 and MX
-    scales: ``get_mqa_logits_smem_size`` (2.8.0) and ``MQALogitsConfig::smem_size`` (2.8.2)."""
+    scales: ``get_mqa_logits_smem_size`` (PER_CALL) or ``MQALogitsConfig::smem_size``."""
     block_q = 128 // heads
     qk_bytes = head_dim // 2
     swizzle = 8 * qk_bytes
     umma_n = _align(block_q * heads, 8)
     total = 0
-    barriers = 2 * (q_stages + kv_stages + _TMEM_STAGES)  # 2.8.0
-    if split_kv == _SPLIT_KV_282:
-        barriers = 3 * (q_stages + kv_stages) + 2 * _TMEM_STAGES
     regions = (
         (q_stages * umma_n * qk_bytes, swizzle),
         (kv_stages * split_kv * qk_bytes, swizzle),
@@ -149,7 +152,8 @@ def render_sm100_paged_mqa_logits(
     if _style(ctx) is Sm100IndexerArgs.SHARED_CONFIG:
         # BF16 weights; the plan's logits dtype and varlen flag are not baked in this build.
         q_stages, kv_stages = _Q_STAGES_282, _KV_STAGES_282
-        umma_n, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_282, q_stages, kv_stages, 2)
+        barriers = 3 * (q_stages + kv_stages) + 2 * _TMEM_STAGES
+        umma_n, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_282, q_stages, kv_stages, 2, barriers)
         storage = (heads, head_dim, block_q, _SPLIT_KV_282, umma_n, q_stages, kv_stages)
         source = fill(
             PAGED_TEMPLATES[Sm100IndexerArgs.SHARED_CONFIG],
@@ -174,7 +178,8 @@ def render_sm100_paged_mqa_logits(
         # BF16 logits allow FP32 or BF16 weights, which the kernel bakes and no plan records.
         raise Unrenderable(f"{entry.conventions.out_dtype} logits: the weights dtype is baked")
     q_stages, kv_stages = _Q_STAGES_280, _KV_STAGES_280
-    _, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_280, q_stages, kv_stages, 4)
+    barriers = 2 * (q_stages + kv_stages + _TMEM_STAGES)
+    _, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_280, q_stages, kv_stages, 4, barriers)
     source = fill(
         PAGED_TEMPLATES[Sm100IndexerArgs.PER_CALL],
         *(heads, head_dim, True, block_q, _SPLIT_KV_280, q_stages, kv_stages, _FP4, "float"),
