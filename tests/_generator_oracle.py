@@ -3,7 +3,7 @@ compiled with g++ on a CPU (tests/oracle/generator_driver.cpp says what it answe
 
 `build_generator_oracle` cuts four pieces verbatim out of the wheel's ``csrc/jit_kernels/
 impls/`` (the ``SM100FP8FP4Gemm1D1DRuntime`` class, the ``sm100_tf32_hc_prenorm_gemm``
-launcher, the pure helpers of ``runtime_utils.hpp`` (``to_string``, ``get_compiled_dim``, ...), the build's
+launcher, the indexer launchers of ``sm100_mqa_logits.hpp`` (the whole file's body), the pure helpers of ``runtime_utils.hpp`` (``to_string``, ``get_compiled_dim``, ...), the build's
 identity epilogue: ``epilogue.hpp`` in 2.8.0, ``epilogue_class.hpp`` in 2.8.2), copies the heuristics as tests/_oracle.py does and compiles
 the driver against them and tests/oracle/stubs. Nothing the driver prints is computed by
 jitwarm. `launcher_tag` reads each launcher's tag out of the same file.
@@ -26,6 +26,7 @@ from _wheels import PINNED, unpacked_wheel, wheel_dir
 _IMPLS = "deep_gemm/csrc/jit_kernels/impls"
 _GEMM = "sm100_fp8_fp4_gemm_1d1d.hpp"
 _HC = "sm100_tf32_hc_prenorm_gemm.hpp"
+_MQA = "sm100_mqa_logits.hpp"
 
 
 def _cut(text: str, start: str, end: str, what: str) -> str:
@@ -57,6 +58,11 @@ def _cut_header(wheel: Path) -> str:
         flag = ""
     hc_text = (impls / _HC).read_text()
     hc = _cut(hc_text, "static void sm100_tf32_hc_prenorm_gemm(", "\n} //", _HC)
+    mqa_text = (impls / _MQA).read_text()
+    mqa = _cut(mqa_text, "namespace deep_gemm {", "\n} // namespace deep_gemm", _MQA)
+    mqa = mqa.removeprefix("namespace deep_gemm {")
+    if "struct MQALogitsConfig" in mqa:  # 2.8.2: one config for both launchers
+        flag += "\n#define JITWARM_MQA_LOGITS_CONFIG 1"
     return "\n".join(
         [
             "// Cut verbatim out of the wheel's impls/runtime_utils.hpp, its epilogue header and",
@@ -70,6 +76,8 @@ def _cut_header(wheel: Path) -> str:
             "#include <torch/python.h>",
             "#include <deep_gemm/common/types.cuh>",
             '#include "csrc/jit_kernels/heuristics/sm100.hpp"',
+            '#include "csrc/runtime/runtime.hpp"',
+            '#include "csrc/utils/math.hpp"',
             '#include "generator_stubs.hpp"',
             flag,
             "namespace deep_gemm {",
@@ -77,6 +85,7 @@ def _cut_header(wheel: Path) -> str:
             epilogue,
             runtime,
             hc,
+            mqa,
             "}  // namespace deep_gemm",
         ]
     )

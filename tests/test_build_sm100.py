@@ -1,7 +1,8 @@
 """`jitwarm build --arch sm100`: one kernel of the DeepSeek-V3 TP8 sm100 plan really compiled by
 nvcc for the build's SM100 target, published as DeepJIT entries, bundled with provenance that
-says no B200 ran it, and refused by an sm90 host. (The sources themselves are checked against
-the library's generator in test_deepjit_sm100.py.)"""
+says no B200 ran it, and refused by an sm90 host; and the V4-Flash indexer's paged kernels
+compiled the same way. (The sources themselves are checked against the library's generator in
+test_deepjit_sm100.py and test_deepjit_sm100_indexer.py.)"""
 
 from __future__ import annotations
 
@@ -66,3 +67,37 @@ def test_sm100_build_compiles_bundles_and_is_marked_unverified(one_kernel_plan, 
     )  # fmt: skip
     assert code != 0 and err.count("\n") == 1 and "arch" in err and "sm100" in err
     assert not (tmp_path / "host" / "cache").exists()
+
+
+@pytest.fixture(scope="module")
+def indexer_plan(tmp_path_factory) -> Path:
+    """The V4-Flash TP4 sm100 plan cut to its DSA-indexer entries: prefill, paged, metadata."""
+    plan = plan_serving(
+        load_model("deepseek-v4-flash"),
+        ServingConfig(tp=4, arch="sm100"),
+        build="tokenspeed-deepgemm-2.8.0",
+    )
+    indexer = (Family.FP4_MQA_LOGITS, Family.FP4_PAGED_MQA_LOGITS, Family.PAGED_MQA_METADATA)
+    entries = [e for e in plan.entries if e.family in indexer]
+    assert sorted(len(e.kernels) for e in entries) == [1, 1, 1]
+    path = tmp_path_factory.mktemp("plan") / "plan.json"
+    path.write_text(plan.model_copy(update={"entries": entries}).to_json())
+    return path
+
+
+def test_sm100_indexer_kernels_compile_and_the_prefill_one_is_named_unrendered(
+    indexer_plan, tmp_path, capsys
+):
+    """The paged-logits and metadata sources compile with nvcc against the build's headers (the
+    paged kernel's static_assert checks the ported shared-memory size against its layout)."""
+    real_nvcc()
+    root = tmp_path / "root"
+    args = ["build", "--plan", str(indexer_plan), "--target", str(unpacked_wheel("2.8.0"))]
+    code, out, err = run(capsys, *args, "--cache-dir", str(root), "--jobs", "2")
+    assert code == 0, err
+    assert "2 kernels compiled" in out
+    assert "fp8_fp4_mqa_logits" in out + err  # the one left unrendered, by family
+    names = sorted(p.name.split(".")[0] for p in (root / "cache").iterdir())
+    assert names == ["sm100_paged_mqa_logits", "sm100_paged_mqa_logits_metadata"]
+    for entry in (root / "cache").iterdir():
+        assert cubin_file_problem(entry / "kernel.cubin") is None

@@ -112,15 +112,15 @@ def test_random_shapes_render_as_the_library(build: str) -> None:
         assert GENERATORS[("sm100", entry.family)](entry, kernel, ctx)[1] == source, query
 
 
-def test_sm100_plans_render_every_gemm_and_leave_the_rest_typed() -> None:
+@pytest.mark.parametrize("build", BUILDS)
+def test_sm100_plans_leave_only_the_prefill_indexer_unrendered(build: str) -> None:
+    """Its kernel bakes whether the engine passes a schedule_meta workspace: no plan says."""
     plan = plan_serving(
-        load_model("deepseek-v4-flash"), ServingConfig(arch="sm100", tp=4), build=BUILDS["2.8.0"]
+        load_model("deepseek-v4-flash"), ServingConfig(arch="sm100", tp=4), build=BUILDS[build]
     )
-    profile = get_profile(BUILDS["2.8.0"])
-    gaps = unrendered_kernels(plan, profile)
-    assert {plan.entries[g.entry_index].family for g in gaps}.isdisjoint(GEMMS)
-    assert gaps and all(g.reason.value == "no_generator" for g in gaps)
-    assert all("on sm100" in g.detail for g in gaps)
+    gaps = unrendered_kernels(plan, get_profile(BUILDS[build]))
+    assert [plan.entries[g.entry_index].family for g in gaps] == [Family.FP4_MQA_LOGITS]
+    assert gaps[0].reason.value == "no_generator" and "on sm100" in gaps[0].detail
 
 
 @pytest.mark.parametrize("build", BUILDS)

@@ -10,6 +10,13 @@
 //     K-major, compiled_dims "nk"; CD bf16|fp32; M is expected_m for MGroupedMasked.
 //   hc N K M NUM_SPLITS
 //     sm100_tf32_hc_prenorm_gemm itself (cut verbatim out of sm100_tf32_hc_prenorm_gemm.hpp).
+//   paged HEADS HEAD_DIM NEXT_N BLOCK_KV QK NUM_SMS VARLEN LOGITS WEIGHTS
+//     sm100_paged_mqa_logits (impls/sm100_mqa_logits.hpp) with the arguments the build's
+//     fp8_fp4_paged_mqa_logits (apis/attention.hpp) passes it: QK fp4 (packed, with int32 UE8M0
+//     scales) or fp8 (2.8.0: without scales; 2.8.2: with them); 2D context lengths; VARLEN 0|1;
+//     LOGITS and WEIGHTS fp32|bf16 (2.8.2's launcher reads neither: its API fixes them).
+//   pmeta BATCH NEXT_N NUM_SMS VARLEN
+//     sm100_paged_mqa_logits_metadata as the build's get_paged_mqa_logits_metadata calls it.
 // stdout per query: "ok TAG ARCH NBYTES" (TAG: what the call handed DeepJIT, "tag" for gemm,
 // whose tags are its launchers' literals; ARCH: the arch override, "-" when none), then the
 // NBYTES of the source DeepJIT was handed and a newline; or "err <message>".
@@ -94,6 +101,60 @@ static std::string hc_query(std::istringstream& in) {
     return compiled();
 }
 
+static at::ScalarType dtype_of(const std::string& s) {
+    if (s == "fp32") return torch::kFloat;
+    if (s == "bf16") return torch::kBFloat16;
+    if (s == "fp4") return kPackedFP4;
+    if (s == "fp8") return torch::kFloat8_e4m3fn;
+    throw std::runtime_error("bad dtype " + s);
+}
+
+static std::string paged_query(std::istringstream& in) {
+    int heads, head_dim, next_n, block_kv, num_sms, varlen;
+    std::string qk_name, logits_name, weights_name;
+    in >> heads >> head_dim >> next_n >> block_kv >> qk_name >> num_sms >> varlen >> logits_name
+       >> weights_name;
+    if (not in) throw std::runtime_error("malformed paged query");
+    runtime->num_sms = num_sms;
+    const auto qk = dtype_of(qk_name);
+    const int batch = 8, num_kv_blocks = 64, block_table_stride = 8;
+    const int logits_stride = 3072;  // holds whole KV splits of 256 (2.8.0) and 384 (2.8.2)
+    const at::Tensor q{qk}, sf_q{torch::kInt}, kv{qk}, weights{dtype_of(weights_name)};
+    const at::Tensor lens{torch::kInt}, logits{dtype_of(logits_name)}, table{torch::kInt};
+    const at::Tensor indices{torch::kInt}, schedule{torch::kInt, {num_sms + 1, 2}};
+#ifdef JITWARM_MQA_LOGITS_CONFIG
+    const at::Tensor kv_sf{torch::kInt};
+    const MQALogitsConfig config(heads, head_dim, qk, true);
+    sm100_paged_mqa_logits(config, q, sf_q, kv, kv_sf, weights, lens, logits, table, indices,
+                           schedule, batch * next_n, num_kv_blocks, block_kv, logits_stride,
+                           block_table_stride);
+#else
+    const bool is_mx_sf = qk == kPackedFP4;  // FP4 asserts scales; FP8 Q comes without them here
+    const at::Tensor kv_sf{is_mx_sf ? torch::kInt : torch::kFloat};
+    const std::optional<at::Tensor> q_sf = is_mx_sf ? std::optional(sf_q) : std::nullopt;
+    sm100_paged_mqa_logits(q, q_sf, kv, kv_sf, weights, lens, logits, table, indices, schedule,
+                           logits.scalar_type(), batch, batch * next_n, next_n, heads, head_dim,
+                           num_kv_blocks, block_kv, true, varlen != 0, logits_stride,
+                           block_table_stride, num_sms, 256, 16, is_mx_sf, qk);
+#endif
+    return compiled();
+}
+
+static std::string pmeta_query(std::istringstream& in) {
+    int batch, next_n, num_sms, varlen;
+    in >> batch >> next_n >> num_sms >> varlen;
+    if (not in) throw std::runtime_error("malformed pmeta query");
+    const at::Tensor lens{torch::kInt}, schedule{torch::kInt, {num_sms + 1, 2}};
+    static int indices[1];
+#ifdef JITWARM_MQA_LOGITS_CONFIG
+    sm100_paged_mqa_logits_metadata(lens, schedule, batch, num_sms, indices);
+#else
+    sm100_paged_mqa_logits_metadata(lens, schedule, batch, batch * next_n, next_n, num_sms, true,
+                                    varlen != 0, varlen ? indices : nullptr);
+#endif
+    return compiled();
+}
+
 int main() {
     std::ios::sync_with_stdio(false);
     std::string line;
@@ -105,6 +166,8 @@ int main() {
         try {
             if (kind == "gemm") answer = gemm_query(in);
             else if (kind == "hc") answer = hc_query(in);
+            else if (kind == "paged") answer = paged_query(in);
+            else if (kind == "pmeta") answer = pmeta_query(in);
             else throw std::runtime_error("unknown query " + kind);
         } catch (const std::exception& e) {
             answer = std::string("err ") + e.what();

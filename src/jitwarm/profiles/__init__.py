@@ -24,6 +24,7 @@ from jitwarm.profiles._profile import (
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
+    Sm100IndexerArgs,
     SM100Rules,
     release_of,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "SelectionModel",
     "Sm90GemmArgs",
     "Sm90IndexerArgs",
+    "Sm100IndexerArgs",
     "UnknownBuildError",
     "check_same_build",
     "detect_build",

@@ -182,6 +182,17 @@ class Sm90IndexerArgs(str, Enum):
         return self is not Sm90IndexerArgs.WITH_CLEAN_FLAGS
 
 
+class Sm100IndexerArgs(str, Enum):
+    """How a build renders the SM100 MQA-logits kernels (``impls/sm100_mqa_logits.hpp``)."""
+
+    # 2.8.0: per-call geometry (split_kv 256, FP4 10 KV stages); the paged kernel bakes next_n,
+    # the varlen flag and the logits and weights dtypes; the metadata kernel next_n and flags
+    PER_CALL = "per_call"
+    # 2.8.2: one MQALogitsConfig (split_kv 384, FP4 2/8 stages, BF16 weights); the paged kernel
+    # bakes no flag or dtype; the metadata kernel a thread count from the query rows
+    SHARED_CONFIG = "shared_config"
+
+
 @dataclass(frozen=True)
 class DeepJitFlags:
     """How a DeepJIT build composes its nvcc flags (DeepJIT's ``CompilerOptions::get_flags``
@@ -230,6 +241,7 @@ class BuildProfile:
     compiled_dims_defaults: Mapping[str, str] = field(default_factory=dict)
     sm90_gemm_args: Sm90GemmArgs = Sm90GemmArgs.WITH_EPILOGUE
     sm90_indexer_args: Sm90IndexerArgs = Sm90IndexerArgs.WITH_CLEAN_FLAGS
+    sm100_indexer_args: Sm100IndexerArgs | None = None  # None: no SM100 indexer port
     extra_signature: str | None = None  # DeepJIT: the first key component ("cutlass-480")
     deepjit_flags: DeepJitFlags | None = None  # DeepJIT builds: how nvcc flags are composed
     # Kernel families whose generators jitwarm ports exactly for this build (jitwarm.deepjit);

@@ -21,6 +21,7 @@ from jitwarm.profiles._profile import (
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
+    Sm100IndexerArgs,
     SM100Rules,
 )
 
@@ -100,6 +101,10 @@ _SM100_RENDERED = frozenset(
         "m_grouped_fp8_gemm_nt_masked",
         "fp8_einsum",
         "tf32_hc_prenorm_gemm",
+        # The DSA indexer's decode kernels; its prefill kernel stays unrendered: it bakes
+        # whether the engine passes a schedule_meta workspace, which no plan records.
+        "fp8_fp4_paged_mqa_logits",
+        "get_paged_mqa_logits_metadata",
     }
 )
 # The identity epilogue each build's SM100 GEMMs render last: get_default_epilogue_type
@@ -136,6 +141,7 @@ TOKENSPEED_280 = BuildProfile(
     rendered_families=_SM90_RENDERED,
     sm100_rendered_families=_SM100_RENDERED,
     sm100_identity_epilogue=_SM100_IDENTITY_280,
+    sm100_indexer_args=Sm100IndexerArgs.PER_CALL,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_280)},
     **_DEEPJIT,
 )
@@ -181,6 +187,7 @@ TOKENSPEED_282 = BuildProfile(
     rendered_families=_SM90_RENDERED,
     sm100_rendered_families=_SM100_RENDERED,
     sm100_identity_epilogue=_SM100_IDENTITY_282,
+    sm100_indexer_args=Sm100IndexerArgs.SHARED_CONFIG,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_282)},
     **_DEEPJIT,
 )

@@ -14,6 +14,7 @@ enum class ScalarType { Char, Int, Float, BFloat16, Float8_e4m3fn };
 
 constexpr auto kInt8 = ScalarType::Char;
 constexpr auto kInt = ScalarType::Int;
+constexpr auto kInt32 = ScalarType::Int;
 constexpr auto kFloat = ScalarType::Float;
 constexpr auto kFloat32 = ScalarType::Float;
 constexpr auto kBFloat16 = ScalarType::BFloat16;
