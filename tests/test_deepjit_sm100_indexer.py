@@ -14,7 +14,7 @@ import pytest
 from _generator_oracle import generator_oracle_for
 from jitwarm.deepjit import unrendered_kernels
 from jitwarm.deepjit._generators import GENERATORS, RenderContext
-from jitwarm.models.loader import load_model
+from jitwarm.models import load_model
 from jitwarm.plan import Family, Plan, PlanEntry, PlanKernel, plan_serving
 from jitwarm.profiles import get_profile
 from jitwarm.serving import ServingConfig

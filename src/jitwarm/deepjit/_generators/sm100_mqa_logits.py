@@ -15,8 +15,7 @@ The prefill kernel (``sm100_mqa_logits``) is not ported: it bakes whether the ca
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill, param
-from jitwarm.plan.families import PAGED_MQA_LOGITS_CALL
-from jitwarm.plan.schema import PlanEntry, PlanKernel
+from jitwarm.plan import PAGED_MQA_LOGITS_CALL, PlanEntry, PlanKernel
 from jitwarm.profiles import Sm100IndexerArgs
 
 _INSTANTIATE = (
