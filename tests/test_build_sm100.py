@@ -97,6 +97,7 @@ def test_sm100_indexer_kernels_compile_and_the_prefill_one_is_named_unrendered(
     assert code == 0, err
     assert "2 kernels compiled" in out
     assert "fp8_fp4_mqa_logits" in out + err  # the one left unrendered, by family
+    assert "schedule_meta" in " ".join((out + err).split())  # and why (what no plan records)
     names = sorted(p.name.split(".")[0] for p in (root / "cache").iterdir())
     assert names == ["sm100_paged_mqa_logits", "sm100_paged_mqa_logits_metadata"]
     for entry in (root / "cache").iterdir():

@@ -97,7 +97,9 @@ def _context(plan: Plan, profile: BuildProfile) -> RenderContext:
 def _generator(entry: PlanEntry, ctx: RenderContext) -> Generator | str:
     """The port for ``entry``, or why there is none."""
     if not ctx.profile.renders(entry.family.value, ctx.arch):
-        return f"no {entry.family.value} generator port for {ctx.profile.name} on {ctx.arch}"
+        why = ctx.profile.unrendered_why(entry.family.value, ctx.arch)
+        reason = f"no {entry.family.value} generator port for {ctx.profile.name} on {ctx.arch}"
+        return f"{reason}: {why}" if why else reason
     port = GENERATORS.get((ctx.arch, entry.family))
     if port is None:
         return f"no {entry.family.value} generator port for {ctx.arch}"

@@ -250,6 +250,8 @@ class BuildProfile:
     # The same on sm100, and the operator type the SM100 1D1D GEMM renders as its identity
     # epilogue (its last template argument; None: no SM100 GEMM port for this build).
     sm100_rendered_families: frozenset[str] = frozenset()
+    # Why a family this build has is not rendered on sm100 (said in build and warm notes).
+    sm100_unrendered_why: Mapping[str, str] = field(default_factory=dict)
     sm100_identity_epilogue: str | None = None
     env_prefixes: tuple[str, ...] = ("DG",)  # DeepJIT: DG_JIT_* first, then DJ_JIT_*
     key_env_suffixes: tuple[str, ...] = UPSTREAM_KEY_ENV
@@ -288,6 +290,10 @@ class BuildProfile:
         """True when jitwarm.deepjit ports this build's generator of ``family`` on ``arch``."""
         families = self.sm100_rendered_families if arch == "sm100" else self.rendered_families
         return family in families
+
+    def unrendered_why(self, family: str, arch: str) -> str | None:
+        """The reason ``family`` is not rendered on ``arch``, where one is known."""
+        return self.sm100_unrendered_why.get(family) if arch == "sm100" else None
 
     # -- selection --------------------------------------------------------------------------
     def selection_model(self, arch: str) -> SelectionModel | None:
