@@ -18,10 +18,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from _oracle import ORACLE_SRC, OracleUnavailable, _inputs_digest
-from _wheels import PINNED, unpacked_wheel, wheel_dir
+from _oracle import ORACLE_SRC, OracleUnavailable, compile_against_wheel
+from _wheels import PINNED, unpacked_wheel
 
 _IMPLS = "deep_gemm/csrc/jit_kernels/impls"
 _GEMM = "sm100_fp8_fp4_gemm_1d1d.hpp"
@@ -102,31 +101,13 @@ def launcher_tag(wheel: Path, launcher: str) -> str:
 
 
 def build_generator_oracle(version: str, wheel: Path) -> Path:
-    compiler = shutil.which(os.environ.get("CXX", "g++"))
-    if compiler is None:
-        raise OracleUnavailable("no C++ compiler (g++) on PATH")
-    root = wheel_dir() / "oracle" / f"generator-{version}-{_inputs_digest(wheel)}"
-    binary = root / "generator"
-    with FileLock(str(wheel_dir() / ".oracle.lock")):
-        if binary.exists():
-            return binary
-        if root.exists():
-            shutil.rmtree(root)
-        csrc = wheel / "deep_gemm/csrc"
-        shutil.copytree(csrc / "jit_kernels/heuristics", root / "csrc/jit_kernels/heuristics")
-        (root / "csrc/utils").mkdir(parents=True)
-        shutil.copy(csrc / "utils/math.hpp", root / "csrc/utils/math.hpp")
-        shutil.copytree(ORACLE_SRC / "stubs/csrc", root / "csrc", dirs_exist_ok=True)
-        (root / "generator_cut.hpp").write_text(_cut_header(wheel))
-        cmd = [compiler, "-std=c++20", "-O1", "-w"]
-        cmd += ["-I", str(ORACLE_SRC / "stubs/include"), "-I", str(wheel / "deep_gemm/include")]
-        cmd += ["-I", str(root), "-I", str(ORACLE_SRC), str(ORACLE_SRC / "generator_driver.cpp")]
-        cmd += ["-o", str(binary) + ".tmp"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if done.returncode:
-            raise OracleUnavailable(f"generator oracle did not compile:\n{done.stderr[-4000:]}")
-        os.replace(str(binary) + ".tmp", binary)
-    return binary
+    return compile_against_wheel(
+        f"generator-{version}",
+        wheel,
+        {"generator_cut.hpp": _cut_header(wheel)},
+        ORACLE_SRC / "generator_driver.cpp",
+        includes=(ORACLE_SRC,),
+    )
 
 
 class GeneratorOracle:

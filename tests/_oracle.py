@@ -68,12 +68,21 @@ def _inputs_digest(wheel: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def build_oracle(version: str, wheel: Path) -> Path:
-    """The oracle binary for one pinned build, compiled once into the test-wheel cache."""
+def compile_against_wheel(
+    name: str,
+    wheel: Path,
+    generated: dict[str, str],
+    driver: Path,
+    *,
+    includes: Sequence[Path] = (),
+) -> Path:
+    """Compile ``driver`` against the wheel's heuristics and ``csrc/utils/math.hpp`` (copied
+    unchanged), the stubs, and ``generated`` headers (file name -> text) written beside them;
+    once per inputs, into the test-wheel cache (``name`` names the binary and its folder)."""
     compiler = shutil.which(os.environ.get("CXX", "g++"))
     if compiler is None:
         raise OracleUnavailable("no C++ compiler (g++) on PATH")
-    root = wheel_dir() / "oracle" / f"{version}-{_inputs_digest(wheel)}"
+    root = wheel_dir() / "oracle" / f"{name}-{_inputs_digest(wheel)}"
     binary = root / "oracle"
     with FileLock(str(wheel_dir() / ".oracle.lock")):
         if binary.exists():
@@ -85,15 +94,25 @@ def build_oracle(version: str, wheel: Path) -> Path:
         (root / "csrc/utils").mkdir(parents=True)
         shutil.copy(csrc / "utils/math.hpp", root / "csrc/utils/math.hpp")
         shutil.copytree(ORACLE_SRC / "stubs/csrc", root / "csrc", dirs_exist_ok=True)
-        (root / "mega_block.hpp").write_text(_mega_block_header(wheel))
+        for file_name, text in generated.items():
+            (root / file_name).write_text(text)
         cmd = [compiler, "-std=c++20", "-O1", "-w"]
         cmd += ["-I", str(ORACLE_SRC / "stubs/include"), "-I", str(wheel / "deep_gemm/include")]
-        cmd += ["-I", str(root), str(ORACLE_SRC / "driver.cpp"), "-o", str(binary) + ".tmp"]
+        for extra in (root, *includes):
+            cmd += ["-I", str(extra)]
+        cmd += [str(driver), "-o", str(binary) + ".tmp"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if done.returncode:
-            raise OracleUnavailable(f"oracle did not compile:\n{done.stderr[-4000:]}")
+            raise OracleUnavailable(f"{name} did not compile:\n{done.stderr[-4000:]}")
         os.replace(str(binary) + ".tmp", binary)
     return binary
+
+
+def build_oracle(version: str, wheel: Path) -> Path:
+    """The oracle binary for one pinned build, compiled once into the test-wheel cache."""
+    return compile_against_wheel(
+        version, wheel, {"mega_block.hpp": _mega_block_header(wheel)}, ORACLE_SRC / "driver.cpp"
+    )
 
 
 class Oracle:
