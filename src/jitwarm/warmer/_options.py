@@ -24,7 +24,7 @@ DEFAULT_PEER_WAIT_S = 3600.0
 
 @dataclass(frozen=True)
 class WarmOptions:
-    """See :func:`jitwarm.warmer._api.warm` for what each option does.
+    """See :func:`jitwarm.warm` for what each option does.
 
     ``ahead``: None (the default) compiles ahead wherever it applies; True asks for it and is
     refused where it cannot apply (a custom ``backend`` without ``build``, ``full_sweep``);
