@@ -410,18 +410,6 @@ def compare_outputs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"reference": ref, "alone": alone, "concurrent": concurrent, "identical": identical}
 
 
-def _deepgemm_used() -> dict[str, Any]:
-    """The DeepGEMM build the server found (what the engine process imports)."""
-    build = detect_build()
-    return {
-        "module": build.module,
-        "path": str(build.path) if build.path else None,
-        "distribution": build.distribution,
-        "version": build.version,
-        "profile": build.profile_name,
-    }
-
-
 def write_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     label = "cpu-simulated" if args.device == "cpu" else f"device-{args.device}"
     report = {
@@ -434,7 +422,7 @@ def write_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
         ),
         "created_unix": int(time.time()),
         "config": {k: _jsonable(v) for k, v in vars(args).items()},
-        "deepgemm": _deepgemm_used() if label != "cpu-simulated" else None,
+        "deepgemm": detect_build().to_json() if label != "cpu-simulated" else None,
         "outputs": compare_outputs(results),
         "modes": {m: results[m] for m in sorted(results, key=MODES.index)},
     }
