@@ -2,9 +2,9 @@ from jitwarm._lazy import lazy_getattr
 
 # Imported on first use (the package's interface; its modules are private).
 _LAZY = {
-    "GemmProblem": "jitwarm.selection._sm90",
-    "GemmType": "jitwarm.selection._sm100",
-    "KernelType": "jitwarm.selection._sm90",
+    "GemmProblem": "jitwarm.selection._types",
+    "GemmType": "jitwarm.selection._types",
+    "KernelType": "jitwarm.selection._types",
     "MEGA_MOE_MAX_BLOCK_CONFIGS": "jitwarm.selection._sm100",
     "MegaMoEProblem": "jitwarm.selection._sm100",
     "SM100GemmProblem": "jitwarm.selection._sm100",
