@@ -4,7 +4,9 @@
   structure issue, each to be removed, never added to): a new cycle fails with its edges.
 - No package imports another package's private modules (``jitwarm.x._y`` from outside ``x``),
   and every package's modules are private behind its ``__all__``.
-- Only ``jitwarm.deepgemm`` imports torch or deep_gemm.
+- Only ``jitwarm.deepgemm`` imports deep_gemm; torch only there and in the reference server's
+  model (``jitwarm.server._refmodel``, which calls DeepGEMM through ``jitwarm.deepgemm``); the
+  planning core imports neither.
 Imports inside functions count (a dependency is a dependency); ``if TYPE_CHECKING`` ones do not.
 """
 
@@ -19,7 +21,30 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "jitwarm"
 
 # Package cycles that exist today; shrink this set, never grow it.
 KNOWN_CYCLES: set[frozenset[str]] = set()
-TORCH_PACKAGES = {"deepgemm"}
+# The one adapter of DeepGEMM.
+DEEPGEMM_PACKAGES = {"deepgemm"}
+# Modules that may import torch: the adapter, and the reference model the server's engine runs.
+TORCH_MODULE_PREFIXES = ("jitwarm.deepgemm", "jitwarm.server._refmodel")
+# The planning core (the guide's list): never torch, never deep_gemm, tested on every CI run.
+PLANNING_CORE = {
+    "models",
+    "plan",
+    "selection",
+    "profiles",
+    "deepjit",
+    "build",
+    "ahead",
+    "cache",
+    "bundle",
+    "record",
+    "locks",
+    "interposer",
+    "doctor",
+    "serving",
+    "mset",
+    "dgenv",
+    "errors",
+}
 
 
 def _module_name(path: Path) -> str:
@@ -151,13 +176,45 @@ def test_every_package_keeps_its_modules_private_behind_its_all() -> None:
     assert not no_all, f"packages without __all__: {no_all}"
 
 
-def test_only_the_deepgemm_package_imports_torch_or_deep_gemm() -> None:
+def test_only_the_deepgemm_package_imports_deep_gemm() -> None:
     bad = [
         f"{module} imports {target}"
         for module, targets in _imports().items()
         for target in targets
-        if target.split(".")[0] in ("torch", "deep_gemm") and _package(module) not in TORCH_PACKAGES
+        if target.split(".")[0] == "deep_gemm" and _package(module) not in DEEPGEMM_PACKAGES
     ]
+    assert not bad, "\n".join(bad)
+
+
+def test_torch_only_in_the_adapter_and_the_reference_model() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in _imports().items()
+        for target in targets
+        if target.split(".")[0] == "torch" and not module.startswith(TORCH_MODULE_PREFIXES)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_planning_core_reaches_neither_torch_nor_deep_gemm() -> None:
+    """Not even through another jitwarm package: follow every import from the core's modules."""
+    imports = _imports()
+    reached: dict[str, str] = {}  # module -> the core module whose imports reached it
+    todo = [m for m in imports if _package(m) in PLANNING_CORE]
+    for m in todo:
+        reached.setdefault(m, m)
+    while todo:
+        module = todo.pop()
+        for target in imports.get(module, ()):
+            if target not in reached:
+                reached[target] = reached[module]
+                if target in imports:
+                    todo.append(target)
+    bad = sorted(
+        f"{origin} reaches {m}"
+        for m, origin in reached.items()
+        if m.split(".")[0] in ("torch", "deep_gemm")
+    )
     assert not bad, "\n".join(bad)
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from jitwarm.deepgemm._refmodel import KernelKeyer, derive_shapes, plan_kernel_refs
 from jitwarm.errors import ConfigError
 from jitwarm.models._loader import load_model
 from jitwarm.plan import Family, plan_serving
 from jitwarm.selection._sm90 import select_sm90
+from jitwarm.server._refmodel import KernelKeyer, derive_shapes, plan_kernel_refs
 from jitwarm.serving import ServingConfig
 
 SERVING = ServingConfig(tp=8, max_batched_tokens=256, max_running_seqs=16)
@@ -83,7 +83,7 @@ def test_primed_keyer_agrees_with_direct_selection():
 def test_planning_and_the_server_package_import_no_torch():
     code = (
         "import sys, jitwarm.server, jitwarm.server._app, jitwarm.server._engine, jitwarm.cli._serve_cmd;"
-        "from jitwarm.deepgemm._refmodel import derive_shapes, KernelKeyer;"
+        "from jitwarm.server._refmodel import derive_shapes, KernelKeyer;"
         "assert 'torch' not in sys.modules and 'deep_gemm' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -95,7 +95,7 @@ def test_planning_and_the_server_package_import_no_torch():
 @pytest.fixture
 def build(tmp_path):
     pytest.importorskip("torch")
-    from jitwarm.deepgemm._refmodel import build_runtime
+    from jitwarm.server._refmodel import build_runtime
 
     model = load_model("deepseek-v3")
     plan = plan_serving(model, SERVING)
@@ -148,7 +148,7 @@ def test_same_seed_same_tokens_and_batching_does_not_change_them(build):
 
 
 def test_after_jitwarm_warm_no_step_compiles(build):
-    from jitwarm.deepgemm._refmodel.sim_backend import SimulatedCompileBackend
+    from jitwarm.server._refmodel.sim_backend import SimulatedCompileBackend
     from jitwarm.warmer import warm
 
     rt = build()
@@ -184,7 +184,7 @@ def test_the_seeds_dense_sweep_leaves_the_moe_kernels_to_compile_while_serving(b
 
 def test_window_attention_equals_causal_attention_when_the_window_covers_the_context():
     torch = pytest.importorskip("torch")
-    from jitwarm.deepgemm._refmodel.model import _causal_attention, _window_attention
+    from jitwarm.server._refmodel.model import _causal_attention, _window_attention
 
     g = torch.Generator().manual_seed(0)
     k, v = torch.randn(9, 3, 4, generator=g), torch.randn(9, 3, 2, generator=g)
@@ -197,7 +197,7 @@ def test_window_attention_equals_causal_attention_when_the_window_covers_the_con
 
 def test_quantized_activation_scales_are_mn_major_and_tma_aligned():
     torch = pytest.importorskip("torch")
-    from jitwarm.deepgemm._refmodel.quant import quantize_activation, quantize_weight
+    from jitwarm.server._refmodel.quant import quantize_activation, quantize_weight
 
     x = torch.randn(5, 256)
     q, s = quantize_activation(x)
@@ -321,9 +321,9 @@ def test_the_deepgemm_path_passes_deepgemms_argument_checks(tmp_path):
     torch = pytest.importorskip("torch")
     import json
 
-    from jitwarm.deepgemm._refmodel.jit import PassThroughJit
-    from jitwarm.deepgemm._refmodel.model import RefModel
-    from jitwarm.deepgemm._refmodel.ops_deepgemm import DeepGemmOps
+    from jitwarm.server._refmodel.jit import PassThroughJit
+    from jitwarm.server._refmodel.model import RefModel
+    from jitwarm.server._refmodel.ops_deepgemm import DeepGemmOps
 
     (tmp_path / "config.json").write_text(json.dumps(SMALL_V3))
     model = load_model(tmp_path / "config.json")
@@ -355,7 +355,7 @@ def test_the_deepgemm_path_passes_deepgemms_argument_checks(tmp_path):
 
 def test_attention_of_a_query_does_not_depend_on_how_its_prompt_was_chunked():
     torch = pytest.importorskip("torch")
-    from jitwarm.deepgemm._refmodel.model import _causal_attention
+    from jitwarm.server._refmodel.model import _causal_attention
 
     g = torch.Generator().manual_seed(0)
     s = 300

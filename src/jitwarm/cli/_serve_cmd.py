@@ -155,8 +155,13 @@ def build_settings(
             raise UsageError(
                 f"jitwarm serve needs the server extra ({mod} is missing): pip install 'jitwarm[server]'"
             )
-    from jitwarm.deepgemm import derive_shapes
-    from jitwarm.server import Device, ServerSettings, WarmupMode, import_bundle_available
+    from jitwarm.server import (
+        Device,
+        ServerSettings,
+        WarmupMode,
+        derive_shapes,
+        import_bundle_available,
+    )
 
     assert model is not None  # the decorator defaults --model to deepseek-v3
     modes = {m.value: m for m in WarmupMode}

@@ -2,6 +2,8 @@
 
 - ``build_call(entry, m, device)`` / ``run_call(entry, m)``: the DeepGEMM call a plan entry makes
   at one M, with the runtime's exact argument contract (reused by verify, guard and record).
+- ``deepgemm_module()``: the DeepGEMM module the engines would import (the reference server's
+  model calls its kernels through it).
 - ``DeepGEMMBackend``: warm's real compile step.
 - ``warm_model(model, serving)``: scan a loaded model's FP8 linears and warm exactly them.
 - ``warm(plan, ...)``: ``jitwarm.warmer.warm`` with this backend as its default (registered
@@ -15,14 +17,11 @@ from jitwarm.deepgemm import _register  # noqa: F401  (registers DeepGEMM's back
 
 _EXPORTS = {
     "CaptureSetup": "jitwarm.deepgemm._session",
-    "SimulatedCompileBackend": "jitwarm.deepgemm._refmodel.sim_backend",
     "WorkerSession": "jitwarm.deepgemm._session",
-    "build_runtime": "jitwarm.deepgemm._refmodel",
-    "cuda_usable": "jitwarm.deepgemm._refmodel",
-    "derive_shapes": "jitwarm.deepgemm._refmodel",
     "Call": "jitwarm.deepgemm._calls",
     "UnsupportedFamilyError": "jitwarm.errors",
     "build_call": "jitwarm.deepgemm._calls",
+    "deepgemm_module": "jitwarm.deepgemm._calls",
     "run_call": "jitwarm.deepgemm._calls",
     "DeepGEMMBackend": "jitwarm.deepgemm._backend",
     "scan_fp8_linears": "jitwarm.deepgemm._scan",

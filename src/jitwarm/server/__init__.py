@@ -1,8 +1,9 @@
 """``jitwarm serve``: a reference server for end-to-end measurements (extra ``jitwarm[server]``).
 
-One HTTP process (FastAPI on uvicorn) in front of one engine process (the reference model and
-its continuous-batching loop). Imports no torch: the engine process imports
-:mod:`jitwarm.deepgemm._refmodel`.
+One HTTP process (FastAPI on uvicorn) in front of one engine process (the reference model,
+``_refmodel``, and its continuous-batching loop). The HTTP process imports no torch; the engine
+process does, and calls DeepGEMM only through :mod:`jitwarm.deepgemm` (the one package that
+imports deep_gemm).
 """
 
 from jitwarm._lazy import lazy_getattr
@@ -18,6 +19,7 @@ def serve(settings: ServerSettings) -> int:
 
 # Imported on first use (the package's interface; its modules are private).
 _LAZY = {
+    "derive_shapes": "jitwarm.server._refmodel",
     "import_bundle_available": "jitwarm.server._warmup",
 }
 
@@ -27,6 +29,7 @@ __all__ = [
     "Device",
     "ServerSettings",
     "WarmupMode",
+    "derive_shapes",
     "import_bundle_available",
     "serve",
 ]

@@ -76,7 +76,7 @@ def engine_main(conn: Connection, settings_json: str) -> None:
 def resolve_device(device: Device) -> str:
     if device is Device.CPU:
         return "cpu"
-    from jitwarm.deepgemm import cuda_usable
+    from jitwarm.server._refmodel import cuda_usable
 
     usable = cuda_usable()
     if device is Device.CUDA and not usable:
@@ -87,7 +87,7 @@ def resolve_device(device: Device) -> str:
 def start_engine(settings: ServerSettings, cleanup: contextlib.ExitStack) -> tuple[Any, Ready]:
     """Build and warm the model. Returns (runtime, the Ready message); what it creates for the
     run only (the CPU mode's scratch cache) is removed by ``cleanup``."""
-    from jitwarm.deepgemm import build_runtime, derive_shapes
+    from jitwarm.server._refmodel import build_runtime, derive_shapes
 
     model = load_model(settings.model)
     serving = settings.serving

@@ -50,7 +50,7 @@ def dense_sweep_m_values(max_batched_tokens: int) -> list[int]:
 
 
 def run_warmup(mode: WarmupMode, runtime: Any, plan: Plan, *, workers: int | None) -> WarmupReport:
-    """Warm ``runtime`` (a :class:`jitwarm.deepgemm._refmodel.RefRuntime`) before readiness."""
+    """Warm ``runtime`` (a :class:`jitwarm.server._refmodel.RefRuntime`) before readiness."""
     report = WarmupReport(mode=mode.value, planned_kernels=plan.num_kernels)
     t0 = time.monotonic()
     if mode is WarmupMode.DENSE:
@@ -80,7 +80,7 @@ def warm_plan(plan: Plan, runtime: Any, *, workers: int | None) -> tuple[int, st
         return runtime.warm_plan_in_process(plan), "in-process (jitwarm.warm missing)"
     kwargs: dict[str, Any] = {"jobs": workers, "cache_dir": runtime.cache_root}
     if runtime.device == "cpu":
-        from jitwarm.deepgemm import SimulatedCompileBackend
+        from jitwarm.server._refmodel.sim_backend import SimulatedCompileBackend
 
         kwargs["backend"] = SimulatedCompileBackend(compile_s=runtime.jit.compile_s)
     report = library_warm(plan, **kwargs)

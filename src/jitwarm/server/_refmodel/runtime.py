@@ -11,17 +11,17 @@ from typing import Any
 
 import torch
 
-from jitwarm.deepgemm._refmodel.jit import (
+from jitwarm.plan import Family, Plan
+from jitwarm.server._refmodel.jit import (
     JitEvent,
     JitTracker,
     ObservedJit,
     PassThroughJit,
     SimulatedJit,
 )
-from jitwarm.deepgemm._refmodel.kernels import KernelKeyer
-from jitwarm.deepgemm._refmodel.model import RefModel
-from jitwarm.deepgemm._refmodel.shapes import RefShapes
-from jitwarm.plan import Family, Plan
+from jitwarm.server._refmodel.kernels import KernelKeyer
+from jitwarm.server._refmodel.model import RefModel
+from jitwarm.server._refmodel.shapes import RefShapes
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def build_runtime(
     if threads:
         torch.set_num_threads(threads)
     if device == "cpu":
-        from jitwarm.deepgemm._refmodel.ops_cpu import CpuOps
+        from jitwarm.server._refmodel.ops_cpu import CpuOps
 
         gen = torch.Generator().manual_seed(seed)
         jit = SimulatedJit(cache_root, tracker, compile_s=sim_compile_s, load_s=sim_load_s)
@@ -126,7 +126,7 @@ def build_runtime(
     if device != "cuda":
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     os.environ["DG_JIT_CACHE_DIR"] = str(cache_root)
-    from jitwarm.deepgemm._refmodel.ops_deepgemm import DeepGemmOps, import_deep_gemm
+    from jitwarm.server._refmodel.ops_deepgemm import DeepGemmOps, import_deep_gemm
 
     guard = _install_guard(cache_root)  # before deep_gemm is imported: it wraps it on import
     dg = import_deep_gemm()
@@ -155,7 +155,7 @@ def cuda_usable() -> bool:
     try:
         if not torch.cuda.is_available():
             return False
-        from jitwarm.deepgemm._calls import deepgemm_module
+        from jitwarm.deepgemm import deepgemm_module
 
         deepgemm_module()
     except Exception:  # any import failure (missing, ABI mismatch) means: no GPU path

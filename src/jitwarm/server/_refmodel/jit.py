@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from jitwarm.deepgemm._refmodel.kernels import KernelRef
+from jitwarm.server._refmodel.kernels import KernelRef
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

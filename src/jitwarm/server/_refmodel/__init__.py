@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jitwarm.deepgemm._refmodel.kernels import KernelKeyer, KernelRef, plan_kernel_refs
-from jitwarm.deepgemm._refmodel.shapes import (
+from jitwarm.server._refmodel.kernels import KernelKeyer, KernelRef, plan_kernel_refs
+from jitwarm.server._refmodel.shapes import (
     BYTE_VOCAB,
     GemmShape,
     RefDims,
@@ -19,7 +19,7 @@ from jitwarm.deepgemm._refmodel.shapes import (
 )
 
 if TYPE_CHECKING:
-    from jitwarm.deepgemm._refmodel.runtime import RefRuntime
+    from jitwarm.server._refmodel.runtime import RefRuntime
 
 __all__ = [
     "BYTE_VOCAB",
@@ -37,12 +37,12 @@ __all__ = [
 
 
 def build_runtime(*args: Any, **kwargs: Any) -> RefRuntime:
-    from jitwarm.deepgemm._refmodel.runtime import build_runtime as build
+    from jitwarm.server._refmodel.runtime import build_runtime as build
 
     return build(*args, **kwargs)
 
 
 def cuda_usable() -> bool:
-    from jitwarm.deepgemm._refmodel.runtime import cuda_usable as usable
+    from jitwarm.server._refmodel.runtime import cuda_usable as usable
 
     return usable()

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import torch
 
-from jitwarm.deepgemm._refmodel.jit import SimulatedJit
-from jitwarm.deepgemm._refmodel.kernels import KernelKeyer
-from jitwarm.deepgemm._refmodel.quant import fake_quantize_weight
-from jitwarm.deepgemm._refmodel.shapes import GemmShape
 from jitwarm.plan import Family
+from jitwarm.server._refmodel.jit import SimulatedJit
+from jitwarm.server._refmodel.kernels import KernelKeyer
+from jitwarm.server._refmodel.quant import fake_quantize_weight
+from jitwarm.server._refmodel.shapes import GemmShape
 
 
 @dataclass

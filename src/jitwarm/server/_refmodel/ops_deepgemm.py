@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from jitwarm.deepgemm._refmodel.jit import ObservedJit, PassThroughJit
-from jitwarm.deepgemm._refmodel.kernels import KernelKeyer
-from jitwarm.deepgemm._refmodel.quant import BLOCK, quantize_activation, quantize_weight
-from jitwarm.deepgemm._refmodel.shapes import GemmShape
 from jitwarm.plan import Family
+from jitwarm.server._refmodel.jit import ObservedJit, PassThroughJit
+from jitwarm.server._refmodel.kernels import KernelKeyer
+from jitwarm.server._refmodel.quant import BLOCK, quantize_activation, quantize_weight
+from jitwarm.server._refmodel.shapes import GemmShape
 
 
 def _align(x: int, a: int) -> int:
@@ -149,6 +149,6 @@ class DeepGemmOps:
 
 
 def import_deep_gemm() -> ModuleType:
-    from jitwarm.deepgemm._calls import deepgemm_module
+    from jitwarm.deepgemm import deepgemm_module
 
     return deepgemm_module()

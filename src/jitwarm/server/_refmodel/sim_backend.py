@@ -9,8 +9,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from jitwarm.deepgemm._refmodel.jit import JitTracker, SimulatedJit
-from jitwarm.deepgemm._refmodel.kernels import IMPL_NAMES, KernelRef
+from jitwarm.server._refmodel.jit import JitTracker, SimulatedJit
+from jitwarm.server._refmodel.kernels import IMPL_NAMES, KernelRef
 from jitwarm.warmer import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext, WorkItem
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from jitwarm.deepgemm._refmodel.shapes import (
+from jitwarm.plan import Family
+from jitwarm.server._refmodel.shapes import (
     ATTENTION_LINEARS,
     DENSE_LINEARS,
     SHARED_LINEARS,
@@ -26,7 +27,6 @@ from jitwarm.deepgemm._refmodel.shapes import (
     RefShapes,
     linear_widths,
 )
-from jitwarm.plan import Family
 
 EPS = 1e-6
 
