@@ -1,8 +1,8 @@
 """`jitwarm build --arch sm100`: one kernel of the DeepSeek-V3 TP8 sm100 plan really compiled by
 nvcc for the build's SM100 target, published as DeepJIT entries, bundled with provenance that
-says no B200 ran it, and refused by an sm90 host; and the V4-Flash indexer's paged kernels
-compiled the same way. (The sources themselves are checked against the library's generator in
-test_deepjit_sm100.py and test_deepjit_sm100_indexer.py.)"""
+says no B200 ran it, and refused by an sm90 host; and the V4-Flash indexer's kernels (prefill,
+paged, metadata) compiled the same way, on both 2.8 builds. (The sources themselves are checked
+against the library's generator in test_deepjit_sm100.py and test_deepjit_sm100_indexer.py.)"""
 
 from __future__ import annotations
 
@@ -69,36 +69,48 @@ def test_sm100_build_compiles_bundles_and_is_marked_unverified(one_kernel_plan, 
     assert not (tmp_path / "host" / "cache").exists()
 
 
-@pytest.fixture(scope="module")
-def indexer_plan(tmp_path_factory) -> Path:
-    """The V4-Flash TP4 sm100 plan cut to its DSA-indexer entries: prefill, paged, metadata."""
+BUILDS = {"2.8.0": "tokenspeed-deepgemm-2.8.0", "2.8.2": "tokenspeed-deepgemm-2.8.2"}
+
+
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def indexer_plan(request, tmp_path_factory) -> tuple[str, Path]:
+    """The V4-Flash TP4 sm100 plan cut to its DSA-indexer entries: prefill, paged, metadata;
+    the prefill kernel also with a schedule_meta workspace (a second kernel, which it bakes)."""
     plan = plan_serving(
         load_model("deepseek-v4-flash"),
         ServingConfig(tp=4, arch="sm100"),
-        build="tokenspeed-deepgemm-2.8.0",
+        build=BUILDS[request.param],
     )
     indexer = (Family.FP4_MQA_LOGITS, Family.FP4_PAGED_MQA_LOGITS, Family.PAGED_MQA_METADATA)
     entries = [e for e in plan.entries if e.family in indexer]
     assert sorted(len(e.kernels) for e in entries) == [1, 1, 1]
+    [i] = [i for i, e in enumerate(entries) if e.family is Family.FP4_MQA_LOGITS]
+    [kernel] = entries[i].kernels
+    scheduled = kernel.model_copy(update={"params": {**kernel.params, "schedule_meta": True}})
+    entries[i] = entries[i].model_copy(update={"kernels": [kernel, scheduled]})
     path = tmp_path_factory.mktemp("plan") / "plan.json"
     path.write_text(plan.model_copy(update={"entries": entries}).to_json())
-    return path
+    return request.param, path
 
 
-def test_sm100_indexer_kernels_compile_and_the_prefill_one_is_named_unrendered(
-    indexer_plan, tmp_path, capsys
-):
-    """The paged-logits and metadata sources compile with nvcc against the build's headers (the
-    paged kernel's static_assert checks the ported shared-memory size against its layout)."""
+def test_sm100_indexer_kernels_compile(indexer_plan, tmp_path, capsys):
+    """The prefill-logits, paged-logits and metadata sources compile with nvcc against the
+    build's headers (the logits kernels' static_assert checks the ported shared-memory size
+    against their layout), and nothing of the indexer is left unrendered."""
     real_nvcc()
+    build, plan = indexer_plan
     root = tmp_path / "root"
-    args = ["build", "--plan", str(indexer_plan), "--target", str(unpacked_wheel("2.8.0"))]
+    args = ["build", "--plan", str(plan), "--target", str(unpacked_wheel(build))]
     code, out, err = run(capsys, *args, "--cache-dir", str(root), "--jobs", "2")
     assert code == 0, err
-    assert "2 kernels compiled" in out
-    assert "fp8_fp4_mqa_logits" in out + err  # the one left unrendered, by family
-    assert "schedule_meta" in " ".join((out + err).split())  # and why (what no plan records)
+    assert "4 kernels compiled" in out
+    assert "not built" not in out + err  # build's note for what it cannot render
     names = sorted(p.name.split(".")[0] for p in (root / "cache").iterdir())
-    assert names == ["sm100_paged_mqa_logits", "sm100_paged_mqa_logits_metadata"]
+    assert names == [
+        "sm100_mqa_logits",
+        "sm100_mqa_logits",
+        "sm100_paged_mqa_logits",
+        "sm100_paged_mqa_logits_metadata",
+    ]
     for entry in (root / "cache").iterdir():
         assert cubin_file_problem(entry / "kernel.cubin") is None

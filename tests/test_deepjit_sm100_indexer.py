@@ -1,9 +1,10 @@
-"""SM100 DSA-indexer DeepJIT sources against the library's own generator: the paged MQA-logits
-and paged-metadata kernels the presets plan on sm100 (V4-Flash TP4, V3.2 TP8 with 3 draft
-tokens), for both 2.8 builds, and random shapes, rendered by jitwarm's port and by
-``sm100_paged_mqa_logits`` / ``sm100_paged_mqa_logits_metadata`` of the pinned wheel's
-``impls/sm100_mqa_logits.hpp`` compiled on this CPU (tests/_generator_oracle.py), called with
-what the build's ``apis/attention.hpp`` passes. No B200 is involved."""
+"""SM100 DSA-indexer DeepJIT sources against the library's own generator: the prefill
+MQA-logits, paged MQA-logits and paged-metadata kernels the presets plan on sm100 (V4-Flash TP4,
+V3.2 TP8 with 3 draft tokens), for both 2.8 builds, and random shapes, rendered by jitwarm's
+port and by ``sm100_mqa_logits`` / ``sm100_paged_mqa_logits`` /
+``sm100_paged_mqa_logits_metadata`` of the pinned wheel's ``impls/sm100_mqa_logits.hpp``
+compiled on this CPU (tests/_generator_oracle.py), called with what the build's
+``apis/attention.hpp`` passes. No B200 is involved."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from _generator_oracle import generator_oracle_for
 from jitwarm.deepjit import unrendered_kernels
 from jitwarm.deepjit._generators import GENERATORS, RenderContext
 from jitwarm.models import load_model
-from jitwarm.plan import Family, Plan, PlanEntry, PlanKernel, plan_serving
+from jitwarm.plan import FP4_MQA_LOGITS_CALL, Family, Plan, PlanEntry, PlanKernel, plan_serving
 from jitwarm.profiles import get_profile
 from jitwarm.serving import ServingConfig
 
@@ -31,6 +32,11 @@ PLANS = [
 API_CALL = {"2.8.0": ("0", "fp32", "fp32"), "2.8.2": ("1", "bf16", "bf16")}
 # The metadata call: 2.8.0 as the paged call (no indices), 2.8.2 on SM100 indexed requests only.
 META_VARLEN = {"2.8.0": "0", "2.8.2": "1"}
+# What each build's fp8_fp4_mqa_logits (prefill) hands its launcher for logits and weights:
+# 2.8.0 as for the paged call; 2.8.2 on SM100 BF16 weights and logits, compressed logits only
+# (max_seqlen_k > 0, no clean_logits).
+PREFILL_DTYPES = {"2.8.0": ("fp32", "fp32"), "2.8.2": ("bf16", "bf16")}
+PREFILL_MAX_SEQLEN_K = 4096  # what a compressed call passes (any width > 0)
 
 
 def _plans(build: str) -> list[Plan]:
@@ -49,6 +55,25 @@ def _paged_query(build: str, entry: PlanEntry, num_sms: int) -> str:
         f"paged {d['heads']} {d['head_dim']} {d.get('next_n', 1)} {d['block_kv']} fp4 {num_sms} "
         f"{varlen} {logits} {weights}"
     )
+
+
+def _mqa_query(build: str, entry: PlanEntry, kernel: PlanKernel, num_sms: int) -> str:
+    d, p = entry.dims, kernel.params
+    logits, weights = PREFILL_DTYPES[build]
+    if build == "2.8.0":
+        logits = entry.conventions.out_dtype
+        clean, compressed = p["clean_logits"], p["compressed_logits"]
+    else:
+        clean, compressed = False, True
+    schedule = p.get("schedule_meta", FP4_MQA_LOGITS_CALL["schedule_meta"])
+    return (
+        f"mqa {d['heads']} {d['head_dim']} fp4 {num_sms} {int(clean)} "
+        f"{PREFILL_MAX_SEQLEN_K if compressed else 0} {logits} {weights} {int(schedule)}"
+    )
+
+
+def _with_params(kernel: PlanKernel, **params: object) -> PlanKernel:
+    return kernel.model_copy(update={"params": {**kernel.params, **params}})
 
 
 def _meta_query(build: str, entry: PlanEntry, rows: int, num_sms: int) -> str:
@@ -86,6 +111,86 @@ def test_planned_paged_indexer_sources_are_the_librarys(build: str) -> None:
     metadata = {(id(k), q) for e, k, _, q in cases if e.family is Family.PAGED_MQA_METADATA}
     assert len(metadata) >= 6
     _check(build, cases)
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_planned_prefill_indexer_sources_are_the_librarys(build: str) -> None:
+    """Every planned fp8_fp4_mqa_logits kernel, as planned (no schedule_meta, what engines
+    pass) and with a schedule_meta workspace, which its kernel bakes."""
+    profile = get_profile(BUILDS[build])
+    cases = []
+    for plan in _plans(build):
+        ctx = RenderContext(profile=profile, arch="sm100", num_sms=plan.num_sms)
+        for entry in plan.entries:
+            if entry.family is not Family.FP4_MQA_LOGITS:
+                continue
+            for kernel in entry.kernels or ():
+                assert kernel.params["schedule_meta"] is False  # the plan records the call's
+                for with_schedule in (kernel, _with_params(kernel, schedule_meta=True)):
+                    query = _mqa_query(build, entry, with_schedule, plan.num_sms)
+                    cases.append((entry, with_schedule, ctx, query))
+    assert len(cases) == 2 * len(PLANS)
+    _check(build, cases)
+    # The flag reaches the source: the two variants are two kernels.
+    mine = {GENERATORS[("sm100", e.family)](e, k, c)[1] for e, k, c, _ in cases[:2]}
+    assert len(mine) == 2
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_random_prefill_indexer_shapes_render_as_the_library(build: str) -> None:
+    profile = get_profile(BUILDS[build])
+    plan = _plans(build)[0]
+    prefill = next(e for e in plan.entries if e.family is Family.FP4_MQA_LOGITS)
+    rng = random.Random(200)
+    cases = []
+    for _ in range(120):
+        sms = rng.choice((148, 132, 120, 96, 8))
+        ctx = RenderContext(profile=profile, arch="sm100", num_sms=sms)
+        dims = {"heads": rng.randrange(4, 129, 4), "head_dim": rng.choice((64, 128))}
+        entry = prefill.model_copy(update={"dims": dims})
+        # 2.8.0 bakes (compressed, clean): any pair but both; 2.8.2 neither.
+        clean, compressed = rng.choice(((True, False), (False, True), (False, False)))
+        kernel = _with_params(
+            prefill.kernels[0],
+            clean_logits=clean,
+            compressed_logits=compressed,
+            schedule_meta=rng.random() < 0.5,
+        )
+        cases.append((entry, kernel, ctx, _mqa_query(build, entry, kernel, sms)))
+    _check(build, cases)
+
+
+def test_a_plan_without_schedule_meta_renders_the_default() -> None:
+    """Plans made before the prefill kernel recorded ``schedule_meta`` mean no workspace."""
+    profile = get_profile(BUILDS["2.8.0"])
+    plan = _plans("2.8.0")[0]
+    entry = next(e for e in plan.entries if e.family is Family.FP4_MQA_LOGITS)
+    [kernel] = entry.kernels
+    old = kernel.model_copy(
+        update={"params": {k: v for k, v in kernel.params.items() if k != "schedule_meta"}}
+    )
+    ctx = RenderContext(profile=profile, arch="sm100", num_sms=plan.num_sms)
+    _check("2.8.0", [(entry, old, ctx, _mqa_query("2.8.0", entry, kernel, plan.num_sms))])
+
+
+def test_2_8_0_prefill_refuses_what_its_api_refuses() -> None:
+    """Compressed and cleaned logits at once (the API asserts); BF16 logits (the baked weights
+    dtype is then open)."""
+    profile = get_profile(BUILDS["2.8.0"])
+    plan = _plans("2.8.0")[0]
+    [i] = [i for i, e in enumerate(plan.entries) if e.family is Family.FP4_MQA_LOGITS]
+    entry = plan.entries[i]
+    both = _with_params(entry.kernels[0], clean_logits=True, compressed_logits=True)
+    bf16 = entry.conventions.model_copy(update={"out_dtype": "bf16"})
+    for changed, detail in (
+        (entry.model_copy(update={"kernels": [both]}), "cannot be cleaned"),
+        (entry.model_copy(update={"conventions": bf16}), "weights dtype"),
+    ):
+        entries = list(plan.entries)
+        entries[i] = changed
+        gaps = unrendered_kernels(plan.model_copy(update={"entries": entries}), profile)
+        [gap] = [g for g in gaps if g.entry_index == i]
+        assert gap.reason.value == "not_renderable" and detail in gap.detail
 
 
 @pytest.mark.parametrize("build", BUILDS)

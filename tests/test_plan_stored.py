@@ -84,3 +84,30 @@ def test_serving_config_given_to_a_plan_is_kept() -> None:
     cfg = ServingConfig(tp=8, mk_alignment=64)
     plan = Plan.model_validate({**_raw(), "serving": cfg})
     assert plan.serving == cfg
+
+
+# An sm100 plan's prefill-indexer entry as jitwarm wrote it before its kernel recorded
+# `schedule_meta` (main at fffdfac; modules cut to one layer, which the digest leaves out).
+STORED_SM100_PREFILL = (
+    '{"schema_version":2,"jitwarm_version":"0.1.0","build":"tokenspeed-deepgemm-2.8.0",'
+    '"arch":"sm100","num_sms":148,"model":{"name":"deepseek-v4-flash",'
+    '"architecture":"deepseek_v4","source":"preset:deepseek-v4-flash"},"serving":{"tp":4,'
+    '"ep":1,"attn_dp":1,"max_batched_tokens":8192,"max_running_seqs":256,'
+    '"cuda_graph_batch_sizes":null,"spec_draft_tokens":0,"moe_path":"grouped","role":"mixed",'
+    '"indexer_block_size":64,"arch":"sm100","num_sms":null,"mk_alignment":128},"jit_env":{},'
+    '"notes":[],"entries":[{"family":"fp8_fp4_mqa_logits","n":0,"k":0,"num_groups":1,'
+    '"dims":{"heads":64,"head_dim":128},"conventions":{"ab_dtype":"fp8xfp4",'
+    '"scale_recipe":null,"scale_dtype":"ue8m0","out_dtype":"fp32","compiled_dims":"",'
+    '"gemm_type":"MQALogits","kernel_type":""},"phases":["prefill"],"m_kind":"rows",'
+    '"m_values":[[1,8192]],"selection":"invariant","kernels":[{"m":1,"m_ranges":[[1,8192]],'
+    '"params":{"clean_logits":true,"compressed_logits":false},"template_args":null}],'
+    '"modules":[{"name":"attn.indexer","layers":[[2,2]]}]}]}'
+)
+DIGEST_SM100_PREFILL = "d57ad1935448fa88a62bac1b94fdb7c9d53be0ac46ab28db74d9ff5595bb1ad0"
+
+
+def test_a_prefill_indexer_plan_from_before_schedule_meta_loads_unchanged() -> None:
+    plan = Plan.from_json(STORED_SM100_PREFILL)
+    assert "schedule_meta" not in plan.entries[0].kernels[0].params  # not filled in on load
+    assert json.loads(plan.to_json()) == json.loads(STORED_SM100_PREFILL)
+    assert plan.digest() == DIGEST_SM100_PREFILL

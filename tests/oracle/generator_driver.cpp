@@ -15,6 +15,13 @@
 //     fp8_fp4_paged_mqa_logits (apis/attention.hpp) passes it: QK fp4 (packed, with int32 UE8M0
 //     scales) or fp8 (2.8.0: without scales; 2.8.2: with them); 2D context lengths; VARLEN 0|1;
 //     LOGITS and WEIGHTS fp32|bf16 (2.8.2's launcher reads neither: its API fixes them).
+//   mqa HEADS HEAD_DIM QK NUM_SMS CLEAN MAX_SEQLEN_K LOGITS WEIGHTS SCHEDULE_META
+//     sm100_mqa_logits (the prefill kernel, impls/sm100_mqa_logits.hpp) with the arguments the
+//     build's fp8_fp4_mqa_logits (apis/attention.hpp) passes it: block_q 128 / HEADS, block_kv
+//     256 (2.8.0; 2.8.2's config fixes its own); QK as for paged; CLEAN 0|1 and MAX_SEQLEN_K
+//     (0: uncompressed logits) as the caller passes them; LOGITS and WEIGHTS fp32|bf16 (2.8.2
+//     reads neither); SCHEDULE_META 0|1: whether the caller passes a get_mqa_logits_metadata
+//     workspace (sized as that function sizes it).
 //   pmeta BATCH NEXT_N NUM_SMS VARLEN
 //     sm100_paged_mqa_logits_metadata as the build's get_paged_mqa_logits_metadata calls it.
 // stdout per query: "ok TAG ARCH NBYTES" (TAG: what the call handed DeepJIT, "tag" for gemm,
@@ -140,6 +147,37 @@ static std::string paged_query(std::istringstream& in) {
     return compiled();
 }
 
+static std::string mqa_query(std::istringstream& in) {
+    int heads, head_dim, num_sms, clean, max_seqlen_k, with_schedule;
+    std::string qk_name, logits_name, weights_name;
+    in >> heads >> head_dim >> qk_name >> num_sms >> clean >> max_seqlen_k >> logits_name
+       >> weights_name >> with_schedule;
+    if (not in) throw std::runtime_error("malformed mqa query");
+    runtime->num_sms = num_sms;
+    const auto qk = dtype_of(qk_name);
+    const int seq_len = 1024, seq_len_kv = 4096, stride_logits = 5120;
+    const int block_q = 128 / heads;  // the API's
+    const at::Tensor q{qk}, sf_q{torch::kInt}, kv{qk}, weights{dtype_of(weights_name)};
+    const at::Tensor ks{torch::kInt}, ke{torch::kInt}, logits{dtype_of(logits_name)};
+    std::optional<at::Tensor> schedule;
+    if (with_schedule)
+        schedule = at::Tensor{torch::kInt, {get_mqa_logits_metadata_num_words(seq_len, block_q, num_sms)}};
+#ifdef JITWARM_MQA_LOGITS_CONFIG
+    const at::Tensor kv_sf{torch::kInt};
+    const MQALogitsConfig config(heads, head_dim, qk, false);
+    sm100_mqa_logits(config, q, sf_q, kv, kv_sf, weights, ks, ke, logits, seq_len, seq_len_kv,
+                     stride_logits, schedule);
+#else
+    const bool is_mx_sf = qk == kPackedFP4;  // as for paged
+    const at::Tensor kv_sf{is_mx_sf ? torch::kInt : torch::kFloat};
+    const std::optional<at::Tensor> q_sf = is_mx_sf ? std::optional(sf_q) : std::nullopt;
+    sm100_mqa_logits(q, q_sf, kv, kv_sf, weights, ks, ke, logits, logits.scalar_type(), seq_len,
+                     seq_len_kv, max_seqlen_k, stride_logits, heads, head_dim, block_q, 256,
+                     clean != 0, is_mx_sf, qk, schedule);
+#endif
+    return compiled();
+}
+
 static std::string pmeta_query(std::istringstream& in) {
     int batch, next_n, num_sms, varlen;
     in >> batch >> next_n >> num_sms >> varlen;
@@ -167,6 +205,7 @@ int main() {
             if (kind == "gemm") answer = gemm_query(in);
             else if (kind == "hc") answer = hc_query(in);
             else if (kind == "paged") answer = paged_query(in);
+            else if (kind == "mqa") answer = mqa_query(in);
             else if (kind == "pmeta") answer = pmeta_query(in);
             else throw std::runtime_error("unknown query " + kind);
         } catch (const std::exception& e) {

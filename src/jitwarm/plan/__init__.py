@@ -7,6 +7,7 @@ from jitwarm._lazy import lazy_getattr
 # Imported on first use, so loading the schema (as warm's workers do to read their plan) does
 # not also load the planner and the model specs.
 _LAZY = {
+    "FP4_MQA_LOGITS_CALL": "jitwarm.plan._families",
     "PAGED_MQA_LOGITS_CALL": "jitwarm.plan._families",
     "CallSize": "jitwarm.plan._families",
     "Conventions": "jitwarm.plan._schema",

@@ -62,6 +62,12 @@ MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
 PAGED_MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
     {"clean_logits": False, "varlen": False}
 )
+# The SM100 prefill call also bakes whether the engine passes a ``schedule_meta`` workspace
+# (from get_mqa_logits_metadata); engines pass none. A plan kernel that records no
+# ``schedule_meta`` (planned before it was recorded) means this default.
+FP4_MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
+    {**MQA_LOGITS_CALL, "schedule_meta": False}
+)
 
 
 @dataclass(frozen=True)
@@ -283,8 +289,8 @@ _SPECS = (
         gemm_type="MQALogits",
         selection=_INVARIANT,
         call_size=CallSize.MQA_LOGITS,
-        call_params=MQA_LOGITS_CALL,
-        params=(*_MQA_PARAMS, "max_seqlen_k", "logits_dtype"),
+        call_params=FP4_MQA_LOGITS_CALL,
+        params=(*_MQA_PARAMS, "max_seqlen_k", "logits_dtype", "schedule_meta"),
         compile_weight=1.5,
     ),
     FamilySpec(

@@ -185,11 +185,14 @@ class Sm90IndexerArgs(str, Enum):
 class Sm100IndexerArgs(str, Enum):
     """How a build renders the SM100 MQA-logits kernels (``impls/sm100_mqa_logits.hpp``)."""
 
+    # Both bake into the prefill kernel whether the caller passes a schedule_meta workspace.
     # 2.8.0: per-call geometry (split_kv 256, FP4 10 KV stages); the paged kernel bakes next_n,
-    # the varlen flag and the logits and weights dtypes; the metadata kernel next_n and flags
+    # the varlen flag and the logits and weights dtypes; the prefill kernel its (compressed,
+    # clean) flags and both dtypes; the metadata kernel next_n and flags
     PER_CALL = "per_call"
-    # 2.8.2: one MQALogitsConfig (split_kv 384, FP4 2/8 stages, BF16 weights); the paged kernel
-    # bakes no flag or dtype; the metadata kernel a thread count from the query rows
+    # 2.8.2: one MQALogitsConfig (split_kv 384, FP4 2/8 stages, BF16 weights); the paged and
+    # prefill kernels bake no other flag or dtype; the metadata kernel a thread count from the
+    # query rows
     SHARED_CONFIG = "shared_config"
 
 

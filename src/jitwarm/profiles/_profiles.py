@@ -101,16 +101,13 @@ _SM100_RENDERED = frozenset(
         "m_grouped_fp8_gemm_nt_masked",
         "fp8_einsum",
         "tf32_hc_prenorm_gemm",
-        # The DSA indexer's decode kernels; its prefill kernel stays unrendered: it bakes
-        # whether the engine passes a schedule_meta workspace, which no plan records.
+        # The DSA indexer: prefill (it bakes whether the engine passes a schedule_meta
+        # workspace, which the plan's kernel records) and decode.
+        "fp8_fp4_mqa_logits",
         "fp8_fp4_paged_mqa_logits",
         "get_paged_mqa_logits_metadata",
     }
 )
-_SM100_UNRENDERED_WHY = {
-    "fp8_fp4_mqa_logits": "its kernel bakes whether the engine passes a schedule_meta workspace "
-    "(get_mqa_logits_metadata), which no plan records",
-}
 # The identity epilogue each build's SM100 GEMMs render last: get_default_epilogue_type
 # (impls/epilogue.hpp) in 2.8.0, IdentityEpilogue (impls/epilogue_class.hpp) in 2.8.2.
 _SM100_IDENTITY_280 = "epilogue::transform::EpilogueIdentity"
@@ -144,7 +141,6 @@ TOKENSPEED_280 = BuildProfile(
     deepjit_flags=_TOKENSPEED_DEEPJIT_FLAGS,
     rendered_families=_SM90_RENDERED,
     sm100_rendered_families=_SM100_RENDERED,
-    sm100_unrendered_why=_SM100_UNRENDERED_WHY,
     sm100_identity_epilogue=_SM100_IDENTITY_280,
     sm100_indexer_args=Sm100IndexerArgs.PER_CALL,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_280)},
@@ -191,7 +187,6 @@ TOKENSPEED_282 = BuildProfile(
     # an indexer kernel yet (the 2.8.2 ground truth is DeepSeek-V3 only).
     rendered_families=_SM90_RENDERED,
     sm100_rendered_families=_SM100_RENDERED,
-    sm100_unrendered_why=_SM100_UNRENDERED_WHY,
     sm100_identity_epilogue=_SM100_IDENTITY_282,
     sm100_indexer_args=Sm100IndexerArgs.SHARED_CONFIG,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_282)},

@@ -13,6 +13,7 @@ from jitwarm.deepjit._generators.sm90_fp8_mqa_logits import (
 from jitwarm.deepjit._generators.sm90_tf32_hc_prenorm_gemm import render_tf32_hc_prenorm_gemm
 from jitwarm.deepjit._generators.sm100_fp8_fp4_gemm_1d1d import render_gemm_1d1d
 from jitwarm.deepjit._generators.sm100_mqa_logits import (
+    render_sm100_mqa_logits,
     render_sm100_paged_mqa_logits,
     render_sm100_paged_mqa_logits_metadata,
 )
@@ -35,6 +36,7 @@ GENERATORS: dict[tuple[str, Family], Generator] = {
     ("sm100", Family.M_GROUPED_MASKED): render_gemm_1d1d,
     ("sm100", Family.FP8_EINSUM): render_gemm_1d1d,
     ("sm100", Family.TF32_HC_PRENORM): render_sm100_tf32_hc_prenorm_gemm,
+    ("sm100", Family.FP4_MQA_LOGITS): render_sm100_mqa_logits,
     ("sm100", Family.FP4_PAGED_MQA_LOGITS): render_sm100_paged_mqa_logits,
     ("sm100", Family.PAGED_MQA_METADATA): render_sm100_paged_mqa_logits_metadata,
 }

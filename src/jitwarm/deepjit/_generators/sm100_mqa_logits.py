@@ -1,21 +1,24 @@
-"""Ports of ``sm100_paged_mqa_logits`` and ``sm100_paged_mqa_logits_metadata``
-(``csrc/jit_kernels/impls/sm100_mqa_logits.hpp`` of tokenspeed-deepgemm 2.8.0.post20260924 and
-2.8.2.post20261020, from deepseek-ai/DeepGEMM, MIT), with what their API layer passes
-(``csrc/apis/attention.hpp``: 2D context lengths, the device's SM count, split_kv 256 and 16
-splits per chunk in 2.8.0). The builds differ (their profile's ``sm100_indexer_args``):
+"""Ports of ``sm100_mqa_logits``, ``sm100_paged_mqa_logits`` and
+``sm100_paged_mqa_logits_metadata`` (``csrc/jit_kernels/impls/sm100_mqa_logits.hpp`` of
+tokenspeed-deepgemm 2.8.0.post20260924 and 2.8.2.post20261020, from deepseek-ai/DeepGEMM, MIT),
+with what their API layer passes (``csrc/apis/attention.hpp``: block_kv 256 and block_q =
+128 / heads for prefill, 2D context lengths, the device's SM count, split_kv 256 and 16 splits
+per chunk in 2.8.0). The builds differ (their profile's ``sm100_indexer_args``):
 
 - 2.8.0 bakes the logits and weights dtypes; FP32 logits mean FP32 weights (the API asserts
-  BF16 weights come with BF16 logits), so only FP32 logits render.
-- 2.8.2 bakes neither (its SM100 API writes BF16 logits and takes BF16 weights, indexed
-  requests only), nor the varlen flag.
+  BF16 weights come with BF16 logits), so only FP32 logits render. Its prefill kernel also
+  bakes the (compressed, clean) flags.
+- 2.8.2 bakes neither (its SM100 API writes BF16 logits and takes BF16 weights, compressed
+  prefill logits and indexed decode requests only), nor the varlen or prefill flags.
 
-The prefill kernel (``sm100_mqa_logits``) is not ported: it bakes whether the caller passes a
-``schedule_meta`` workspace, which no plan records."""
+Both prefill kernels bake whether the engine passes a ``schedule_meta`` workspace, which the
+plan's kernel records (``FP4_MQA_LOGITS_CALL``). With one, the engine also calls
+``get_mqa_logits_metadata``, whose own kernel is not ported (no plan entry has it)."""
 
 from __future__ import annotations
 
 from jitwarm.deepjit._generators._base import RenderContext, Unrenderable, fill, param
-from jitwarm.plan import PAGED_MQA_LOGITS_CALL, PlanEntry, PlanKernel
+from jitwarm.plan import FP4_MQA_LOGITS_CALL, PAGED_MQA_LOGITS_CALL, PlanEntry, PlanKernel
 from jitwarm.profiles import Sm100IndexerArgs
 
 _INSTANTIATE = (
@@ -36,6 +39,26 @@ def _template(header: str, symbol: str, body: str, *, storage: str = "") -> str:
 
 
 _STORAGE_280 = _STORAGE.replace("    {}\n", "    {}, {}, {}, {}, {}, {}, {}, 3, {}, {}\n")
+MQA_TEMPLATES = {
+    Sm100IndexerArgs.PER_CALL: _template(
+        "impls/sm100_mqa_logits.cuh",
+        "sm100_mqa_logits",
+        "        {}, {},\n        {},\n        {}, {}, {},\n"
+        + "        {}, {},\n" * 2
+        + "        {},\n"
+        + "        {}, {},\n" * 2
+        + "        {}\n",
+        storage=_STORAGE_280,
+    ),
+    Sm100IndexerArgs.SHARED_CONFIG: _template(
+        "impls/sm100_mqa_logits.cuh",
+        "sm100_mqa_logits",
+        "        {}, {},\n        {},\n"
+        + "        {}, {}, {},\n" * 2
+        + "        {},\n        {}, {},\n        {}\n",
+        storage=_STORAGE,
+    ),
+}
 PAGED_TEMPLATES = {
     Sm100IndexerArgs.PER_CALL: _template(
         "impls/sm100_mqa_logits.cuh",
@@ -79,6 +102,7 @@ _SPLIT_KV_280, _SPLITS_PER_CHUNK_280, _Q_STAGES_280, _KV_STAGES_280 = 256, 16, 3
 # SHARED_CONFIG (kMQALogits*, MQALogitsConfig): the same, and the metadata's block_q
 _SPLIT_KV_282, _SPLITS_PER_CHUNK_282, _Q_STAGES_282, _KV_STAGES_282 = 384, 8, 2, 8
 _METADATA_BLOCK_Q_282 = 4
+_PREFILL_BLOCK_KV_280 = 256  # fp8_fp4_mqa_logits' block_kv: the prefill kernel's split_kv
 
 
 def _align(x: int, a: int) -> int:
@@ -138,6 +162,90 @@ def _smem_bytes(
     return umma_n, total
 
 
+def _config_282(heads: int, head_dim: int) -> tuple[str, int, int]:
+    """SHARED_CONFIG's ``MQALogitsConfig`` at FP4 (prefill and paged kernels share it): its
+    shared-storage arguments, shared-memory bytes and umma_n."""
+    q_stages, kv_stages = _Q_STAGES_282, _KV_STAGES_282
+    barriers = 3 * (q_stages + kv_stages) + 2 * _TMEM_STAGES
+    umma_n, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_282, q_stages, kv_stages, 2, barriers)
+    storage = (heads, head_dim, 128 // heads, _SPLIT_KV_282, umma_n, q_stages, kv_stages)
+    return ", ".join(str(v) for v in (*storage, _TMEM_STAGES, _FP4)), smem, umma_n
+
+
+def _smem_280(heads: int, head_dim: int, split_kv: int) -> int:
+    """PER_CALL's ``get_mqa_logits_smem_size`` at FP4 with FP32 weights."""
+    barriers = 2 * (_Q_STAGES_280 + _KV_STAGES_280 + _TMEM_STAGES)
+    _, smem = _smem_bytes(heads, head_dim, split_kv, _Q_STAGES_280, _KV_STAGES_280, 4, barriers)
+    return smem
+
+
+def _fp32_logits(entry: PlanEntry) -> None:
+    if entry.conventions.out_dtype != "fp32":
+        # BF16 logits allow FP32 or BF16 weights, which the kernel bakes and no plan records.
+        raise Unrenderable(f"{entry.conventions.out_dtype} logits: the weights dtype is baked")
+
+
+def render_sm100_mqa_logits(
+    entry: PlanEntry, kernel: PlanKernel, ctx: RenderContext
+) -> tuple[str, str]:
+    heads, head_dim = _mxfp4_heads(entry)
+    block_q = 128 // heads
+    # num_sms: runtime->get_num_sms(), the SM count the plan bakes in.
+    schedule_meta = bool(kernel.params.get("schedule_meta", FP4_MQA_LOGITS_CALL["schedule_meta"]))
+    if _style(ctx) is Sm100IndexerArgs.SHARED_CONFIG:
+        # Compressed logits only, BF16 weights and logits: nothing else of the call is baked.
+        storage, smem, umma_n = _config_282(heads, head_dim)
+        source = fill(
+            MQA_TEMPLATES[Sm100IndexerArgs.SHARED_CONFIG],
+            storage,
+            smem,
+            heads,
+            head_dim,
+            schedule_meta,
+            block_q,
+            _SPLIT_KV_282,
+            umma_n,
+            _Q_STAGES_282,
+            _KV_STAGES_282,
+            _TMEM_STAGES,
+            ctx.num_sms,
+            _SPECIALIZED_THREADS,
+            (_SPLIT_KV_282 // 128) * 128,  # num_math_threads
+            _FP4,
+        )
+        return "sm100_mqa_logits", source
+    compressed, clean = param(kernel, "compressed_logits"), param(kernel, "clean_logits")
+    if compressed and clean:
+        raise Unrenderable("compressed logits cannot be cleaned (DeepGEMM asserts)")
+    _fp32_logits(entry)
+    split_kv = _PREFILL_BLOCK_KV_280
+    storage_280 = (heads, head_dim, True, block_q, split_kv, _Q_STAGES_280, _KV_STAGES_280)
+    source = fill(
+        MQA_TEMPLATES[Sm100IndexerArgs.PER_CALL],
+        *storage_280,
+        _FP4,
+        "float",
+        _smem_280(heads, head_dim, split_kv),
+        heads,
+        head_dim,
+        True,  # is_mx_sf: MXFP4 Q comes with its scales
+        bool(compressed),
+        bool(clean),
+        schedule_meta,
+        block_q,
+        split_kv,
+        _Q_STAGES_280,
+        _KV_STAGES_280,
+        ctx.num_sms,
+        _SPECIALIZED_THREADS,
+        2 * 128,  # num_math_threads
+        _FP4,
+        "float",  # to_string(kFloat32): the logits
+        "float",  # FP32 weights
+    )
+    return "sm100_mqa_logits", source
+
+
 def render_sm100_paged_mqa_logits(
     entry: PlanEntry, kernel: PlanKernel, ctx: RenderContext
 ) -> tuple[str, str]:
@@ -150,21 +258,18 @@ def render_sm100_paged_mqa_logits(
     block_q = 128 // heads
     if _style(ctx) is Sm100IndexerArgs.SHARED_CONFIG:
         # BF16 weights; the plan's logits dtype and varlen flag are not baked in this build.
-        q_stages, kv_stages = _Q_STAGES_282, _KV_STAGES_282
-        barriers = 3 * (q_stages + kv_stages) + 2 * _TMEM_STAGES
-        umma_n, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_282, q_stages, kv_stages, 2, barriers)
-        storage = (heads, head_dim, block_q, _SPLIT_KV_282, umma_n, q_stages, kv_stages)
+        storage, smem, umma_n = _config_282(heads, head_dim)
         source = fill(
             PAGED_TEMPLATES[Sm100IndexerArgs.SHARED_CONFIG],
-            ", ".join(str(v) for v in (*storage, _TMEM_STAGES, _FP4)),
+            storage,
             smem,
             heads,
             head_dim,
             block_kv,
             block_q,
             umma_n,
-            q_stages,
-            kv_stages,
+            _Q_STAGES_282,
+            _KV_STAGES_282,
             _TMEM_STAGES,
             _SPLIT_KV_282,
             _SPLITS_PER_CHUNK_282,
@@ -173,12 +278,9 @@ def render_sm100_paged_mqa_logits(
             _FP4,
         )
         return "sm100_paged_mqa_logits", source
-    if entry.conventions.out_dtype != "fp32":
-        # BF16 logits allow FP32 or BF16 weights, which the kernel bakes and no plan records.
-        raise Unrenderable(f"{entry.conventions.out_dtype} logits: the weights dtype is baked")
+    _fp32_logits(entry)
     q_stages, kv_stages = _Q_STAGES_280, _KV_STAGES_280
-    barriers = 2 * (q_stages + kv_stages + _TMEM_STAGES)
-    _, smem = _smem_bytes(heads, head_dim, _SPLIT_KV_280, q_stages, kv_stages, 4, barriers)
+    smem = _smem_280(heads, head_dim, _SPLIT_KV_280)
     source = fill(
         PAGED_TEMPLATES[Sm100IndexerArgs.PER_CALL],
         *(heads, head_dim, True, block_q, _SPLIT_KV_280, q_stages, kv_stages, _FP4, "float"),
