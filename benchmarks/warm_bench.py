@@ -45,7 +45,7 @@ from jitwarm.warmer._items import WorkItem
 from jitwarm.warmer._pool import PoolSpec, run_pool
 from jitwarm.warmer._report import ItemRow
 from jitwarm.warmer._resources import usable_cpus
-from jitwarm.warmer._settings import worker_env
+from jitwarm.warmer._settings import PlanSettings, worker_env
 
 DENSE_TO = 2048
 DENSE_STEP = 16
@@ -103,20 +103,19 @@ def run_dense_serial(plan: Plan, cache_root: Path) -> dict[str, Any]:
 
     items = [
         WorkItem(
-            i,
-            i,
-            e.family,
-            e.key,
-            tuple(dense_ms(e.mset.max)),
-            None,
-            0.0,
-            f"dense {e.shape()}",
+            item_id=i,
+            entry=e,
+            ms=tuple(dense_ms(e.mset.max)),
+            kernel=None,
+            kernel_key=None,
+            est_s=0.0,
+            label=f"dense {e.shape()}",
         )
         for i, e in enumerate(plan.entries)
     ]
     log_dir = Path(tempfile.mkdtemp(prefix="dense-logs-"))
     spec = PoolSpec(
-        plan=plan,
+        settings=PlanSettings.of(plan),
         env=worker_env(plan, cache_root=cache_root),
         cache_root=cache_root,
         log_dir=log_dir,

@@ -97,7 +97,7 @@ def test_plan_jobs_share_one_job_per_source(tmp_path: Path) -> None:
     plan = _plan()
     renderer = SourceRenderer(tmp_path, include_hash="0" * 32)
     items = plan_work_items(plan)
-    jobs = plan_jobs(plan, items, renderer)
+    jobs = plan_jobs(items, renderer)
     assert len({j.key for j in jobs}) == len(jobs)
     assert sorted(k for j in jobs for k in j.kernel_keys) == sorted(
         i.kernel_key for i in items if i.kernel_key

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tests._warm_items import work_item
 
 from fakes.helpers import FAKE_NVCC
 from jitwarm.ahead._compiler import SHARED_DIR, AheadCompiler, AheadJob
@@ -19,7 +20,6 @@ from jitwarm.interposer import REAL_NVCC_VAR, compile_key
 from jitwarm.locks import KernelLocks
 from jitwarm.warmer._api import attribute_ahead
 from jitwarm.warmer._backend import CallOutcome, ItemOutcome
-from jitwarm.warmer._items import WorkItem
 from jitwarm.warmer._report import build_report
 
 FLAGS = ("-std=c++20", "-I/opt/dg/include", "--gpu-architecture=sm_90a", "-O3")
@@ -121,10 +121,7 @@ def test_a_cubin_compiled_by_another_warm_is_handed_to_deepgemm(tmp_path: Path) 
 
 
 def test_reports_count_a_kernel_taken_from_another_warm_as_compiled_elsewhere() -> None:
-    items = [
-        WorkItem(i, 0, "fp8_gemm_nt", "e", (m,), f"k{i}", 1.0, f"kernel {i}")
-        for i, m in enumerate((64, 128, 256))
-    ]
+    items = [work_item(i, (m,), f"k{i}") for i, m in enumerate((64, 128, 256))]
     # every worker's DeepGEMM printed a compile line when it took its cubin
     outcomes = {
         i.item_id: ItemOutcome(i.item_id, 0, (CallOutcome(i.ms[0], 0.1, 1),), 0.1) for i in items

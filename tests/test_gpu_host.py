@@ -63,7 +63,6 @@ def test_warm_and_verify_fail_in_one_line_and_create_nothing(
 ) -> None:
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != FAKES])
     monkeypatch.delitem(sys.modules, "deep_gemm", raising=False)
-    monkeypatch.delenv("JITWARM_VERIFY_CALLS", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     cache = tmp_path / "cache"

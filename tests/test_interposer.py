@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from jitwarm.deepgemm._session import WorkerSession
 from jitwarm.interposer import (
     CAPTURE_FILE_VAR,
     MODE_VAR,
@@ -26,6 +25,7 @@ from jitwarm.interposer import (
     compile_key,
     write_interposer,
 )
+from jitwarm.warmer._session import WorkerSession
 
 VERSION = (
     "nvcc: NVIDIA (R) Cuda compiler driver\n"

@@ -24,6 +24,7 @@ from jitwarm.plan._schema import (
 from jitwarm.plan._select import select_kernels
 from jitwarm.record import plan_from_recording
 from jitwarm.serving import ServingConfig
+from jitwarm.verify import _api as verify_api
 from jitwarm.verify import verify_plan
 from jitwarm.verify._snapshot import CacheSnapshot
 
@@ -87,7 +88,10 @@ META = entry(
 
 @pytest.fixture
 def verify_env(fake_dg: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("JITWARM_VERIFY_CALLS", "fake_calls")
+    """The fake deep_gemm, with the fake's calls as verify's default (what the CLI gets)."""
+    import fake_calls
+
+    monkeypatch.setattr(verify_api, "default_calls", fake_calls.FakeCalls)
     return fake_dg
 
 
@@ -102,11 +106,14 @@ def warm(dg: ModuleType, plan: Plan, picks: dict[int, list[int]] | None = None) 
             else [k.m for k in e.kernels or []] or list(e.mset)
         )
         for m in ms:
-            fake_calls.build_call(plan, index, m)()
+            fake_calls.build_call(e, m, num_sms=plan.num_sms)()
 
 
 def run_verify(plan: Plan, **kw: object):  # type: ignore[no-untyped-def]
-    return verify_plan(plan, devices=[], jobs=2, **kw)  # type: ignore[arg-type]
+    import fake_calls
+
+    calls = fake_calls.FakeCalls()
+    return verify_plan(plan, devices=[], jobs=2, calls=calls, **kw)  # type: ignore[arg-type]
 
 
 def test_cold_cache_lists_every_kernel_with_its_m_values(

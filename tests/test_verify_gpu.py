@@ -33,9 +33,8 @@ pytestmark = pytest.mark.gpu
 
 require_gpu()
 
-from jitwarm.deepgemm import warm  # noqa: E402
+from jitwarm.deepgemm import verify_plan, warm  # noqa: E402  (DeepGEMM's defaults)
 from jitwarm.record import plan_from_recording  # noqa: E402
-from jitwarm.verify import verify_plan  # noqa: E402
 from jitwarm.verify._snapshot import CacheSnapshot  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -80,8 +80,9 @@ def test_warm_model_flags_human_report(capsys, tmp_path: Path, fake) -> None:  #
 
 
 def test_a_failed_kernel_exits_1_and_names_it(capsys, tmp_path: Path, fake) -> None:  # type: ignore[no-untyped-def]
-    m = exact_plan().entries[0].kernels[0].m  # type: ignore[index]
-    fake["backend"] = FakeBackend(fail_on=frozenset({(0, m)}))
+    first = exact_plan().entries[0]
+    m = first.kernels[0].m  # type: ignore[index]
+    fake["backend"] = FakeBackend(fail_on=frozenset({(first.key, m)}))
     code, out, err = run(
         capsys,
         "warm",

@@ -1,4 +1,7 @@
-"""Work items from a plan: one per distinct kernel, sweep entries split into consecutive chunks."""
+"""Work items from a plan: one per distinct kernel, sweep entries split into consecutive chunks;
+each self-contained (its entry, its planned kernel and that kernel's key)."""
+
+import pickle
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,11 +17,24 @@ def test_one_item_per_planned_kernel() -> None:
     assert len(items) == plan.num_kernels
     assert all(len(i.ms) == 1 and i.kernel_key is not None for i in items)
     assert len({i.kernel_key for i in items}) == len(items)
-    # each item calls its kernel's representative M, an M that kernel serves
+    # each item calls its planned kernel's representative M, and is named by the plan's key
     for item in items:
-        entry = plan.entries[item.entry_index]
-        assert item.ms[0] in {k.m for k in entry.kernels or []}
+        assert item.entry in plan.entries and item.kernel in (item.entry.kernels or [])
+        assert item.ms == (item.kernel.m,) and item.kernel_key == kernel_key(
+            item.entry, item.kernel
+        )
     assert [i.item_id for i in items] == list(range(len(items)))
+
+
+def test_an_item_needs_no_plan_where_it_runs() -> None:
+    plan = exact_plan()
+    items = plan_work_items(plan) + plan_work_items(sweep_plan(), sweep_parts=2)
+    for item in items:
+        again = pickle.loads(pickle.dumps(item))  # what a worker receives
+        assert again == item and again.entry == item.entry and again.kernel == item.kernel
+        assert (again.family, again.entry_key) == (item.entry.family, item.entry.key)
+    biggest = max(len(pickle.dumps(i)) for i in items)
+    assert biggest < len(pickle.dumps(plan)) / 2
 
 
 def test_items_carry_the_family_and_mode_enums_equal_to_their_strings() -> None:
@@ -34,12 +50,11 @@ def test_sweep_entries_run_every_m_once_across_chunks() -> None:
     plan = sweep_plan()
     assert all(e.selection is Selection.SWEEP for e in plan.entries)
     items = plan_work_items(plan, sweep_parts=4)
-    for index, entry in enumerate(plan.entries):
-        ms = [m for i in items if i.entry_index == index for m in i.ms]
-        assert ms == list(entry.mset)  # whole M set, in order, nothing twice
-        chunks = [i for i in items if i.entry_index == index]
+    for entry in plan.entries:
+        chunks = [i for i in items if i.entry == entry]
+        assert [m for i in chunks for m in i.ms] == list(entry.mset)  # whole, in order, once
         assert 1 <= len(chunks) <= 4
-        assert all(i.kernel_key is None for i in chunks)
+        assert all(i.kernel_key is None and i.kernel is None for i in chunks)
 
 
 def test_full_sweep_calls_every_reachable_m_of_exact_entries() -> None:
@@ -79,13 +94,11 @@ def test_sweeps_planned_whole_are_cut_once_the_jobs_are_known() -> None:
 
     plan = sweep_plan()
     whole = plan_work_items(plan)
-    assert all(
-        len([i for i in whole if i.entry_index == e]) == 1 for e in {i.entry_index for i in whole}
-    )
-    cut = split_sweeps(plan, whole, parts=4)
+    assert [i.entry for i in whole] == plan.entries  # one item per sweep entry
+    cut = split_sweeps(whole, parts=4)
     assert [i.item_id for i in cut] == list(range(len(cut)))
     for item in whole:
-        pieces = [i for i in cut if i.entry_index == item.entry_index]
+        pieces = [i for i in cut if i.entry == item.entry]
         assert [m for p in pieces for m in p.ms] == list(item.ms)  # every M once, in order
         n = len(item.ms)
         expected = min(4, max(1, n // MIN_SWEEP_CHUNK))

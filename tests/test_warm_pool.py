@@ -43,7 +43,10 @@ def test_one_failure_does_not_stop_the_rest(tmp_path: Path) -> None:
     plan = exact_plan()
     bad_m = plan.entries[0].kernels[0].m  # type: ignore[index]
     report = warm(
-        plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(fail_on=frozenset({(0, bad_m)}))
+        plan,
+        jobs=2,
+        cache_dir=tmp_path,
+        backend=FakeBackend(fail_on=frozenset({(plan.entries[0].key, bad_m)})),
     )
     assert not report.ok and report.failed == 1
     assert report.compiled == plan.num_kernels - 1
@@ -56,7 +59,10 @@ def test_a_dying_worker_fails_only_its_item(tmp_path: Path) -> None:
     plan = exact_plan()
     bad_m = plan.entries[1].kernels[-1].m  # type: ignore[index]
     report = warm(
-        plan, jobs=2, cache_dir=tmp_path, backend=FakeBackend(crash_on=frozenset({(1, bad_m)}))
+        plan,
+        jobs=2,
+        cache_dir=tmp_path,
+        backend=FakeBackend(crash_on=frozenset({(plan.entries[1].key, bad_m)})),
     )
     assert report.failed == 1 and report.compiled == plan.num_kernels - 1
     assert "worker exited with code 17" in report.failures[0].reason
@@ -142,7 +148,7 @@ def test_a_worker_holding_the_gil_does_not_stall_the_others(tmp_path: Path) -> N
 
     plan = exact_plan()
     first = min(plan_work_items(plan), key=lambda i: (-i.est_s, i.item_id))  # handed out first
-    backend = FakeBackend(hold_gil_on=frozenset({(first.entry_index, first.ms[0])}), hold_gil_s=2.0)
+    backend = FakeBackend(hold_gil_on=frozenset({(first.entry_key, first.ms[0])}), hold_gil_s=2.0)
     report = warm(plan, jobs=2, cache_dir=tmp_path, backend=backend)
     assert report.ok
     held = next(r.to_json() for r in report.items if r.label == first.label)

@@ -4,15 +4,11 @@ import io
 import json
 
 from rich.console import Console
+from tests._warm_items import report_item as _item
 
 from jitwarm.warmer._backend import CallOutcome, ItemOutcome
-from jitwarm.warmer._items import WorkItem
 from jitwarm.warmer._progress import ProgressBar
 from jitwarm.warmer._report import build_report
-
-
-def _item(i: int, family: str, ms: tuple[int, ...]) -> WorkItem:
-    return WorkItem(i, 0, family, f"{family}/e", ms, None, 1.0, f"{family} item {i}")
 
 
 def _report(items, outcomes):  # type: ignore[no-untyped-def]

@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tests._warm_items import ReportItem, report_item
 
 from jitwarm.ahead import AheadStats
 from jitwarm.warmer._backend import CallOutcome, ItemOutcome, WorkerStartup
-from jitwarm.warmer._items import WorkItem
 from jitwarm.warmer._report import AheadSummary, CaptureStats, WarmReport, build_report
 
 EXAMPLE = Path(__file__).parent / "data" / "warm-report"
@@ -74,8 +74,8 @@ AHEAD_KEYS = [
 ]
 
 
-def _item(i: int, family: str, ms: tuple[int, ...], key: str | None = None) -> WorkItem:
-    return WorkItem(i, 0, family, f"{family}/e", ms, key, 1.0, f"{family} item {i}")
+def _item(i: int, family: str, ms: tuple[int, ...], key: str | None = None) -> ReportItem:
+    return report_item(i, family, ms)  # the report reads no kernel key
 
 
 def _example() -> WarmReport:

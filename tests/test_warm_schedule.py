@@ -2,13 +2,14 @@
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tests._warm_items import work_item
 
 from jitwarm.warmer._items import WorkItem
 from jitwarm.warmer._schedule import Scheduler
 
 
 def item(i: int, est: float, key: str | None) -> WorkItem:
-    return WorkItem(i, 0, "fp8_gemm_nt", "e", (i + 1,), key, est, f"item {i}")
+    return work_item(i, (i + 1,), key, est)
 
 
 def test_longest_first_ties_by_id() -> None:

@@ -25,7 +25,7 @@ _LAZY = {
     "warm": "jitwarm.deepgemm",  # warm with DeepGEMM's backend registered
     "warm_model": "jitwarm.deepgemm._scan",
     "WarmOptions": "jitwarm.warmer._options",
-    "verify_plan": "jitwarm.verify",
+    "verify_plan": "jitwarm.deepgemm",  # verify with DeepGEMM's calls registered
     "install_guard": "jitwarm.guard",
     "mark_ready": "jitwarm.guard",
     "plan_from_recording": "jitwarm.record",

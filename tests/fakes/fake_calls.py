@@ -1,21 +1,34 @@
-"""Verify's calls provider for the fake deep_gemm: the call of a plan entry at one M, built
-from fake tensors the way a real provider builds torch tensors. Select it with
-``JITWARM_VERIFY_CALLS=fake_calls`` (tests/fakes on PYTHONPATH)."""
+"""Verify's calls provider for the fake deep_gemm (``jitwarm.verify.CallsProvider``): the call
+of a plan entry at one M, built from fake tensors the way a real provider builds torch tensors.
+Pass ``calls=FakeCalls()`` to verify (tests/fakes on PYTHONPATH, imported as ``fake_calls``, so
+its workers import it by that name too)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import fake_tensor as ft
 
-from jitwarm.plan._schema import Family, Plan, PlanEntry
+from jitwarm.plan._schema import Family, PlanEntry
+from jitwarm.warmer import PlanSettings, WorkerContext
 
 
-def prepare(ctx) -> None:  # type: ignore[no-untyped-def]
-    import deep_gemm
+@dataclass(frozen=True)
+class FakeCalls:
+    preload: tuple[str, ...] = ()
 
-    deep_gemm.set_num_sms(ctx.plan.num_sms)
-    deep_gemm.set_mk_alignment_for_contiguous_layout(ctx.plan.serving.mk_alignment)
+    def prepare(self, ctx: WorkerContext) -> None:
+        import deep_gemm
+
+        deep_gemm.set_num_sms(ctx.settings.num_sms)
+        deep_gemm.set_mk_alignment_for_contiguous_layout(ctx.settings.mk_alignment)
+
+    def build_call(self, entry: PlanEntry, m: int, settings: PlanSettings) -> Callable[[], object]:
+        return build_call(entry, m, num_sms=settings.num_sms)
+
+    def release(self) -> None:
+        pass
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -26,10 +39,10 @@ def _out(entry: PlanEntry) -> ft.FakeDtype:
     return ft.float32 if entry.conventions.out_dtype == "fp32" else ft.bfloat16
 
 
-def build_call(plan: Plan, entry_index: int, m: int) -> Callable[[], object]:
+def build_call(e: PlanEntry, m: int, *, num_sms: int) -> Callable[[], object]:
+    """The call of ``e`` at ``m`` (``num_sms``: the plan's, as the metadata call takes it)."""
     import deep_gemm
 
-    e = plan.entries[entry_index]
     n, k, g, f8 = e.n, e.k, e.num_groups, ft.float8_e4m3fn
     if e.family is Family.FP8_GEMM_NT:
         a = (ft.empty(m, k, dtype=f8), ft.mn_major(m, _cdiv(k, 128)))
@@ -76,15 +89,13 @@ def build_call(plan: Plan, entry_index: int, m: int) -> Callable[[], object]:
         return lambda: deep_gemm.fp8_mqa_logits(q, kv, w, ks, ke)
     if e.family is Family.PAGED_MQA_METADATA:
         lens = ft.empty(m, dtype=ft.int32)
-        return lambda: deep_gemm.get_paged_mqa_logits_metadata(
-            lens, e.dims["block_kv"], plan.num_sms
-        )
+        return lambda: deep_gemm.get_paged_mqa_logits_metadata(lens, e.dims["block_kv"], num_sms)
     if e.family is Family.PAGED_MQA_LOGITS:
         block_kv, next_n = e.dims["block_kv"], e.dims["next_n"]
         q = ft.empty(m, next_n, heads, head_dim, dtype=f8)
         cache = ft.empty(4, block_kv, 1, head_dim + 4, dtype=ft.uint8)
         w = ft.empty(m * next_n, heads, dtype=ft.float32)
         lens, table = ft.empty(m, dtype=ft.int32), ft.empty(m, 4, dtype=ft.int32)
-        meta = ft.empty(plan.num_sms + 1, 2, dtype=ft.int32)
+        meta = ft.empty(num_sms + 1, 2, dtype=ft.int32)
         return lambda: deep_gemm.fp8_paged_mqa_logits(q, cache, w, lens, table, meta, 4 * block_kv)
     raise NotImplementedError(f"fake_calls: no builder for {e.family.value}")

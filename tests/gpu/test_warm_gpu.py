@@ -19,6 +19,7 @@ from jitwarm.serving import ServingConfig
 from jitwarm.warmer._cache_entries import list_entries
 from jitwarm.warmer._items import ItemMode, sweep_items
 from jitwarm.warmer._pool import PoolSpec, run_pool
+from jitwarm.warmer._settings import PlanSettings
 
 pytestmark = pytest.mark.gpu
 
@@ -60,13 +61,11 @@ def test_every_sm90_family_passes_deepgemm_host_checks(tmp_path: Path) -> None:
     for model in ("deepseek-v3", "deepseek-v3.2", "deepseek-v4-flash"):
         plan = _plan(model)
         items = []
-        for index, entry in enumerate(plan.entries):
+        for entry in plan.entries:
             ms = sorted({entry.mset.min, entry.mset.max})
-            items += sweep_items(
-                entry, index, ms, parts=1, first_id=len(items), mode=ItemMode.CAPTURE
-            )
+            items += sweep_items(entry, ms, parts=1, first_id=len(items), mode=ItemMode.CAPTURE)
         spec = PoolSpec(
-            plan=plan,
+            settings=PlanSettings.of(plan),
             env={"DG_JIT_CACHE_DIR": str(tmp_path / "unused")},
             cache_root=tmp_path / "unused",
             log_dir=tmp_path,

@@ -102,28 +102,24 @@ def nvcc_release(nvcc: Path | None, *, version_text: str | None = None) -> tuple
     return int(major), int(minor)
 
 
-def plan_jobs(plan: Plan, items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
-    """One job per known-kernel item the renderer can render, longest first (two items of
+def plan_jobs(items: Sequence[WorkItem], renderer: SourceRenderer) -> list[AheadJob]:
+    """One job per planned-kernel item the renderer can render, longest first (two items of
     one source share a job)."""
-    from jitwarm.plan import kernel_key
-
-    wanted = {i.kernel_key: i for i in items if i.kernel_key is not None and not i.is_sweep_chunk}
     jobs: dict[str, AheadJob] = {}
-    for entry in plan.entries:
-        for kernel in entry.kernels or ():
-            item = wanted.get(kernel_key(entry, kernel))
-            if item is None or not kernel.template_args:
-                continue
-            rendered = renderer.render(entry.family.value, kernel.template_args)
-            if rendered is None:
-                continue
-            argv = ["<source>.cu", "-cubin", "-o", "<output>", *rendered.flags]
-            key = compile_key(rendered.source.encode(), argv)
-            if key is None:
-                continue
-            known = jobs.get(key)
-            keys = (*known.kernel_keys, item.kernel_key) if known else (item.kernel_key,)
-            jobs[key] = AheadJob(key, rendered.source, rendered.flags, item.est_s, item.label, keys)
+    for item in items:
+        kernel = item.kernel  # None: a sweep chunk or a captured source
+        if kernel is None or item.kernel_key is None or not kernel.template_args:
+            continue
+        rendered = renderer.render(item.entry.family.value, kernel.template_args)
+        if rendered is None:
+            continue
+        argv = ["<source>.cu", "-cubin", "-o", "<output>", *rendered.flags]
+        key = compile_key(rendered.source.encode(), argv)
+        if key is None:
+            continue
+        known = jobs.get(key)
+        keys = (*known.kernel_keys, item.kernel_key) if known else (item.kernel_key,)
+        jobs[key] = AheadJob(key, rendered.source, rendered.flags, item.est_s, item.label, keys)
     return sorted(jobs.values(), key=lambda j: -j.est_s)
 
 
@@ -196,7 +192,7 @@ class AheadCompiler:
         )
         if renderer is None or nvcc is None:
             return None
-        jobs = plan_jobs(plan, items, renderer)
+        jobs = plan_jobs(items, renderer)
         cached = cached_sources(cache_root)
         todo = [j for j in jobs if j.source.encode() not in cached]
         if not todo:

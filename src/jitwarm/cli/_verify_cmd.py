@@ -19,7 +19,7 @@ from jitwarm.cli._plan_source import load_plan_arg
 from jitwarm.cli._serving_options import with_serving_options
 from jitwarm.models import ModelSpec
 from jitwarm.serving import ServingConfig
-from jitwarm.verify import VerifyReport, verify_plan
+from jitwarm.verify import VerifyReport
 
 
 @app.command("verify")
@@ -66,6 +66,8 @@ def verify_command(
 ) -> None:
     """Run every planned call over its whole M set against the cache, compiling nothing, and
     list each kernel that would compile."""
+    from jitwarm.deepgemm import verify_plan  # with DeepGEMM's calls as the default
+
     build = resolve_build(deepgemm)
     plan = load_plan_arg(plan_file, model, serving, build=build)
     note = selection_note(build, plan.arch)

@@ -1,42 +1,55 @@
-"""Verify's calls provider on the GPU: warm's argument builders (:mod:`jitwarm.deepgemm._calls`),
-made in a verify worker with the plan's settings applied, each call synchronized so a failure
-is reported against the call that caused it.
+"""Verify's calls provider on the GPU (``jitwarm.verify.CallsProvider``): warm's argument
+builders (:mod:`jitwarm.deepgemm._calls`), made in a verify worker with the plan's settings
+applied, each call synchronized so a failure is reported against the call that caused it.
 
-Loaded by name in worker processes only (see :mod:`jitwarm.verify._calls`).
+Importing this module imports neither torch nor deep_gemm: the provider is created in the
+parent and pickled into verify's workers, which import them when they first use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
+from jitwarm.deepgemm._configure import configure_deepgemm
 
-from jitwarm.deepgemm._calls import build_call as build_entry_call
-from jitwarm.deepgemm._session import configure_deepgemm
-from jitwarm.plan import Plan
-from jitwarm.warmer import WorkerContext, mk_alignment
-
-
-def prepare(ctx: WorkerContext) -> None:
-    """The device set-up warm's workers run (``session.configure_deepgemm``)."""
-    configure_deepgemm(ctx)
+if TYPE_CHECKING:
+    from jitwarm.plan import PlanEntry
+    from jitwarm.warmer import PlanSettings, WorkerContext
 
 
-def build_call(plan: Plan, entry_index: int, m: int) -> Callable[[], object]:
-    entry = plan.entries[entry_index]
-    # Paged-MQA calls build their schedule with the real metadata call: verify runs the
-    # kernels it finds cached, so they get real arguments (and a missing metadata kernel is
-    # reported, as it would compile in serving too).
-    call = build_entry_call(entry, m, "cuda", num_sms=plan.num_sms, mk_alignment=mk_alignment(plan))
+@dataclass(frozen=True)
+class DeepGEMMCalls:
+    requires_gpu_host: ClassVar[bool] = True  # verify checks torch, DeepGEMM and a GPU first
+    # Imported once by verify's fork server, so workers start fast.
+    preload: tuple[str, ...] = ("torch", "deep_gemm")
 
-    def run() -> object:
-        out = call()
-        torch.cuda.synchronize()
-        return out
+    def prepare(self, ctx: WorkerContext) -> None:
+        """The device set-up warm's workers run (``configure_deepgemm``)."""
+        configure_deepgemm(ctx)
 
-    return run
+    def build_call(self, entry: PlanEntry, m: int, settings: PlanSettings) -> Callable[[], object]:
+        import torch
 
+        from jitwarm.deepgemm._calls import build_call
 
-def release() -> None:
-    """After each work item: give cached blocks back (items differ widely in size)."""
-    torch.cuda.empty_cache()
+        # Paged-MQA calls build their schedule with the real metadata call: verify runs the
+        # kernels it finds cached, so they get real arguments (and a missing metadata kernel is
+        # reported, as it would compile in serving too).
+        call = build_call(
+            entry, m, "cuda", num_sms=settings.num_sms, mk_alignment=settings.mk_alignment
+        )
+
+        def run() -> object:
+            out = call()
+            torch.cuda.synchronize()
+            return out
+
+        return run
+
+    def release(self) -> None:
+        """After each work item: give cached blocks back (items differ widely in size)."""
+        import torch
+
+        torch.cuda.empty_cache()

@@ -14,22 +14,23 @@ import ctypes
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from jitwarm.deepgemm._calls import build_call
-from jitwarm.deepgemm._session import CaptureSetup, WorkerSession, configure_deepgemm
+from jitwarm.deepgemm._configure import configure_deepgemm
 from jitwarm.errors import UnsupportedFamilyError
+from jitwarm.plan import PlanEntry
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer import (
     CallOutcome,
+    CaptureSetup,
     ItemOutcome,
     ItemRecorder,
     WorkerContext,
+    WorkerSession,
     WorkItem,
     is_cuda_fatal,
-    mk_alignment,
 )
 
 
@@ -77,8 +78,7 @@ class WorkerState:
         return data.decode(errors="replace")
 
     def run(self, item: WorkItem) -> ItemOutcome:
-        plan = self.ctx.plan
-        entry = plan.entries[item.entry_index]
+        entry = item.entry
         rec = ItemRecorder(item, self.ctx.worker_id, self.ctx.device)
         start = time.perf_counter()
         try:
@@ -95,7 +95,7 @@ class WorkerState:
             torch.cuda.empty_cache()
         return rec.outcome(time.perf_counter() - start)
 
-    def _one(self, entry: Any, m: int) -> CallOutcome:
+    def _one(self, entry: PlanEntry, m: int) -> CallOutcome:
         self._new_output()  # skip anything printed before this call
         self.session.arm()
         t0 = time.perf_counter()
@@ -105,8 +105,8 @@ class WorkerState:
                 entry,
                 m,
                 self.device,
-                num_sms=self.ctx.plan.num_sms,
-                mk_alignment=mk_alignment(self.ctx.plan),
+                num_sms=self.ctx.settings.num_sms,
+                mk_alignment=self.ctx.settings.mk_alignment,
                 for_capture=self.capture,
             )
             call()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jitwarm._lazy import lazy_getattr
 
-# Imported on first use, so loading the schema (as warm's workers do to read their plan) does
+# Imported on first use, so loading the schema (as warm's workers do to read their items) does
 # not also load the planner and the model specs.
 _LAZY = {
     "FP4_MQA_LOGITS_CALL": "jitwarm.plan._families",

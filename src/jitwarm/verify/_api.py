@@ -25,13 +25,14 @@ from jitwarm.interposer import Mode, write_interposer
 from jitwarm.plan import Plan
 from jitwarm.profiles import resolve_cache_roots
 from jitwarm.verify._backend import CaptureCallsBackend
-from jitwarm.verify._calls import DEFAULT_PROVIDER, preload_for, provider_name
+from jitwarm.verify._calls import CallsProvider, default_calls
 from jitwarm.verify._report import VerifyReport, find_calls
 from jitwarm.verify._snapshot import CacheSnapshot
 from jitwarm.warmer import (
     PRINT_COMPILES_VAR,
     GpuInfo,
     ItemMode,
+    PlanSettings,
     PoolObserver,
     PoolSpec,
     WorkItem,
@@ -52,12 +53,10 @@ CALLS_PER_ITEM = 512
 def verify_items(plan: Plan, *, jobs: int) -> list[WorkItem]:
     """Every reachable M of every entry, cut into items of about CALLS_PER_ITEM calls."""
     items: list[WorkItem] = []
-    for index, entry in enumerate(plan.entries):
+    for entry in plan.entries:
         ms = list(entry.mset)
         parts = max(jobs, -(-len(ms) // CALLS_PER_ITEM))
-        items += sweep_items(
-            entry, index, ms, parts=parts, first_id=len(items), mode=ItemMode.CAPTURE
-        )
+        items += sweep_items(entry, ms, parts=parts, first_id=len(items), mode=ItemMode.CAPTURE)
     return items
 
 
@@ -69,7 +68,7 @@ def verify_plan(
     devices: Sequence[str] | None = None,
     real_nvcc: Path | None = None,
     allow_key_changing_env: bool = False,
-    provider: str | None = None,
+    calls: CallsProvider | None = None,
     progress: bool = False,
 ) -> VerifyReport:
     """Call every planned (entry, M) against the cache at ``cache_dir`` (else
@@ -77,14 +76,15 @@ def verify_plan(
 
     ``real_nvcc``: the nvcc the server runs (default: the one DeepGEMM would find), which the
     stand-in imitates. ``jobs``: worker processes (default: one per visible GPU).
-    ``provider``: the calls provider module (see :mod:`jitwarm.verify._calls`). ``progress``:
-    a progress bar on stderr (the CLI's choice; the library is silent by default).
+    ``calls``: what the workers call DeepGEMM through (default: the registered one, DeepGEMM's;
+    see :mod:`jitwarm.verify._calls`). ``progress``: a progress bar on stderr (the CLI's
+    choice; the library is silent by default).
     """
     started = time.perf_counter()
     if jobs is not None and jobs < 1:
         raise VerifyUsageError(f"--jobs must be >= 1, got {jobs}")
-    name = provider or provider_name()
-    if name == DEFAULT_PROVIDER:
+    calls = calls if calls is not None else default_calls()
+    if getattr(calls, "requires_gpu_host", False):
         require_gpu_host("verify", devices=devices)  # before anything is created
     cache_root = resolve_cache_roots(cache_dir).writable
     # The whole current environment: pool workers fork from a server that may have started
@@ -110,12 +110,16 @@ def verify_plan(
         assert real is not None
         standin = write_interposer(workdir / "standin", Mode.CAPTURE, real_nvcc=real)
         env[dgenv.NVCC_VAR] = str(standin)
-        backend = CaptureCallsBackend(
-            provider=name, standin=standin, workdir=workdir, preload=preload_for(name)
-        )
+        backend = CaptureCallsBackend(calls=calls, standin=standin, workdir=workdir)
         backend.sources_dir.mkdir()
         items = verify_items(plan, jobs=jobs)
-        spec = PoolSpec(plan=plan, env=env, cache_root=cache_root, log_dir=workdir, backend=backend)
+        spec = PoolSpec(
+            settings=PlanSettings.of(plan),
+            env=env,
+            cache_root=cache_root,
+            log_dir=workdir,
+            backend=backend,
+        )
         devs = assign_devices(min(jobs, len(items)) or 1, gpus)
         with contextlib.ExitStack() as stack:
             observer: PoolObserver | None = None
@@ -124,7 +128,7 @@ def verify_plan(
 
                 observer = stack.enter_context(ProgressBar(len(items), description="verifying"))
             outcomes = run_pool(items, spec, devs, observer=observer)
-        findings = find_calls(plan, items, outcomes, sources_dir=backend.sources_dir)
+        findings = find_calls(items, outcomes, sources_dir=backend.sources_dir)
     finally:
         _tidy(cache_root, existed, workdir / "sources")
         if not os.environ.get("JITWARM_KEEP_LOGS"):

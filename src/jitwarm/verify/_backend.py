@@ -1,13 +1,14 @@
 """The verify worker: every call under the capture interposer, against the real cache.
 
-It plugs into warm's worker pool as a :class:`jitwarm.warmer._backend.Backend` and sets up
-DeepGEMM through the worker session warm's workers use (:mod:`jitwarm.deepgemm._session`),
-capturing with the interposer the parent installed (:mod:`jitwarm.interposer`, capture mode).
+It plugs into warm's worker pool as a :class:`jitwarm.warmer.Backend` and sets up DeepGEMM
+through the worker session warm's workers use (``jitwarm.warmer.WorkerSession``), capturing
+with the interposer the parent installed (:mod:`jitwarm.interposer`, capture mode).
 A call whose kernels are all cached runs; a call that needs a missing kernel runs the
 interposer, which saves the kernel source, and the call raises: the outcome carries that
 source's digest, and the source is kept in ``sources_dir/<digest>.cu`` for the report. The
 session removes the ``tmp/<uuid>/`` folder the refused compile left in the cache root. torch
-and deep_gemm come in through the calls provider, in the worker only.
+and deep_gemm come in through the calls provider (``jitwarm.verify._calls``), in the worker
+only.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 from jitwarm._atomic import atomic_write_text
-from jitwarm.deepgemm import CaptureSetup, WorkerSession
-from jitwarm.verify._calls import load_provider
+from jitwarm.verify._calls import CallsProvider
 from jitwarm.warmer import (
     CallOutcome,
+    CaptureSetup,
     ItemOutcome,
     ItemRecorder,
     WorkerContext,
+    WorkerSession,
     WorkItem,
     is_cuda_fatal,
 )
@@ -38,20 +39,21 @@ WOULD_COMPILE = "would compile (kernel missing from the cache)"
 
 @dataclass
 class CaptureCallsBackend:
-    provider: str
+    calls: CallsProvider
     standin: Path  # the capture interposer every worker must be using
     workdir: Path  # the pool's log folder: per-worker capture folders and the kept sources
-    preload: tuple[str, ...] = ()
     _ctx: WorkerContext | None = field(default=None, repr=False)
-    _calls: ModuleType | None = field(default=None, repr=False)
     _session: WorkerSession | None = field(default=None, repr=False)
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        return self.calls.preload
 
     @property
     def sources_dir(self) -> Path:
         return self.workdir / "sources"
 
     def setup(self, ctx: WorkerContext) -> None:
-        self._calls = load_provider(self.provider)
         # DeepGEMM printf()s a line per failed compile on fd 1: noise on the user's terminal,
         # and it would corrupt ``--json`` output.
         self._session = WorkerSession.open(
@@ -59,12 +61,12 @@ class CaptureCallsBackend:
             output=Path(os.devnull),
             stderr_too=False,
             capture=CaptureSetup(interposer=self.standin),
-            prepare=self._calls.prepare,
+            prepare=self.calls.prepare,
         )
         self._ctx = ctx
 
     def run(self, item: WorkItem) -> ItemOutcome:
-        assert self._ctx is not None and self._calls is not None and self._session is not None
+        assert self._ctx is not None and self._session is not None, "setup() first"
         ctx, session = self._ctx, self._session
         rec = ItemRecorder(item, ctx.worker_id, os.environ.get("CUDA_VISIBLE_DEVICES"))
         start = time.perf_counter()
@@ -74,7 +76,7 @@ class CaptureCallsBackend:
                 t0 = time.perf_counter()
                 error = None
                 try:
-                    self._calls.build_call(ctx.plan, item.entry_index, m)()
+                    self.calls.build_call(item.entry, m, ctx.settings)()
                 except Exception as exc:
                     error = _one_line(exc)
                 wall = time.perf_counter() - t0
@@ -89,9 +91,7 @@ class CaptureCallsBackend:
                 if is_cuda_fatal(error):
                     return rec.outcome(time.perf_counter() - start, error=error, fatal=True)
         finally:
-            release = getattr(self._calls, "release", None)
-            if release is not None:
-                release()
+            self.calls.release()
         return rec.outcome(time.perf_counter() - start)
 
     def _keep(self, digest: str, source: str) -> None:

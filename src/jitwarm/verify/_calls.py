@@ -1,47 +1,58 @@
-"""Where verify gets its DeepGEMM calls: a *calls provider* module.
+"""Where verify gets its DeepGEMM calls: a *calls provider*, plugged in as warm's backend is
+(``jitwarm.warmer.Backend``): an object the caller creates (or the registered default),
+pickled into each worker process, where verify's backend uses it.
 
-A provider exposes two functions, imported in each worker process only:
-
-- ``prepare(ctx: WorkerContext) -> None``: once per worker, before the first call (apply the
-  plan's SM count and layout settings to DeepGEMM).
-- ``build_call(plan: Plan, entry_index: int, m: int) -> Callable[[], object]``: the call of
-  that plan entry at that M, ready to run (arguments allocated).
-
-The GPU provider is :mod:`jitwarm.deepgemm._verify_calls` (torch + deep_gemm, the argument
-builders warm uses). ``JITWARM_VERIFY_CALLS`` names another (the test double of deep_gemm
-ships one in tests/fakes).
+The default is DeepGEMM's (``jitwarm.deepgemm.DeepGEMMCalls``), which ``jitwarm.deepgemm``
+registers when imported (``jitwarm.verify_plan`` and the CLI import it): the adapter is
+injected from above, this package never imports it. The test double of deep_gemm ships one in
+tests/fakes.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Callable
-from types import ModuleType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from jitwarm.plan import Plan
-from jitwarm.warmer import WorkerContext
+from jitwarm.errors import VerifyUsageError
 
-CALLS_VAR = "JITWARM_VERIFY_CALLS"
-DEFAULT_PROVIDER = "jitwarm.deepgemm._verify_calls"
-# Modules a fork server imports once for the default provider, so workers start fast.
-DEFAULT_PRELOAD = ("torch", "deep_gemm")
+if TYPE_CHECKING:
+    from jitwarm.plan import PlanEntry
+    from jitwarm.warmer import PlanSettings, WorkerContext
 
 
+@runtime_checkable
 class CallsProvider(Protocol):
-    def prepare(self, ctx: WorkerContext) -> None: ...
+    """What a verify worker calls DeepGEMM through. ``preload`` names modules a fork server
+    imports once, so workers start without importing them again (empty: none). A provider may
+    also set ``requires_gpu_host`` (True: verify first checks for torch, DeepGEMM and a GPU, as
+    warm does for its backend)."""
 
-    def build_call(self, plan: Plan, entry_index: int, m: int) -> Callable[[], object]: ...
+    preload: tuple[str, ...]
+
+    def prepare(self, ctx: WorkerContext) -> None:
+        """Once per worker, before the first call: apply the plan's settings to DeepGEMM."""
+
+    def build_call(self, entry: PlanEntry, m: int, settings: PlanSettings) -> Callable[[], object]:
+        """The call of ``entry`` at ``m``, ready to run (arguments allocated)."""
+
+    def release(self) -> None:
+        """After each work item: give back what its calls held."""
 
 
-def provider_name() -> str:
-    return os.environ.get(CALLS_VAR) or DEFAULT_PROVIDER
+CallsFactory = Callable[[], CallsProvider]
+_DEFAULT_FACTORY: list[CallsFactory] = []
 
 
-def preload_for(name: str) -> tuple[str, ...]:
-    return DEFAULT_PRELOAD if name == DEFAULT_PROVIDER else ()
+def register_default_calls(factory: CallsFactory) -> None:
+    """Make ``factory()`` the calls provider of verifies that pass none."""
+    _DEFAULT_FACTORY[:] = [factory]
 
 
-def load_provider(name: str) -> ModuleType:
-    return importlib.import_module(name)
+def default_calls() -> CallsProvider:
+    """The registered default (DeepGEMM's, once ``jitwarm.deepgemm`` is imported)."""
+    if not _DEFAULT_FACTORY:
+        raise VerifyUsageError(
+            "no DeepGEMM calls provider: call jitwarm.verify_plan (it brings DeepGEMM's), "
+            "import jitwarm.deepgemm first, or pass calls="
+        )
+    return _DEFAULT_FACTORY[0]()

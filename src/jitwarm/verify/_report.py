@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jitwarm.mset import MSet
-from jitwarm.plan import Plan
+from jitwarm.plan import PlanEntry
 from jitwarm.warmer import ItemOutcome, WorkItem
 
 EXIT_OK = 0
@@ -139,35 +139,38 @@ class VerifyReport:
 
 
 def find_calls(
-    plan: Plan,
     items: Sequence[WorkItem],
     outcomes: Mapping[int, ItemOutcome],
     *,
     sources_dir: Path,
 ) -> CallFindings:
-    """What the pool's outcomes say (every M of every item is accounted for)."""
-    missing: dict[tuple[int, str], list[int]] = {}
-    failed: dict[tuple[int, str], list[int]] = {}
+    """What the pool's outcomes say (every M of every item is accounted for), per plan entry
+    (by its key, all a row shows of it)."""
+    entries: dict[str, PlanEntry] = {}
+    missing: dict[tuple[str, str], list[int]] = {}
+    failed: dict[tuple[str, str], list[int]] = {}
     calls = calls_ok = 0
     for item in items:
+        key = item.entry_key
+        entries.setdefault(key, item.entry)
         outcome = outcomes.get(item.item_id)
         done = {c.m: c for c in outcome.calls} if outcome is not None else {}
         for m in item.ms:
             call = done.get(m)
             if call is None:
                 reason = (outcome.error if outcome is not None else None) or "not run"
-                failed.setdefault((item.entry_index, reason), []).append(m)
+                failed.setdefault((key, reason), []).append(m)
                 continue
             calls += 1
             if call.source_digest is not None:
-                missing.setdefault((item.entry_index, call.source_digest), []).append(m)
+                missing.setdefault((key, call.source_digest), []).append(m)
             elif call.error is not None:
-                failed.setdefault((item.entry_index, call.error), []).append(m)
+                failed.setdefault((key, call.error), []).append(m)
             else:
                 calls_ok += 1
     kernels = []
-    for (index, digest), ms in missing.items():
-        entry = plan.entries[index]
+    for (key, digest), ms in missing.items():
+        entry = entries[key]
         kernel, args = _describe(sources_dir / f"{digest}.cu")
         kernels.append(
             MissingKernel(
@@ -181,8 +184,8 @@ def find_calls(
             )
         )
     failures = []
-    for (index, reason), ms in failed.items():
-        entry = plan.entries[index]
+    for (key, reason), ms in failed.items():
+        entry = entries[key]
         failures.append(
             FailedCalls(entry.family.value, entry.key, entry.shape(), reason, MSet.of(ms))
         )

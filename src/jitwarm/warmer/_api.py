@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from jitwarm.errors import WarmUsageError
 from jitwarm.gpu_host import require_gpu_host
 from jitwarm.locks import KernelLocks, LockSettings
-from jitwarm.plan import Plan
+from jitwarm.plan import Plan, PlanEntry
 from jitwarm.profiles import resolve_cache_roots
 from jitwarm.warmer import _deepjit_ahead as local_build
 from jitwarm.warmer._backend import (
@@ -61,7 +61,7 @@ from jitwarm.warmer._resources import (
     visible_gpus,
     worker_mib,
 )
-from jitwarm.warmer._settings import worker_env
+from jitwarm.warmer._settings import PlanSettings, worker_env
 
 if TYPE_CHECKING:
     from jitwarm.ahead import AheadCompiler, AheadStats
@@ -198,13 +198,13 @@ def _warm_with_workers(prep: _Prepared, peer: PeerWait | None) -> WarmReport:
         if opts.compiles_ahead and plan.entries and prep.local is None:
             ahead = _start_ahead(prep, log_dir)
         pools = _Pools.sized_for(prep)
-        items = split_sweeps(plan, prep.items, parts=pools.jobs)
+        items = split_sweeps(prep.items, parts=pools.jobs)
         items, local_result = _build_local_part(prep, items, locks)
         capture = None
         if opts.exact and any(i.is_sweep_chunk for i in items):
             items, capture = _capture(prep, items, pools, log_dir)
         spec = PoolSpec(
-            plan=plan,
+            settings=PlanSettings.of(plan),
             env={**prep.env, **ahead.worker_env()} if ahead is not None else prep.env,
             cache_root=cache_root,
             log_dir=log_dir,
@@ -347,12 +347,16 @@ def _capture(
         opts.backend if opts.backend is not None else default_backend(capture=True)
     )
     spec = PoolSpec(
-        plan=plan, env=prep.env, cache_root=prep.cache_root, log_dir=log_dir, backend=backend
+        settings=PlanSettings.of(plan),
+        env=prep.env,
+        cache_root=prep.cache_root,
+        log_dir=log_dir,
+        backend=backend,
     )
     started = time.perf_counter()
-    cap_items = _capture_items(plan, items, parts=pools.jobs)
-    cap_out, _ = pools.run(cap_items, spec, "capturing", pools.jobs)
-    return _items_from_capture(plan, items, cap_items, cap_out, parts=pools.jobs, started=started)
+    sweeps = _capture_items(plan, items, parts=pools.jobs)
+    cap_out, _ = pools.run([i for s in sweeps for i in s], spec, "capturing", pools.jobs)
+    return _items_from_capture(items, sweeps, cap_out, parts=pools.jobs, started=started)
 
 
 @dataclass(frozen=True)
@@ -472,61 +476,69 @@ def _start_ahead(prep: _Prepared, log_dir: Path) -> AheadCompiler | None:
         return None
 
 
-def _capture_items(plan: Plan, items: list[WorkItem], *, parts: int) -> list[WorkItem]:
-    sweeps = sorted({i.entry_index for i in items if i.is_sweep_chunk})
-    out: list[WorkItem] = []
-    for index in sweeps:
-        entry = plan.entries[index]
-        out += sweep_items(
-            entry, index, list(entry.mset), parts=parts, first_id=len(out), mode=ItemMode.CAPTURE
+def _capture_items(plan: Plan, items: list[WorkItem], *, parts: int) -> list[list[WorkItem]]:
+    """Per plan entry with a sweep chunk among ``items`` (in plan order), the capture items that
+    call each of its M values once."""
+    swept = {id(i.entry) for i in items if i.is_sweep_chunk}  # items hold the plan's entries
+    out: list[list[WorkItem]] = []
+    first_id = 0
+    for entry in plan.entries:
+        if id(entry) not in swept:
+            continue
+        sweep = sweep_items(
+            entry, list(entry.mset), parts=parts, first_id=first_id, mode=ItemMode.CAPTURE
         )
+        first_id += len(sweep)
+        out.append(sweep)
     return out
 
 
 def _items_from_capture(
-    plan: Plan,
     items: list[WorkItem],
-    cap_items: list[WorkItem],
+    sweeps: list[list[WorkItem]],
     cap_out: dict[int, ItemOutcome],
     *,
     parts: int,
     started: float,
 ) -> tuple[list[WorkItem], CaptureStats]:
     """Known-kernel items, plus one item per distinct captured source, plus plain sweep items
-    for the M values whose capture failed (they run for real, so nothing is skipped)."""
-    groups: dict[str, tuple[int, list[int]]] = {}
-    uncaptured: dict[int, list[int]] = {}
+    for the M values whose capture failed (they run for real, so nothing is skipped).
+    ``sweeps``: the capture items of each swept entry."""
+    groups: dict[str, tuple[PlanEntry, list[int]]] = {}
+    uncaptured: list[tuple[PlanEntry, list[int]]] = []
     calls = failed = 0
-    for item in cap_items:
-        outcome = cap_out.get(item.item_id)
-        done = {c.m: c for c in outcome.calls} if outcome is not None else {}
-        for m in item.ms:
-            calls += 1
-            call = done.get(m)
-            if call is None or call.source_digest is None:
-                if call is not None and call.error is not None:
-                    failed += 1
-                uncaptured.setdefault(item.entry_index, []).append(m)
-                continue
-            groups.setdefault(call.source_digest, (item.entry_index, []))[1].append(m)
+    for sweep in sweeps:
+        missed: list[int] = []
+        for item in sweep:
+            outcome = cap_out.get(item.item_id)
+            done = {c.m: c for c in outcome.calls} if outcome is not None else {}
+            for m in item.ms:
+                calls += 1
+                call = done.get(m)
+                if call is None or call.source_digest is None:
+                    if call is not None and call.error is not None:
+                        failed += 1
+                    missed.append(m)
+                    continue
+                groups.setdefault(call.source_digest, (item.entry, []))[1].append(m)
+        if missed:
+            uncaptured.append((sweep[0].entry, missed))
     out = [i for i in items if not i.is_sweep_chunk]
-    for digest, (index, ms) in groups.items():
-        entry = plan.entries[index]
+    for digest, (entry, ms) in groups.items():
         m = max(ms)
         out.append(
             WorkItem(
                 item_id=0,
-                entry_index=index,
-                family=entry.family,
-                entry_key=entry.key,
+                entry=entry,
                 ms=(m,),
+                kernel=None,  # a captured source, not a planned kernel
                 kernel_key=f"source:{digest}",
                 est_s=estimate_kernel_s(entry, None),
                 label=f"{entry.family.value} {entry.shape()} m={m} ({len(ms)} M values)",
             )
         )
-    for index, ms in uncaptured.items():
-        out += sweep_items(plan.entries[index], index, sorted(ms), parts=parts, first_id=0)
+    for entry, ms in uncaptured:
+        out += sweep_items(entry, sorted(ms), parts=parts, first_id=0)
     if failed:
         log.warning("%d sweep calls could not be captured; they run for real", failed)
     return renumber(out), CaptureStats(

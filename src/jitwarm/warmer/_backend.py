@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from jitwarm.plan import Plan
     from jitwarm.warmer._items import WorkItem
+    from jitwarm.warmer._settings import PlanSettings
 
 
 # Error text after which a worker's CUDA context is unusable: it must restart, not go on.
@@ -36,8 +36,10 @@ def is_cuda_fatal(error: str | None) -> bool:
 
 @dataclass(frozen=True)
 class WorkerContext:
+    """What a worker process knows besides its items (each carries its plan entry)."""
+
     worker_id: int
-    plan: Plan
+    settings: PlanSettings
     cache_root: Path
     log_dir: Path
     device: str | None  # this worker's CUDA_VISIBLE_DEVICES (None: inherited / not set)

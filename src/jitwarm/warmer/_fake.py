@@ -5,7 +5,7 @@ It behaves like DeepGEMM's disk cache as warm sees it: each (entry, M) maps to o
 missing kernel is "compiled" into ``tmp/<uuid>/`` and published by renaming the folder into
 ``cache/kernel.<name>.<hash>/``; a present one is a cache hit. Kernels follow the plan's
 partition where it has one, else fixed-width M buckets. Failures, worker crashes and compiles
-that hold the GIL (as upstream-JIT DeepGEMM's do) can be planted per (entry index, M).
+that hold the GIL (as upstream-JIT DeepGEMM's do) can be planted per (entry key, M).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jitwarm.errors import WorkerSetupError
-from jitwarm.plan import Plan, PlanEntry
+from jitwarm.plan import PlanEntry
 from jitwarm.warmer._backend import CallOutcome, ItemOutcome, ItemRecorder, WorkerContext
 from jitwarm.warmer._items import ItemMode, WorkItem
 
@@ -44,11 +44,11 @@ def fake_kernel_name(entry: PlanEntry, m: int, *, sweep_width: int = 64) -> str:
 class FakeBackend:
     compile_s: float = 0.0
     sweep_width: int = 64
-    fail_on: frozenset[tuple[int, int]] = frozenset()  # (entry index, m): the call raises
-    crash_on: frozenset[tuple[int, int]] = frozenset()  # (entry index, m): the worker dies
+    fail_on: frozenset[tuple[str, int]] = frozenset()  # (entry key, m): the call raises
+    crash_on: frozenset[tuple[str, int]] = frozenset()  # (entry key, m): the worker dies
     setup_error: str | None = None
-    # (entry index, m): "compile" for hold_gil_s seconds with the GIL held, as upstream JIT does
-    hold_gil_on: frozenset[tuple[int, int]] = frozenset()
+    # (entry key, m): "compile" for hold_gil_s seconds with the GIL held, as upstream JIT does
+    hold_gil_on: frozenset[tuple[str, int]] = frozenset()
     hold_gil_s: float = 1.0
     # seconds a worker takes to exit, as tearing down a CUDA context does
     teardown_s: float = 0.0
@@ -69,20 +69,15 @@ class FakeBackend:
 
             Finalize(self, time.sleep, args=(self.teardown_s,), exitpriority=0)
 
-    @property
-    def plan(self) -> Plan:
-        assert self._ctx is not None, "setup() first"
-        return self._ctx.plan
-
     def run(self, item: WorkItem) -> ItemOutcome:
         assert self._ctx is not None, "setup() first"
         ctx = self._ctx
-        entry = self.plan.entries[item.entry_index]
+        entry = item.entry
         rec = ItemRecorder(item, ctx.worker_id, os.environ.get("CUDA_VISIBLE_DEVICES"))
         start = time.perf_counter()
         for m in item.ms:
             t0 = time.perf_counter()
-            key = (item.entry_index, m)
+            key = (entry.key, m)
             if key in self.crash_on:
                 os._exit(17)
             name = fake_kernel_name(entry, m, sweep_width=self.sweep_width)

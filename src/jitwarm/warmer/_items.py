@@ -10,6 +10,7 @@ from jitwarm.plan import (
     Family,
     Plan,
     PlanEntry,
+    PlanKernel,
     estimate_kernel_s,
     kernel_key,  # re-exported: warm items name kernels by it
 )
@@ -30,22 +31,32 @@ class ItemMode(StrEnum):
 
 @dataclass(frozen=True)
 class WorkItem:
-    """Calls of one plan entry at ``ms``, run in order by one worker.
+    """Calls of one plan entry at ``ms``, run in order by one worker. Self-contained: it carries
+    its entry, so a worker needs no plan (items are pickled to workers one at a time).
 
-    ``kernel_key`` names the one known kernel the item compiles (two items with the same key
-    never run at once); None when the item's kernels are unknown (a sweep chunk).
+    ``kernel`` is the planned kernel the item compiles and ``kernel_key`` names it (two items
+    with the same key never run at once); both None for a sweep chunk, whose kernels are
+    unknown. An item that compiles a captured source (warm's exact mode) has a ``source:`` key
+    and no planned kernel.
     """
 
     item_id: int
-    entry_index: int
-    family: Family
-    entry_key: str
+    entry: PlanEntry = field(hash=False)
     ms: tuple[int, ...]
+    kernel: PlanKernel | None = field(hash=False)
     kernel_key: str | None
     est_s: float
     label: str
     mode: ItemMode = ItemMode.RUN
     tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def family(self) -> Family:
+        return self.entry.family
+
+    @property
+    def entry_key(self) -> str:
+        return self.entry.key
 
     @property
     def is_sweep_chunk(self) -> bool:
@@ -86,7 +97,7 @@ def plan_work_items(
     """
     items: list[WorkItem] = []
     seen: set[str] = set()
-    for index, entry in enumerate(plan.entries):
+    for entry in plan.entries:
         if entry.kernels is not None and not full_sweep:
             for kernel in entry.kernels:
                 key = kernel_key(entry, kernel)
@@ -96,23 +107,21 @@ def plan_work_items(
                 items.append(
                     WorkItem(
                         item_id=len(items),
-                        entry_index=index,
-                        family=entry.family,
-                        entry_key=entry.key,
+                        entry=entry,
                         ms=(kernel.m,),
+                        kernel=kernel,
                         kernel_key=key,
                         est_s=estimate_kernel_s(entry, kernel),
                         label=_label(entry, (kernel.m,)),
                     )
                 )
             continue
-        items += sweep_items(entry, index, list(entry.mset), parts=sweep_parts, first_id=len(items))
+        items += sweep_items(entry, list(entry.mset), parts=sweep_parts, first_id=len(items))
     return items
 
 
 def sweep_items(
     entry: PlanEntry,
-    index: int,
     ms: Sequence[int],
     *,
     parts: int,
@@ -127,10 +136,9 @@ def sweep_items(
         out.append(
             WorkItem(
                 item_id=first_id + len(out),
-                entry_index=index,
-                family=entry.family,
-                entry_key=entry.key,
+                entry=entry,
                 ms=piece,
+                kernel=None,
                 kernel_key=None,
                 est_s=est,
                 label=_label(entry, piece),
@@ -147,7 +155,7 @@ def renumber(items: Iterable[WorkItem]) -> list[WorkItem]:
     return [replace(item, item_id=i) for i, item in enumerate(items)]
 
 
-def split_sweeps(plan: Plan, items: Sequence[WorkItem], *, parts: int) -> list[WorkItem]:
+def split_sweeps(items: Sequence[WorkItem], *, parts: int) -> list[WorkItem]:
     """``items`` (planned with ``sweep_parts=1``) with each sweep chunk cut into ``parts``
     chunks: what ``plan_work_items(plan, sweep_parts=parts)`` gives, without planning again."""
     out: list[WorkItem] = []
@@ -155,8 +163,5 @@ def split_sweeps(plan: Plan, items: Sequence[WorkItem], *, parts: int) -> list[W
         if not item.is_sweep_chunk:
             out.append(item)
             continue
-        entry = plan.entries[item.entry_index]
-        out += sweep_items(
-            entry, item.entry_index, item.ms, parts=parts, first_id=0, mode=item.mode
-        )
+        out += sweep_items(item.entry, item.ms, parts=parts, first_id=0, mode=item.mode)
     return renumber(out)

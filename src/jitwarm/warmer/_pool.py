@@ -38,8 +38,8 @@ from jitwarm.warmer._cache_entries import list_entries
 from jitwarm.warmer._schedule import Scheduler
 
 if TYPE_CHECKING:
-    from jitwarm.plan import Plan
     from jitwarm.warmer._items import WorkItem
+    from jitwarm.warmer._settings import PlanSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ class _Worker:
 
 @dataclass
 class PoolSpec:
-    """What every worker gets besides its id and device."""
+    """What every worker gets besides its id and device (and its items)."""
 
-    plan: Plan
+    settings: PlanSettings
     env: dict[str, str]
     cache_root: Path
     log_dir: Path
@@ -164,7 +164,7 @@ def _serve(
             spec: PoolSpec = pickle.loads(task.read_bytes())
         except FileNotFoundError:
             return  # the pool has finished and removed it
-        ctx = WorkerContext(worker_id, spec.plan, spec.cache_root, spec.log_dir, device)
+        ctx = WorkerContext(worker_id, spec.settings, spec.cache_root, spec.log_dir, device)
         spec.backend.setup(ctx)
         if warming is not None:
             warming.join()

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from jitwarm.strenum import StrEnum
 from jitwarm.warmer._backend import ItemOutcome, WorkerStartup
-from jitwarm.warmer._items import WorkItem
 
 if TYPE_CHECKING:
     from jitwarm.ahead import AheadStats
@@ -26,6 +25,25 @@ class ItemStatus(StrEnum):  # values are those of warm's JSON report
 class PeerRole(StrEnum):  # ``leader_only``: what this process did among the warms of its plan
     LEADER = "leader"  # warmed the plan
     FOLLOWER = "follower"  # waited for a peer that warmed it, then checked its work
+
+
+class ReportedItem(Protocol):
+    """What the report reads of a work item (``jitwarm.warmer.WorkItem`` is one)."""
+
+    @property
+    def item_id(self) -> int: ...
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def entry_key(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def ms(self) -> tuple[int, ...]: ...
 
 
 def item_status(outcome: ItemOutcome) -> ItemStatus:
@@ -130,7 +148,7 @@ class ItemRow:
     end_s: float | None = None
 
     @classmethod
-    def of(cls, item: WorkItem, outcome: ItemOutcome, started_at: float | None) -> ItemRow:
+    def of(cls, item: ReportedItem, outcome: ItemOutcome, started_at: float | None) -> ItemRow:
         timed = started_at is not None and bool(outcome.started_at)
         return cls(
             label=item.label,
@@ -411,7 +429,7 @@ class WarmReport:
 
 
 def build_report(
-    items: Sequence[WorkItem],
+    items: Sequence[ReportedItem],
     outcomes: Mapping[int, ItemOutcome],
     *,
     plan_digest: str,

@@ -8,7 +8,8 @@
   with one hardware queue per context instead of eight, sixteen workers create their CUDA
   contexts at once in about 1.4 s instead of 3 s (measured on an H100). It changes no kernel.
 - The SM count (``Plan.num_sms``) and the contiguous-layout alignment (``serving.mk_alignment``)
-  are applied by the DeepGEMM backend through the library's setters.
+  are applied by the DeepGEMM backend through the library's setters: workers get them, and the
+  arch the plan is for, as :class:`PlanSettings` (not the plan: each work item carries its entry).
 
 A key-changing debug variable (``DG_JIT_DEBUG``, ``DG_JIT_PTXAS_*``, ``DG_JIT_WITH_LINEINFO``,
 ``DG_JIT_CPP_STANDARD``) that the plan does not record makes warm refuse: every kernel would be
@@ -20,11 +21,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from jitwarm import dgenv
 from jitwarm.errors import KeyChangingEnvError
 from jitwarm.plan import Plan
+from jitwarm.serving import Arch
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,20 @@ PRINT_COMPILES_VAR = "DG_JIT_PRINT_COMPILER_COMMAND"
 CONNECTIONS_VAR = "CUDA_DEVICE_MAX_CONNECTIONS"
 
 
-def mk_alignment(plan: Plan) -> int:
-    return plan.serving.mk_alignment
+@dataclass(frozen=True)
+class PlanSettings:
+    """What a worker needs of its plan besides the items: the architecture the kernels are for
+    (checked against the GPU), and the settings the server applies to DeepGEMM before any call,
+    which every call is made under (``set_num_sms``, ``set_mk_alignment_for_contiguous_layout``).
+    """
+
+    arch: Arch
+    num_sms: int
+    mk_alignment: int  # rows per expert block of the contiguous grouped layout
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanSettings:
+        return cls(arch=plan.arch, num_sms=plan.num_sms, mk_alignment=plan.serving.mk_alignment)
 
 
 def worker_env(

@@ -27,7 +27,7 @@ class SimulatedCompileBackend:
 
     def run(self, item: WorkItem) -> ItemOutcome:
         assert self._ctx is not None and self._jit is not None, "setup() first"
-        entry = self._ctx.plan.entries[item.entry_index]
+        entry = item.entry
         rec = ItemRecorder(item, self._ctx.worker_id, os.environ.get("CUDA_VISIBLE_DEVICES"))
         start = time.perf_counter()
         impl = IMPL_NAMES.get(entry.family)

@@ -1,9 +1,10 @@
 """A worker process's DeepGEMM session: the one set-up path of warm's and verify's workers
-(where DeepGEMM's output goes, the nvcc interposer in capture mode with its cache root, the
-device and the plan's settings) and, per call under capture, what the interposer recorded.
+(where DeepGEMM's output goes, the nvcc interposer in capture mode with its cache root, then
+the device and the plan's settings, through the caller's ``prepare``) and, per call under
+capture, what the interposer recorded.
 
-Importing this module imports neither torch nor deep_gemm (verify's workers may run a test
-double of DeepGEMM): ``configure_deepgemm`` imports them when it runs.
+Pure Python: verify's workers may run a test double of DeepGEMM; the real device set-up is
+``jitwarm.deepgemm``'s, passed in as ``prepare``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from pathlib import Path
 from jitwarm import dgenv
 from jitwarm.errors import WorkerSetupError
 from jitwarm.interposer import Captured, Mode, SourceCapture, write_interposer
-from jitwarm.warmer import WorkerContext, mk_alignment
-
-_ARCH_MAJOR = {"sm90": 9, "sm100": 10}
+from jitwarm.warmer._backend import WorkerContext
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class WorkerSession:
     ) -> WorkerSession:
         """``output``: where DeepGEMM's C stdout (and with ``stderr_too`` stderr) goes, off the
         user's terminal (and out of ``--json`` output). ``prepare``: the device set-up
-        (``configure_deepgemm``, or a test double's)."""
+        (``jitwarm.deepgemm``'s, or a test double's)."""
         _redirect(output, stderr_too=stderr_too)
         sources, cache_root = None, ctx.cache_root
         if capture is not None:
@@ -113,33 +112,3 @@ def _remove_abandoned(kernel_cu: Path, tmp: Path) -> None:
     with contextlib.suppress(OSError):
         if folder.parent.resolve() == tmp.resolve() and os.listdir(folder) == ["kernel.cu"]:
             shutil.rmtree(folder)
-
-
-def configure_deepgemm(ctx: WorkerContext) -> None:
-    """This worker's device, checked against the plan, and the plan's SM count and
-    contiguous-layout alignment applied to DeepGEMM, as the server does."""
-    import torch
-
-    from jitwarm.deepgemm._calls import deepgemm_module
-
-    plan = ctx.plan
-    if not torch.cuda.is_available():
-        raise WorkerSetupError(f"no CUDA device visible (CUDA_VISIBLE_DEVICES={ctx.device!r})")
-    deep_gemm = deepgemm_module()
-    major, minor = torch.cuda.get_device_capability()
-    want = _ARCH_MAJOR.get(plan.arch)
-    if want is not None and major != want:
-        raise WorkerSetupError(
-            f"the plan is for {plan.arch} but this GPU is sm{major}{minor}: its kernels would "
-            "be built for the wrong architecture",
-            usage=True,
-        )
-    sms = torch.cuda.get_device_properties(0).multi_processor_count
-    if plan.num_sms > sms:
-        raise WorkerSetupError(
-            f"the plan's num_sms ({plan.num_sms}) exceeds this GPU's {sms} SMs", usage=True
-        )
-    deep_gemm.set_num_sms(plan.num_sms)
-    setter = getattr(deep_gemm, "set_mk_alignment_for_contiguous_layout", None)
-    if setter is not None:
-        setter(mk_alignment(plan))
