@@ -17,6 +17,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "jitwarm"
 
 # Package cycles that exist today; shrink this set, never grow it.
@@ -231,30 +233,40 @@ def test_no_merge_conflict_markers_are_left() -> None:
     assert not bad, f"merge conflict markers: {bad}"
 
 
-def test_warm_gets_deepgemms_backend_injected_from_above() -> None:
-    """jitwarm.warmer never imports jitwarm.deepgemm: importing that package registers its
-    backend as warm's default, and without it warm says so in one line."""
+@pytest.mark.parametrize(
+    ("api", "default", "public", "adapter"),
+    [
+        ("jitwarm.warmer._api", "default_backend", "warm", "DeepGEMMBackend"),
+        ("jitwarm.verify._api", "default_calls", "verify_plan", "DeepGEMMCalls"),
+    ],
+)
+def test_warm_and_verify_get_deepgemm_injected_from_above(
+    api: str, default: str, public: str, adapter: str
+) -> None:
+    """Neither jitwarm.warmer nor jitwarm.verify imports jitwarm.deepgemm: importing that
+    package registers its backend and its calls provider as their defaults (one mechanism), and
+    without it each says so in one line."""
     import subprocess
     import sys
 
     code = (
         "import sys\n"
-        "from jitwarm.warmer._api import default_backend\n"
+        f"from {api} import {default}\n"
         "from jitwarm.errors import UsageError\n"
         "try:\n"
-        "    default_backend()\n"
+        f"    {default}()\n"
         "except UsageError as exc:\n"
         "    print('refused:', exc)\n"
         "import jitwarm\n"
-        "jitwarm.warm  # the public call brings DeepGEMM's backend\n"
-        "print(type(default_backend()).__name__, 'torch' in sys.modules)\n"
+        f"jitwarm.{public}  # the public call brings DeepGEMM's\n"
+        f"print(type({default}()).__name__, 'torch' in sys.modules)\n"
     )
     env = {"PYTHONPATH": str(SRC.parent)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout.splitlines()
-    assert out[0].startswith("refused: no DeepGEMM backend")
-    assert out[1] == "DeepGEMMBackend False"
+    assert out[0].startswith("refused: no DeepGEMM")
+    assert out[1] == f"{adapter} False"
 
 
 def test_one_list_of_fatal_cuda_errors() -> None:
