@@ -4,7 +4,8 @@ compiled with g++ on a CPU (tests/oracle/generator_driver.cpp says what it answe
 `build_generator_oracle` cuts four pieces verbatim out of the wheel's ``csrc/jit_kernels/
 impls/`` (the ``SM100FP8FP4Gemm1D1DRuntime`` class, the ``sm100_tf32_hc_prenorm_gemm``
 launcher, the indexer launchers of ``sm100_mqa_logits.hpp`` (the whole file's body), the pure helpers of ``runtime_utils.hpp`` (``to_string``, ``get_compiled_dim``, ...), the build's
-identity epilogue: ``epilogue.hpp`` in 2.8.0, ``epilogue_class.hpp`` in 2.8.2), copies the heuristics as tests/_oracle.py does and compiles
+identity epilogue: ``epilogue.hpp`` in 2.8.0, ``epilogue_class.hpp`` in 2.8.2, and the SM90
+prefill indexer launcher ``sm90_fp8_mqa_logits`` of ``sm90_fp8_mqa_logits.hpp``), copies the heuristics as tests/_oracle.py does and compiles
 the driver against them and tests/oracle/stubs. Nothing the driver prints is computed by
 jitwarm. `launcher_tag` reads each launcher's tag out of the same file.
 """
@@ -26,6 +27,7 @@ _IMPLS = "deep_gemm/csrc/jit_kernels/impls"
 _GEMM = "sm100_fp8_fp4_gemm_1d1d.hpp"
 _HC = "sm100_tf32_hc_prenorm_gemm.hpp"
 _MQA = "sm100_mqa_logits.hpp"
+_SM90_MQA = "sm90_fp8_mqa_logits.hpp"
 
 
 def _cut(text: str, start: str, end: str, what: str) -> str:
@@ -62,6 +64,16 @@ def _cut_header(wheel: Path) -> str:
     mqa = mqa.removeprefix("namespace deep_gemm {")
     if "struct MQALogitsConfig" in mqa:  # 2.8.2: one config for both launchers
         flag += "\n#define JITWARM_MQA_LOGITS_CONFIG 1"
+    # The SM90 prefill indexer launcher; 2.8.0's takes (and bakes) the caller's flags.
+    sm90_text = (impls / _SM90_MQA).read_text()
+    sm90_mqa = _cut(
+        sm90_text,
+        "static void sm90_fp8_mqa_logits(",
+        "static void sm90_paged_mqa_logits_metadata",
+        _SM90_MQA,
+    )
+    if "const bool& clean_logits" in sm90_mqa:
+        flag += "\n#define JITWARM_SM90_MQA_FLAGS 1"
     return "\n".join(
         [
             "// Cut verbatim out of the wheel's impls/runtime_utils.hpp, its epilogue header and",
@@ -75,6 +87,7 @@ def _cut_header(wheel: Path) -> str:
             "#include <torch/python.h>",
             "#include <deep_gemm/common/types.cuh>",
             '#include "csrc/jit_kernels/heuristics/sm100.hpp"',
+            '#include "csrc/jit_kernels/heuristics/sm90.hpp"',
             '#include "csrc/runtime/runtime.hpp"',
             '#include "csrc/utils/math.hpp"',
             '#include "generator_stubs.hpp"',
@@ -85,6 +98,7 @@ def _cut_header(wheel: Path) -> str:
             runtime,
             hc,
             mqa,
+            sm90_mqa,
             "}  // namespace deep_gemm",
         ]
     )

@@ -5,6 +5,14 @@ in a DeepJIT cache exactly as DeepGEMM publishes them; ``cache prune --plan`` mu
 entry the plan's warm wrote and ``bundle export --plan`` must ship every one of them, on the
 20-argument (2.8.0) and the 19-argument (2.8.1, 2.8.2) renderings alike. The first plan of each
 file was warmed into an empty cache, so its set is known whole: everything else goes.
+
+Those warms passed DeepGEMM's default prefill-indexer flags (cleaned, not compressed); plans
+now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), so on 2.8.0 a warm of the
+V4-Flash and V3.2 plans writes another ``sm90_fp8_mqa_logits`` entry than the captured one.
+Both are kept: plan matching reads the indexer kernel's heads and head_dim, not its flags
+(cache/_plan_match.py, rule 2), so these sets stay what the plans need. The new warms' sets are
+checked by ``test_engine_prefill_capture_sets`` once the lead's capture exists (tests/_data.py
+``DEEPJIT_ENGINE_PREFILL``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from _cubin import GROUND_TRUTH, gemm_source, minimal_cubin
-from _data import DEEPJIT_ENTRIES
+from _data import DEEPJIT_ENGINE_PREFILL, DEEPJIT_ENTRIES
 from jitwarm.bundle import Provenance, export_bundle
 from jitwarm.cache import (
     FindingKind,
@@ -159,3 +167,26 @@ def test_check_quarantines_a_deepjit_folder_without_its_commit_marker(tmp_path: 
     ((_, moved),) = quarantine_findings(report)
     assert moved is not None and not torn.exists()
     assert (tmp_path / "cache" / entries[1]["entry"] / ".committed").exists()
+
+
+def test_engine_prefill_capture_sets(tmp_path: Path) -> None:
+    """Prune and export by plan on the 2.8.0 capture warmed with the engine's prefill flags
+    (hook: skipped until the file exists): each cold-warmed plan's set is kept and shipped."""
+    path = DEEPJIT_ENGINE_PREFILL["2.8.0"]
+    if not path.exists():
+        pytest.skip(f"no capture at {path.name} yet (2.8.0 warms with the engine's prefill flags)")
+    capture = json.loads(path.read_text())
+    entries = capture["entries"]
+    _write_deepjit_cache(tmp_path / "root", entries)
+    info = scan_cache(CacheRoots(tmp_path / "root"))
+    for label, names in capture["plans"].items():
+        if label not in _SERVING:
+            continue
+        result = export_bundle(
+            info,
+            tmp_path / f"{len(label)}.tar.gz",
+            provenance=Provenance(layout=Layout.DEEPJIT),
+            plan=_plan(label),
+        )
+        assert {e.name for e in result.manifest.entries} >= set(names), label
+        assert result.plan_kernels_missing == 0, label

@@ -1,6 +1,14 @@
 """jitwarm.deepjit against what DeepGEMM 2.8.0 and 2.8.2 wrote on an H200 (tests/data/
 deepgemm-2.8-h200): for the same preset plans, every captured entry's kernel.cu, folder name
-and meta.json must come out of the renderer byte for byte, and nothing else may."""
+and meta.json must come out of the renderer byte for byte, and nothing else may.
+
+The 2.8.0 capture's prefill indexer kernel (``sm90_fp8_mqa_logits``) was warmed with
+DeepGEMM's default flags (``clean_logits=True, max_seqlen_k=0``), which plans recorded then;
+plans now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), whose kernel the
+capture does not hold. So the capture is compared with the plans' render with that kernel's
+flags set back to the capture's (everything else unchanged); the engine flags' sources are
+checked against the wheel's generator (test_deepjit_sm90_indexer.py) and, once the lead's new
+H200 capture exists, against it (`test_engine_prefill_capture`)."""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from tests._data import DEEPJIT_ENTRIES
+from tests._data import DEEPJIT_ENGINE_PREFILL, DEEPJIT_ENTRIES
 from tests._wheels import unpacked_wheel, vllm_281_dir
 
 from jitwarm import ServingConfig, load_model, plan_serving
@@ -28,8 +36,8 @@ from jitwarm.deepjit import (
     render_plan,
     unrendered_kernels,
 )
-from jitwarm.plan import Plan
-from jitwarm.profiles import get_profile
+from jitwarm.plan import Family, Plan
+from jitwarm.profiles import DEEPGEMM_DEFAULT_PREFILL, get_profile
 
 # Which plans each capture warmed (its README), and the profile of its build.
 V3, V4, V32 = ("deepseek-v3", 8, 0), ("deepseek-v4-flash", 4, 0), ("deepseek-v3.2", 8, 3)
@@ -38,6 +46,12 @@ CAPTURES = {
     "2.8.1": ("vllm-deepgemm-2.8.1", [V3, V4, V32]),
     "2.8.2": ("tokenspeed-deepgemm-2.8.2", [V3, V4, V32]),
 }
+
+
+# Captures whose prefill indexer kernels were warmed with DeepGEMM's default flags, not the
+# engine's the plans now record (the 2.8.x compressed-only builds bake neither flag).
+CAPTURED_WITH_DEFAULT_PREFILL = {"2.8.0"}
+PREFILL_TAG = "sm90_fp8_mqa_logits"
 
 
 @cache
@@ -57,19 +71,76 @@ def _include_dir(version: str) -> Path:
     return unpacked_wheel(version) / "deep_gemm" / "include"
 
 
+def _as_captured(plan: Plan, version: str) -> Plan:
+    """``plan`` with its prefill indexer kernels' flags as the capture of ``version`` warmed
+    them (see the module doc); unchanged where the capture used the plan's own."""
+    if version not in CAPTURED_WITH_DEFAULT_PREFILL:
+        return plan
+    old = DEEPGEMM_DEFAULT_PREFILL.params()
+    entries = [
+        e.model_copy(
+            update={
+                "kernels": [
+                    k.model_copy(update={"params": {**k.params, **old}}) for k in e.kernels or []
+                ]
+            }
+        )
+        if e.family is Family.MQA_LOGITS
+        else e
+        for e in plan.entries
+    ]
+    return plan.model_copy(update={"entries": entries})
+
+
 @cache
-def _rendered(version: str) -> dict[str, KernelSource]:
+def _rendered(version: str, *, as_captured: bool = True) -> dict[str, KernelSource]:
+    """The render of the capture's plans (``as_captured``: with the capture's prefill flags)."""
     profile_name, presets = CAPTURES[version]
     out: dict[str, KernelSource] = {}
     for preset in presets:
+        plan = _plan(*preset)
         for kernel in render_plan(
-            _plan(*preset),
+            _as_captured(plan, version) if as_captured else plan,
             get_profile(profile_name),
             _include_dir(version),
             _capture(version)["nvcc_version_text"],
         ):
             out.setdefault(kernel.entry_name, kernel)
     return out
+
+
+@pytest.mark.parametrize("version", sorted(CAPTURES))
+def test_only_the_prefill_indexer_kernel_differs_from_the_capture_convention(version: str) -> None:
+    """The plans as made and as captured render the same kernels but the prefill indexer's,
+    which differ exactly where the capture's prefill flags were not the engine's."""
+    now, then = _rendered(version, as_captured=False), _rendered(version)
+    changed = set(now) ^ set(then)
+    assert {n.split(".")[0] for n in changed} <= {PREFILL_TAG}
+    assert bool(changed) is (version in CAPTURED_WITH_DEFAULT_PREFILL)
+    if changed:  # one kernel each side: the V3.2 and V4-Flash indexers share 64 x 128 heads
+        assert len(set(now) - set(then)) == len(set(then) - set(now)) == 1
+
+
+def test_engine_prefill_capture() -> None:
+    """Hook for the H200 capture of 2.8.0 warms with the engine's prefill flags (the path in
+    tests/_data.py): its prefill indexer entries must be the plans' render, byte for byte, and
+    its plans' sets the old capture's with only the prefill indexer entry changed."""
+    path = DEEPJIT_ENGINE_PREFILL["2.8.0"]
+    if not path.exists():
+        pytest.skip(f"no capture at {path.name} yet (2.8.0 warms with the engine's prefill flags)")
+    new = json.loads(path.read_text())
+    rendered = _rendered("2.8.0", as_captured=False)
+    prefill = {
+        e["entry"]: e["kernel_cu"] for e in new["entries"] if e["entry"].startswith(PREFILL_TAG)
+    }
+    assert prefill, "the capture holds no prefill indexer entry"
+    assert {n: rendered[n].source for n in prefill if n in rendered} == prefill
+    old = _capture("2.8.0")["plans"]
+    for label, names in new["plans"].items():
+        if label in old:
+            same = {n for n in old[label] if not n.startswith(PREFILL_TAG)}
+            assert {n for n in names if not n.startswith(PREFILL_TAG)} == same, label
+            assert {n for n in names if n.startswith(PREFILL_TAG)} <= set(rendered), label
 
 
 def _args(source: str) -> str:

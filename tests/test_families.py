@@ -18,12 +18,14 @@ from jitwarm.plan import (
     MKind,
     Plan,
     PlanEntry,
+    PlanKernel,
     Selection,
     plan_serving,
 )
 from jitwarm.plan._families import GEMM_KERNEL_NAMES, HELPER_KERNELS, family_of_kernel_name
 from jitwarm.plan._families import spec as family_spec
 from jitwarm.plan._select import select_kernels
+from jitwarm.profiles import get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -97,6 +99,35 @@ def test_plan_matching_reads_the_registry_positions() -> None:
     assert index.needs(Family.PAGED_MQA_LOGITS, "sm100_paged_mqa_logits", "128, 7, 64, 1, 64")
 
 
+def test_clean_logits_kernel_is_needed_only_by_a_cleaned_prefill_kernel() -> None:
+    # 2.5.0 builds smxx_clean_logits <1, 8192, 8, float> (tests/data/deepgemm-2.5.0-h200) only
+    # for clean_logits=True calls; the sm90 prefill kernel itself is needed either way.
+    conv = Conventions(scale_recipe=None, out_dtype="fp32", compiled_dims="", kernel_type="")
+
+    def index(clean: bool) -> PlanIndex:
+        params = {"clean_logits": clean, "compressed_logits": not clean}
+        entry = PlanEntry(
+            family=Family.MQA_LOGITS,
+            n=0,
+            k=0,
+            dims={"heads": 64, "head_dim": 128},
+            conventions=conv,
+            phases=["prefill"],
+            m_values=[[1, 8]],
+            selection=Selection.INVARIANT,
+            kernels=[PlanKernel(m=1, m_ranges=[[1, 8]], params=params)],
+            modules=[],
+        )
+        return PlanIndex.from_plan(_plan_of(entry))
+
+    prefill = ("smxx_fp8_mqa_logits", "64, 128, false, 2, 256, 3, 3, 132, 128, 512, float")
+    for clean in (True, False):
+        assert index(clean).needs(Family.MQA_LOGITS, *prefill)
+        assert index(clean).needs(Family.MQA_LOGITS, "smxx_clean_logits", "1, 8192, 8, float") is (
+            clean
+        )
+
+
 def test_kernels_command_offers_the_families_whose_kernel_m_moves() -> None:
     assert [f.value for f in ModelledFamily] == [
         "fp8_gemm_nt",
@@ -110,8 +141,11 @@ def test_kernels_command_offers_the_families_whose_kernel_m_moves() -> None:
 
 
 def test_invariant_families_bake_their_call_flags() -> None:
+    # A plan for no particular build gets the prefill flags of TokenSpeed 0.1.1 (the engine of
+    # the default build): tokenspeed-kernel 0.1.4 dsa/deep_gemm.py:576 clean_logits=False,
+    # max_seqlen_k >= 1 (compressed).
     for family, params in (
-        (Family.MQA_LOGITS, {"clean_logits": True, "compressed_logits": False}),
+        (Family.MQA_LOGITS, {"clean_logits": False, "compressed_logits": True}),
         (Family.FP4_PAGED_MQA_LOGITS, {"clean_logits": False, "varlen": False}),
     ):
         for arch in ("sm90", "sm100"):
@@ -128,6 +162,39 @@ def test_invariant_families_bake_their_call_flags() -> None:
             )
             assert selection is Selection.INVARIANT and kernels is not None
             assert [k.params for k in kernels] == [params]
+
+
+def test_prefill_logits_kernels_are_the_builds_engine_calls() -> None:
+    """One kernel per flag pair the build's profile names, each recording its pair."""
+
+    def kernels(profile: str, family: Family = Family.MQA_LOGITS) -> list[dict]:
+        _, planned = select_kernels(
+            family,
+            0,
+            0,
+            1,
+            Conventions(),
+            MSet.span(1, 100),
+            arch="sm90",
+            num_sms=132,
+            mk_alignment=128,
+            prefill_logits=get_profile(profile).prefill_logits,
+        )
+        assert planned is not None and {k.m for k in planned} == {1}
+        return [k.params for k in planned]
+
+    not_cleaned = {"clean_logits": False, "compressed_logits": False}
+    compressed = {"clean_logits": False, "compressed_logits": True}
+    # SGLang 0.5.23: dsa_indexer.py:1608 (V3.2, max_seqlen_k 0), dsv4/indexer.py:764 (V4).
+    assert kernels("sgl-deep-gemm-0.2.3") == [not_cleaned, compressed]
+    assert kernels("tokenspeed-deepgemm-2.8.0") == [compressed]
+    # 2.5.0 ships with no engine of record: DeepGEMM's defaults, as its H200 capture was made.
+    assert kernels("tokenspeed-deepgemm-2.5.0") == [
+        {"clean_logits": True, "compressed_logits": False}
+    ]
+    assert kernels("tokenspeed-deepgemm-2.8.0", Family.FP4_MQA_LOGITS) == [
+        {**compressed, "schedule_meta": False}
+    ]
 
 
 EXPECTED_M_KIND = {

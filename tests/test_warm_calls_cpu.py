@@ -122,7 +122,13 @@ def test_hc_prenorm_and_indexer_families() -> None:
     assert fn == "fp8_mqa_logits" and q.shape == (17, heads, dim) and q.dtype == FP8
     assert kv.shape == (17, dim) and kv_sf.shape == (17,) and w.shape == (17, heads)
     assert ks.dtype == ke.dtype == torch.int32 and int(ke.max()) <= kv.shape[0]
-    assert kw["clean_logits"] is True
+    # The plan's kernel records TokenSpeed 0.1.1's flags (tokenspeed-kernel 0.1.4,
+    # ops/attention/dsv4/deep_gemm.py:353: clean_logits=False, max_seqlen_k > 0): not cleaned,
+    # compressed logits as wide as the longest row.
+    assert [k.params for k in mqa.kernels or []] == [
+        {"clean_logits": False, "compressed_logits": True}
+    ]
+    assert kw == {"clean_logits": False, "max_seqlen_k": 17}
 
     paged = entry_of(plan, Family.PAGED_MQA_LOGITS)
     fn, (q, cache, w, lens, table, sched, ctx_len), kw = build_call(
@@ -210,3 +216,32 @@ def test_importing_jitwarm_and_its_warm_imports_no_torch() -> None:
         "assert 'torch' not in sys.modules and 'deep_gemm' not in sys.modules, 'imported torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _with_kernels(entry, params: list[dict]):  # type: ignore[no-untyped-def]
+    kernels = [
+        k.model_copy(update={"params": p}) for k in (entry.kernels or [])[:1] for p in params
+    ]
+    return entry.model_copy(update={"kernels": kernels})
+
+
+def test_prefill_logits_calls_pass_each_planned_kernels_flags() -> None:
+    mqa = entry_of(_v4_plan(), Family.MQA_LOGITS)
+    # A plan stored before the engines' flags were read records DeepGEMM's defaults explicitly;
+    # one older still records none: both mean what warm passed then.
+    for params in ({"clean_logits": True, "compressed_logits": False}, {}):
+        call = build_call(_with_kernels(mqa, [params]), 5, "cpu")
+        assert call.kwargs == {"clean_logits": True, "max_seqlen_k": 0} and call.then == ()
+    # Two planned variants (sgl-deep-gemm's profile): one call each, chained, or the one named.
+    variants = [
+        {"clean_logits": False, "compressed_logits": False},
+        {"clean_logits": False, "compressed_logits": True},
+    ]
+    both = _with_kernels(mqa, variants)
+    call = build_call(both, 5, "cpu")
+    assert call.kwargs == {"clean_logits": False, "max_seqlen_k": 0}
+    assert [c.kwargs for c in call.then] == [{"clean_logits": False, "max_seqlen_k": 5}]
+    assert call.then[0].fn_name == call.fn_name
+    assert all(a is b for a, b in zip(call.then[0].args, call.args, strict=True))
+    named = build_call(both, 5, "cpu", kernel=(both.kernels or [])[1])
+    assert named.kwargs == {"clean_logits": False, "max_seqlen_k": 5} and named.then == ()

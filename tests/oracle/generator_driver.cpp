@@ -22,6 +22,11 @@
 //     (0: uncompressed logits) as the caller passes them; LOGITS and WEIGHTS fp32|bf16 (2.8.2
 //     reads neither); SCHEDULE_META 0|1: whether the caller passes a get_mqa_logits_metadata
 //     workspace (sized as that function sizes it).
+//   sm90mqa HEADS HEAD_DIM NUM_SMS CLEAN MAX_SEQLEN_K LOGITS
+//     sm90_fp8_mqa_logits (the SM90 prefill kernel, impls/sm90_fp8_mqa_logits.hpp) with the
+//     arguments the build's fp8_mqa_logits / fp8_fp4_mqa_logits (apis/attention.hpp) passes it
+//     on an SM90: block_q 128 / HEADS, block_kv 256; CLEAN 0|1 and MAX_SEQLEN_K (0: uncompressed)
+//     as the caller passes them, LOGITS fp32|bf16 (2.8.2's launcher takes none of the three).
 //   pmeta BATCH NEXT_N NUM_SMS VARLEN
 //     sm100_paged_mqa_logits_metadata as the build's get_paged_mqa_logits_metadata calls it.
 // stdout per query: "ok TAG ARCH NBYTES" (TAG: what the call handed DeepJIT, "tag" for gemm,
@@ -178,6 +183,31 @@ static std::string mqa_query(std::istringstream& in) {
     return compiled();
 }
 
+static std::string sm90_mqa_query(std::istringstream& in) {
+    int heads, head_dim, num_sms, clean, max_seqlen_k;
+    std::string logits_name;
+    in >> heads >> head_dim >> num_sms >> clean >> max_seqlen_k >> logits_name;
+    if (not in) throw std::runtime_error("malformed sm90mqa query");
+    runtime->num_sms = num_sms;
+    const int seq_len = 1024, seq_len_kv = 4096, stride_logits = 5120;
+    const at::Tensor q{torch::kFloat8_e4m3fn}, kv{torch::kFloat8_e4m3fn}, kv_sf{torch::kFloat};
+    const at::Tensor weights{torch::kFloat}, ks{torch::kInt}, ke{torch::kInt};
+    const at::Tensor logits{dtype_of(logits_name)};
+    struct Sm90 {  // the launcher asserts an SM90; back to the SM100 default after it
+        Sm90() { jit->device.arch_major = 9; }
+        ~Sm90() { jit->device.arch_major = 10; }
+    } sm90;
+#ifdef JITWARM_SM90_MQA_FLAGS
+    sm90_fp8_mqa_logits(q, kv, kv_sf, weights, ks, ke, logits, logits.scalar_type(), seq_len,
+                        seq_len_kv, max_seqlen_k, stride_logits, heads, head_dim, 128 / heads,
+                        256, clean != 0);
+#else
+    sm90_fp8_mqa_logits(q, kv, kv_sf, weights, ks, ke, logits, seq_len, seq_len_kv,
+                        stride_logits, heads, head_dim, 128 / heads, 256);
+#endif
+    return compiled();
+}
+
 static std::string pmeta_query(std::istringstream& in) {
     int batch, next_n, num_sms, varlen;
     in >> batch >> next_n >> num_sms >> varlen;
@@ -207,6 +237,7 @@ int main() {
             else if (kind == "paged") answer = paged_query(in);
             else if (kind == "mqa") answer = mqa_query(in);
             else if (kind == "pmeta") answer = pmeta_query(in);
+            else if (kind == "sm90mqa") answer = sm90_mqa_query(in);
             else throw std::runtime_error("unknown query " + kind);
         } catch (const std::exception& e) {
             answer = std::string("err ") + e.what();

@@ -22,7 +22,10 @@ For an entry of family F with template arguments A:
 3. Helpers: the scale-factor layout kernels (``transpose_fp32`` and the ue8m0 packers) have no
    family; one is needed when its ``sf_k`` (ceil(K/128)) equals that of a plan entry with an
    FP8 scale recipe.
-4. Anything else (an unknown kernel name or a family the plan does not contain) is not needed.
+4. Built by some calls only: a kernel a family's call builds only under a flag (the registry's
+   ``CacheKernel.built_when``: ``smxx_clean_logits`` for cleaned prefill logits) is needed only
+   when one of the plan entry's kernels records that flag true, then by rules 1 and 2.
+5. Anything else (an unknown kernel name or a family the plan does not contain) is not needed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from jitwarm.cache._identity import int_args, split_args
-from jitwarm.plan import HELPER_KERNELS, Family, Plan, PlanEntry, kernel_positions, spec
+from jitwarm.plan import (
+    HELPER_KERNELS,
+    Family,
+    Plan,
+    PlanEntry,
+    kernel_built_when,
+    kernel_positions,
+    spec,
+)
 from jitwarm.profiles import Sm90GemmArgs
 
 
@@ -90,13 +101,20 @@ class PlanIndex:
     exact: dict[Family, frozenset[tuple[str, ...] | str]] = field(default_factory=dict)
     baked: dict[Family, tuple[_Baked, ...]] = field(default_factory=dict)
     helper_sf_k: frozenset[int] = frozenset()
+    # The flags some planned kernel of each family records true (for rule 4).
+    flags_true: dict[Family, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_plan(cls, plan: Plan) -> PlanIndex:
         exact: dict[Family, set[tuple[str, ...] | str]] = {}
         baked: dict[Family, list[_Baked]] = {}
         sf_k: set[int] = set()
+        flags: dict[Family, set[str]] = {}
         for e in plan.entries:
+            for kn in e.kernels or []:
+                flags.setdefault(e.family, set()).update(
+                    k for k, v in kn.params.items() if v is True
+                )
             predicted = [kn.template_args for kn in e.kernels or [] if kn.template_args]
             if predicted:
                 exact.setdefault(e.family, set()).update(map(kernel_identity, predicted))
@@ -108,6 +126,7 @@ class PlanIndex:
             {f: frozenset(v) for f, v in exact.items()},
             {f: tuple(v) for f, v in baked.items()},
             frozenset(sf_k),
+            {f: frozenset(v) for f, v in flags.items()},
         )
 
     def needs(self, family: Family | None, kernel_name: str, template_args: str | None) -> bool:
@@ -117,6 +136,9 @@ class PlanIndex:
                 return bool(int_args(template_args) & self.helper_sf_k)
             return False
         if template_args is None:
+            return False
+        when = kernel_built_when(kernel_name)
+        if when is not None and when not in self.flags_true.get(family, ()):
             return False
         if kernel_identity(template_args) in self.exact.get(family, ()):
             return True

@@ -15,7 +15,10 @@ Conventions (SM90 unless noted; see DeepGEMM's csrc/apis and tests):
 - m-grouped contiguous: rows grouped per expert in blocks of the contiguous-layout alignment;
   masked: ``masked_m`` = expected_m for every group.
 - fp8_einsum ``bhr,hdr->bhd``: b = M, h = groups, r = K, d = N; A scales MN-major over b.
-- MQA logits: ``clean_logits=True`` (the default; it also builds the clean-logits kernel).
+- MQA logits (prefill): the flags each planned kernel records, which the shipping engine
+  passes (the build profile's ``prefill_logits``): ``clean_logits``, and ``max_seqlen_k`` the
+  longest row when compressed, else 0. A plan kernel recording neither means DeepGEMM's
+  defaults (cleaned, not compressed), what warm passed before the engines' calls were read.
 - Paged MQA logits: 2D ``context_lens``, schedule metadata from
   ``get_paged_mqa_logits_metadata`` (which may compile its own kernel, as in serving).
 
@@ -50,7 +53,7 @@ from jitwarm.deepgemm._layout import (
 )
 from jitwarm.dgenv import DEEPGEMM_MODULE_VAR
 from jitwarm.errors import UnsupportedFamilyError
-from jitwarm.plan import Family, PlanEntry, hc_num_splits, spec
+from jitwarm.plan import Family, PlanEntry, PlanKernel, hc_num_splits, spec
 from jitwarm.profiles import BuildProfile, DetectedBuild, IndexerApi, detect_build, profile_for_api
 
 DEFAULT_RECIPE = (1, 128, 128)
@@ -67,12 +70,18 @@ class Call:
     fn_name: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Calls made right after this one: the other planned flag variants of the same kernel
+    # family and shape, when the caller names no planned kernel (see `build_call`).
+    then: tuple[Call, ...] = ()
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.fn_name, self.args, self.kwargs))
 
     def __call__(self) -> Any:
-        return getattr(deepgemm_module(), self.fn_name)(*self.args, **self.kwargs)
+        out = getattr(deepgemm_module(), self.fn_name)(*self.args, **self.kwargs)
+        for call in self.then:
+            call()
+        return out
 
 
 def deepgemm_module() -> ModuleType:
@@ -105,6 +114,7 @@ class _Ctx:
     for_capture: bool
     mk_alignment: int
     profile: BuildProfile
+    kernel: PlanKernel | None  # the planned kernel the call is for, where the caller names one
 
     def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         return fill(torch.empty(shape, dtype=dtype, device=self.device), self.init)
@@ -120,13 +130,16 @@ def build_call(
     init: str = "empty",
     for_capture: bool = False,
     profile: BuildProfile | None = None,
+    kernel: PlanKernel | None = None,
 ) -> Call:
     """The call ``entry`` makes at ``m`` (rows, total rows, expected_m or batch, per the entry's
     ``m_kind``). ``num_sms``: what engines pass to the paged-metadata call (default: DeepGEMM's
     current SM count). ``init="random"`` fills data for numeric checks. ``for_capture``: no
     DeepGEMM call while building (placeholder paged-attention schedule), for the stand-in
     compiler. ``profile``: the build whose entry points and contracts to use (default: the
-    installed one, :func:`deepgemm_profile`).
+    installed one, :func:`deepgemm_profile`). ``kernel``: the planned kernel of ``entry`` to
+    compile, where its flags decide (the prefill indexer's); None: every planned variant, one
+    call each, chained (`Call.then`).
     """
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
@@ -143,7 +156,7 @@ def build_call(
             family=entry.family.value,
             build=profile.name,
         )
-    ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment, profile)
+    ctx = _Ctx(torch.device(device), init, num_sms, for_capture, mk_alignment, profile, kernel)
     return _BUILDERS[entry.family](entry, m, ctx)
 
 
@@ -291,12 +304,35 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
         q = q if fp4 else (q, None)
         # max_seqlen_k is required here (> 0, the logits' width); the longest row is seq_kv.
         return Call(_fn(ctx, entry.family), (q, kv, weights, ks, ke, seq_kv))
-    kwargs: dict[str, Any] = {"clean_logits": True, "max_seqlen_k": 0}
+    family, extra = Family.MQA_LOGITS, dict[str, Any]()
     if fp4 or logits_dtype != torch.float32:
         q = q if fp4 else (q, None)
-        kwargs["logits_dtype"] = logits_dtype
-        return Call(_fn(ctx, Family.FP4_MQA_LOGITS), (q, kv, weights, ks, ke), kwargs)
-    return Call(_fn(ctx, Family.MQA_LOGITS), (q, kv, weights, ks, ke), kwargs)
+        family, extra = Family.FP4_MQA_LOGITS, {"logits_dtype": logits_dtype}
+    first, *rest = [
+        Call(_fn(ctx, family), (q, kv, weights, ks, ke), {**flags, **extra})
+        for flags in _prefill_flags(entry, ctx.kernel, width=seq_kv)
+    ]
+    first.then = tuple(rest)
+    return first
+
+
+def _prefill_flags(
+    entry: PlanEntry, kernel: PlanKernel | None, *, width: int
+) -> list[dict[str, Any]]:
+    """``clean_logits`` / ``max_seqlen_k`` of each planned prefill kernel (``kernel``'s alone
+    where given), in plan order. A compressed call's logits are ``width`` wide (the longest
+    row); a kernel recording no flags means DeepGEMM's defaults (cleaned, not compressed)."""
+    out: list[dict[str, Any]] = []
+    for k in [kernel] if kernel is not None else entry.kernels or [None]:
+        params = k.params if k is not None else {}
+        compressed = bool(params.get("compressed_logits", False))
+        flags = {
+            "clean_logits": bool(params.get("clean_logits", True)),
+            "max_seqlen_k": width if compressed else 0,
+        }
+        if flags not in out:
+            out.append(flags)
+    return out
 
 
 def _fp32_logits_only(ctx: _Ctx, entry: PlanEntry, logits_dtype: torch.dtype) -> None:

@@ -36,6 +36,7 @@ _LAZY = {
     "gemm_family_of_type": "jitwarm.plan._families",
     "hc_num_splits": "jitwarm.plan._select",
     "jitwarm_version": "jitwarm.plan._builder",
+    "kernel_built_when": "jitwarm.plan._families",
     "kernel_positions": "jitwarm.plan._families",
     "linear_site": "jitwarm.plan._site",
     "select_kernels": "jitwarm.plan._select",

@@ -10,7 +10,7 @@ from jitwarm.mset import MSet
 from jitwarm.plan._schema import Conventions, Family, MKind, ModelRef, Module, Plan, PlanEntry
 from jitwarm.plan._select import DEFAULT_MODELS, select_kernels, selection_note
 from jitwarm.plan._sites import Site, collect_sites, planning_notes
-from jitwarm.profiles import BuildProfile, get_profile
+from jitwarm.profiles import DEFAULT_PREFILL_LOGITS, BuildProfile, get_profile
 from jitwarm.serving import ServingConfig
 
 
@@ -130,6 +130,7 @@ def build_entry(
         dims=site.dims,
         ep=serving.ep,
         model=selection_model(build, serving.arch.value),
+        prefill_logits=build.prefill_logits if build is not None else DEFAULT_PREFILL_LOGITS,
     )
     return PlanEntry(
         family=site.family,

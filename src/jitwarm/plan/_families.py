@@ -53,9 +53,11 @@ class CallSize(str, Enum):
 # get_paged_mqa_logits_metadata bakes align(batch, 32) (the `BUCKETS` width on sm90).
 METADATA_BUCKET = 32
 
-# The indexer calls' flags that DeepGEMM bakes into their kernels, as engines (and warm's
-# calls, deepgemm/_calls.py) pass them: prefill logits cleaned, not compressed
-# (max_seqlen_k=0); decode (paged) logits never cleaned, no varlen indices.
+# The indexer calls' flags that DeepGEMM bakes into their kernels. Prefill: DeepGEMM's API
+# defaults, cleaned and not compressed (max_seqlen_k=0); the planner replaces the pair with the
+# ones the build's shipping engine passes (`BuildProfile.prefill_logits`: TokenSpeed's are
+# compressed and not cleaned), one kernel each, and warm's call passes each kernel's own.
+# Decode (paged) logits: never cleaned, no varlen indices.
 MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
     {"clean_logits": True, "compressed_logits": False}
 )
@@ -84,6 +86,9 @@ class CacheKernel:
     name: str
     arch: str  # "sm90", "sm100", or "smxx": the upstream-JIT builds' arch-neutral names
     positions: Mapping[str, int] | None = None
+    # A flag of the family's plan kernels that must be true in one of them for the plan to
+    # need this kernel (the call builds it only then); None: any plan entry of the family.
+    built_when: str | None = None
 
 
 # Names shared by every GEMM family: the ``GemmType`` template argument decides the family.
@@ -259,9 +264,10 @@ _SPECS = (
             CacheKernel("sm90_fp8_mqa_logits", "sm90", _MQA_POSITIONS),
             CacheKernel("sm100_mqa_logits", "sm100"),
             CacheKernel("smxx_fp8_mqa_logits", "smxx", _MQA_POSITIONS),
-            # fp8_mqa_logits(clean_logits=True) builds it too; its <next_n, block_kv, warps,
-            # dtype> are all fixed by the library, so any MQA-logits plan needs it.
-            CacheKernel("smxx_clean_logits", "smxx", _pos()),
+            # 2.5.0's fp8_mqa_logits(clean_logits=True) builds it too (2.8.0 cleans inside
+            # the kernel); its <next_n, block_kv, warps, dtype> are all fixed by the library,
+            # so a plan with a cleaned prefill kernel needs it.
+            CacheKernel("smxx_clean_logits", "smxx", _pos(), built_when="clean_logits"),
         ),
         params=(*_MQA_PARAMS, "max_seqlen_k"),
         compile_weight=1.5,
@@ -352,6 +358,13 @@ def kernel_positions(name: str) -> Mapping[str, int] | None:
     """Where a kernel's source carries plan values (see `CacheKernel.positions`)."""
     kernel = _BY_KERNEL_NAME.get(name)
     return kernel.positions if kernel is not None else None
+
+
+def kernel_built_when(name: str) -> str | None:
+    """The plan-kernel flag a kernel is built under, where only some calls build it (see
+    `CacheKernel.built_when`)."""
+    kernel = _BY_KERNEL_NAME.get(name)
+    return kernel.built_when if kernel is not None else None
 
 
 def families_selected(arch: str, *, invariant: bool = True) -> tuple[Family, ...]:

@@ -7,14 +7,14 @@ leaves the entries whose kernel may depend on M as sweep entries (`sweep_reason`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 
 from jitwarm.errors import ConfigError
 from jitwarm.mset import MSet
 from jitwarm.plan._families import METADATA_BUCKET, FamilySpec, SelectionKind, spec
 from jitwarm.plan._schema import Conventions, Family, PlanKernel, Selection
-from jitwarm.profiles import DEFAULT_SELECTION_MODELS
+from jitwarm.profiles import DEFAULT_PREFILL_LOGITS, DEFAULT_SELECTION_MODELS, PrefillLogits
 from jitwarm.selection import (
     GemmProblem,
     KernelType,
@@ -74,10 +74,13 @@ def select_kernels(
     dims: Mapping[str, int] | None = None,
     ep: int = 1,
     model: str | None = DEFAULT,
+    prefill_logits: Sequence[PrefillLogits] = DEFAULT_PREFILL_LOGITS,
 ) -> tuple[Selection, list[PlanKernel] | None]:
     """How an entry's M values map to distinct kernels, under the selection `model` the build
     names for `arch` (None: the build has none; omitted: `DEFAULT_MODELS`). `dims` are the
-    entry's other baked dimensions and `ep` the expert-parallel size (mega-MoE reads both)."""
+    entry's other baked dimensions and `ep` the expert-parallel size (mega-MoE reads both).
+    `prefill_logits`: the flag pairs the build's engine passes to the prefill indexer call
+    (`BuildProfile.prefill_logits`), one kernel each."""
     if model == DEFAULT:
         model = DEFAULT_MODELS.get(arch)
     if arch == "sm100":
@@ -93,6 +96,7 @@ def select_kernels(
             dict(dims or {}),
             ep,
             model,
+            prefill_logits,
             num_sms=num_sms,
             mk_alignment=mk_alignment,
         )
@@ -103,7 +107,7 @@ def select_kernels(
     if kind is SelectionKind.HC_SPLITS:
         return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
     if kind is SelectionKind.INVARIANT:
-        return Selection.INVARIANT, [_invariant(fam, m_values)]
+        return Selection.INVARIANT, _invariant(fam, m_values, prefill_logits)
     if arch == "sm90" and model is not None:
         problem = sm90_problem(
             family, n, k, num_groups, conv, num_sms=num_sms, mk_alignment=mk_alignment
@@ -132,9 +136,15 @@ def select_kernels(
     return Selection.SWEEP, None
 
 
-def _invariant(fam: FamilySpec, m_values: MSet) -> PlanKernel:
-    """The one kernel of an invariant family: M is a run-time value, its call flags baked."""
-    return PlanKernel(m=m_values.min, m_ranges=m_values.to_json(), params=dict(fam.call_params))
+def _invariant(
+    fam: FamilySpec, m_values: MSet, prefill_logits: Sequence[PrefillLogits]
+) -> list[PlanKernel]:
+    """The kernels of an invariant family: M is a run-time value, its call flags baked; the
+    prefill indexer's (compressed, clean) flags are the engine's, one kernel per pair."""
+    variants = [dict(fam.call_params)]
+    if "compressed_logits" in fam.call_params:
+        variants = [{**fam.call_params, **v.params()} for v in prefill_logits]
+    return [PlanKernel(m=m_values.min, m_ranges=m_values.to_json(), params=p) for p in variants]
 
 
 def _buckets(m_values: MSet, width: int) -> list[PlanKernel]:
@@ -237,6 +247,7 @@ def _select_sm100(
     dims: dict[str, int],
     ep: int,
     model: str,
+    prefill_logits: Sequence[PrefillLogits],
     *,
     num_sms: int,
     mk_alignment: int,
@@ -248,7 +259,7 @@ def _select_sm100(
         # BLOCK_M 64 and BLOCK_N align(N, 16) are fixed; only the engine's split count varies.
         return Selection.BUCKETS, _hc_split_buckets(m_values, k, num_sms)
     if kind is SelectionKind.INVARIANT:  # heads, head dims, block sizes, SMs, flags are baked
-        return Selection.INVARIANT, [_invariant(fam, m_values)]
+        return Selection.INVARIANT, _invariant(fam, m_values, prefill_logits)
     if kind is SelectionKind.METADATA_THREADS:
         if paged_metadata_threads(1, rules) is None:  # this build bakes no row-dependent value
             return Selection.INVARIANT, [PlanKernel(m=m_values.min, m_ranges=m_values.to_json())]

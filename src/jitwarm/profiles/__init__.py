@@ -15,12 +15,14 @@ from types import MappingProxyType
 from jitwarm.errors import BuildMismatchError, UnknownBuildError
 from jitwarm.profiles._detect import UNKNOWN_BUILD, DetectedBuild, detect_build, profile_for
 from jitwarm.profiles._profile import (
+    DEEPGEMM_DEFAULT_PREFILL,
     DEEPJIT_COMPILE_LOG,
     UPSTREAM_COMPILE_LOG,
     BuildProfile,
     DeepJitFlags,
     IndexerApi,
     JitGeneration,
+    PrefillLogits,
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
@@ -28,11 +30,18 @@ from jitwarm.profiles._profile import (
     SM100Rules,
     release_of,
 )
-from jitwarm.profiles._profiles import DEFAULT_SELECTION_MODELS, PROFILES, SM100_MODELS
+from jitwarm.profiles._profiles import (
+    DEFAULT_PREFILL_LOGITS,
+    DEFAULT_SELECTION_MODELS,
+    PROFILES,
+    SM100_MODELS,
+)
 from jitwarm.profiles._roots import resolve_cache_roots
 
 __all__ = [
     "ANY_COMPILE_LOG",
+    "DEEPGEMM_DEFAULT_PREFILL",
+    "DEFAULT_PREFILL_LOGITS",
     "DEFAULT_SELECTION_MODELS",
     "PROFILES",
     "SM100_RULES",
@@ -44,6 +53,7 @@ __all__ = [
     "DetectedBuild",
     "IndexerApi",
     "JitGeneration",
+    "PrefillLogits",
     "SM100Rules",
     "SelectionModel",
     "Sm90GemmArgs",

@@ -197,6 +197,26 @@ class Sm100IndexerArgs(str, Enum):
 
 
 @dataclass(frozen=True)
+class PrefillLogits:
+    """The flags one prefill MQA-logits call of the shipping engine passes, which DeepGEMM
+    bakes into the kernel (2.8.0 and sgl-deep-gemm on sm90 and sm100; 2.5.0 bakes
+    ``compressed`` and builds ``smxx_clean_logits`` when ``clean``): ``compressed`` is
+    ``max_seqlen_k > 0`` (logits as wide as that), ``clean`` is ``clean_logits=True``."""
+
+    compressed: bool
+    clean: bool
+
+    def params(self) -> dict[str, object]:
+        """The flags as a plan kernel records them (``PlanKernel.params``)."""
+        return {"clean_logits": self.clean, "compressed_logits": self.compressed}
+
+
+# DeepGEMM's API defaults (clean_logits=True, max_seqlen_k=0): what plans recorded before the
+# engines' own calls were read, and what a build whose shipping engine is unknown gets.
+DEEPGEMM_DEFAULT_PREFILL = PrefillLogits(compressed=False, clean=True)
+
+
+@dataclass(frozen=True)
 class DeepJitFlags:
     """How a DeepJIT build composes its nvcc flags (DeepJIT's ``CompilerOptions::get_flags``
     plus the build's own ``init_jit`` additions), and the env that changes them.
@@ -245,6 +265,10 @@ class BuildProfile:
     sm90_gemm_args: Sm90GemmArgs = Sm90GemmArgs.WITH_EPILOGUE
     sm90_indexer_args: Sm90IndexerArgs = Sm90IndexerArgs.WITH_CLEAN_FLAGS
     sm100_indexer_args: Sm100IndexerArgs | None = None  # None: no SM100 indexer port
+    # Every flag pair the shipping engine's prefill indexer calls pass (fp8_mqa_logits /
+    # fp8_fp4_mqa_logits): the planner plans one kernel per pair. Compressed-only builds bake
+    # neither flag, so theirs is moot.
+    prefill_logits: tuple[PrefillLogits, ...] = (DEEPGEMM_DEFAULT_PREFILL,)
     extra_signature: str | None = None  # DeepJIT: the first key component ("cutlass-480")
     deepjit_flags: DeepJitFlags | None = None  # DeepJIT builds: how nvcc flags are composed
     # Kernel families whose generators jitwarm ports exactly for this build (jitwarm.deepjit);

@@ -18,6 +18,7 @@ from jitwarm.profiles._profile import (
     DeepJitFlags,
     IndexerApi,
     JitGeneration,
+    PrefillLogits,
     SelectionModel,
     Sm90GemmArgs,
     Sm90IndexerArgs,
@@ -113,6 +114,22 @@ _SM100_RENDERED = frozenset(
 _SM100_IDENTITY_280 = "epilogue::transform::EpilogueIdentity"
 _SM100_IDENTITY_282 = "epilogue::operators::Identity"
 
+# TokenSpeed 0.1.1's prefill indexer calls (tokenspeed-kernel 0.1.4, ops/attention/): DSA
+# (V3.2) dsa/deep_gemm.py:576 fp8_mqa_logits(..., clean_logits=False, max_seqlen_k=max(.., 1));
+# V4 dsv4/deep_gemm.py:338/353 fp8_fp4_mqa_logits / fp8_mqa_logits(clean_logits=False,
+# max_seqlen_k > 0; :323 skips the call at 0); dsv41 the same. Same calls on sm90 and sm100.
+_TOKENSPEED_PREFILL = (PrefillLogits(compressed=True, clean=False),)
+# SGLang 0.5.23's: DSA (V3.2) dsa/dsa_indexer.py:1608/1673 fp8_mqa_logits(..., clean_logits=
+# False) with no max_seqlen_k (0: not compressed); V4 dsv4/indexer.py:764 clean_logits=False,
+# max_seqlen_k=plan.max_seqlen_k (compressed). Its kpool indexer (clean_logits=True) serves only
+# models whose config sets index_kpool > 1 (models/deepseek_v2.py:2120), none jitwarm plans.
+# Both pairs are planned for every model: one kernel too many costs a compile, one too few an
+# inline compile in serving.
+_SGLANG_PREFILL = (
+    PrefillLogits(compressed=False, clean=False),
+    PrefillLogits(compressed=True, clean=False),
+)
+
 TOKENSPEED_250 = BuildProfile(
     name="tokenspeed-deepgemm-2.5.0",
     distributions=("tokenspeed-deepgemm",),
@@ -143,6 +160,7 @@ TOKENSPEED_280 = BuildProfile(
     sm100_rendered_families=_SM100_RENDERED,
     sm100_identity_epilogue=_SM100_IDENTITY_280,
     sm100_indexer_args=Sm100IndexerArgs.PER_CALL,
+    prefill_logits=_TOKENSPEED_PREFILL,
     selection={"sm90": _SM90_CPP, "sm100": _sm100_cpp(SM100_280)},
     **_DEEPJIT,
 )
@@ -204,6 +222,7 @@ SGL_023 = BuildProfile(
     indexer_api=IndexerApi.SEPARATE_FP8,
     compiled_dims_defaults={"fp8_gemm_nt": ""},
     sm90_gemm_args=Sm90GemmArgs.SGL_SCALE_GRAN,
+    prefill_logits=_SGLANG_PREFILL,
     extra_signature="cutlass-421",
     selection={"sm90": _SM90_UNCHECKED},
     notes=(
@@ -227,3 +246,5 @@ DEFAULT_SELECTION_MODELS: dict[str, str] = {
     "sm90": TOKENSPEED_280.selection["sm90"].model,
     "sm100": TOKENSPEED_280.selection["sm100"].model,
 }
+# The prefill indexer calls such a plan's kernels are planned for: the same build's engine's.
+DEFAULT_PREFILL_LOGITS: tuple[PrefillLogits, ...] = TOKENSPEED_280.prefill_logits

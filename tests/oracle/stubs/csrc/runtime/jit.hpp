@@ -1,5 +1,6 @@
 // Stand-in for DeepGEMM's JIT runtime: the device is an SM100 (arch major 10) for the one
-// helper that asks (get_theoretical_mk_alignment_for_contiguous_layout, unused by the driver).
+// helper that asks (get_theoretical_mk_alignment_for_contiguous_layout, unused by the driver),
+// and an SM90 while the driver runs an SM90 launcher (which asserts it).
 // For the generator oracle (generator_driver.cpp), `compile` records what a launcher hands
 // DeepJIT (tag, source, override options) instead of compiling, and `launch` does nothing.
 #pragma once
@@ -28,7 +29,8 @@ struct dim3 : deep_jit::cuda::Dim3 {
 
 namespace deep_gemm {
 struct OracleDevice {
-    int get_arch_major() const { return 10; }
+    int arch_major = 10;  // the driver's sm90 queries set 9 while they run
+    int get_arch_major() const { return arch_major; }
 };
 struct OracleCompiled {
     std::string tag, source;
