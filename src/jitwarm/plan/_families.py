@@ -264,9 +264,9 @@ _SPECS = (
             CacheKernel("sm90_fp8_mqa_logits", "sm90", _MQA_POSITIONS),
             CacheKernel("sm100_mqa_logits", "sm100"),
             CacheKernel("smxx_fp8_mqa_logits", "smxx", _MQA_POSITIONS),
-            # 2.5.0's fp8_mqa_logits(clean_logits=True) builds it too (2.8.0 cleans inside
-            # the kernel); its <next_n, block_kv, warps, dtype> are all fixed by the library,
-            # so a plan with a cleaned prefill kernel needs it.
+            # The upstream-JIT build's fp8_mqa_logits(clean_logits=True) builds it too
+            # (DeepJIT builds clean inside the kernel); its <next_n, block_kv, warps, dtype>
+            # are all fixed by the library, so a plan with a cleaned prefill kernel needs it.
             CacheKernel("smxx_clean_logits", "smxx", _pos(), built_when="clean_logits"),
         ),
         params=(*_MQA_PARAMS, "max_seqlen_k"),
