@@ -111,3 +111,20 @@ def test_a_prefill_indexer_plan_from_before_schedule_meta_loads_unchanged() -> N
     assert "schedule_meta" not in plan.entries[0].kernels[0].params  # not filled in on load
     assert json.loads(plan.to_json()) == json.loads(STORED_SM100_PREFILL)
     assert plan.digest() == DIGEST_SM100_PREFILL
+
+
+def test_a_stored_prefill_kernel_keeps_the_flags_it_was_planned_with() -> None:
+    """Loading never re-plans: the stored kernel keeps DeepGEMM's default flags (which warm
+    then passes), while a plan made now for the same build records TokenSpeed 0.1.1's pair
+    (tokenspeed-kernel 0.1.4 dsv4/deep_gemm.py:338: clean_logits=False, max_seqlen_k > 0)."""
+    from jitwarm.models._loader import load_model
+    from jitwarm.plan import plan_serving
+
+    stored = Plan.from_json(STORED_SM100_PREFILL)
+    [kernel] = stored.entries[0].kernels or []
+    assert kernel.params == {"clean_logits": True, "compressed_logits": False}
+    fresh = plan_serving(load_model("deepseek-v4-flash"), stored.serving, build=stored.build)
+    [entry] = [e for e in fresh.entries if e.family is stored.entries[0].family]
+    assert [k.params for k in entry.kernels or []] == [
+        {"clean_logits": False, "compressed_logits": True, "schedule_meta": False}
+    ]
