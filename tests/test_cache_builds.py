@@ -10,9 +10,9 @@ Those warms passed DeepGEMM's default prefill-indexer flags (cleaned, not compre
 now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), so on 2.8.0 a warm of the
 V4-Flash and V3.2 plans writes another ``sm90_fp8_mqa_logits`` entry than the captured one.
 Both are kept: plan matching reads the indexer kernel's heads and head_dim, not its flags
-(cache/_plan_match.py, rule 2), so these sets stay what the plans need. The new warms' sets are
-checked by ``test_engine_prefill_capture_sets`` once the lead's capture exists (tests/_data.py
-``DEEPJIT_ENGINE_PREFILL``).
+(cache/_plan_match.py, rule 2), so these sets stay what the plans need. The engines' prefill
+entries are checked by ``test_engine_indexer_calls_are_kept`` once the lead's capture exists
+(tests/_data.py ``ENGINE_INDEXER_CALLS``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from _cubin import GROUND_TRUTH, gemm_source, minimal_cubin
-from _data import DEEPJIT_ENGINE_PREFILL, DEEPJIT_ENTRIES
+from _data import DEEPJIT_ENTRIES, ENGINE_INDEXER_CALLS
 from jitwarm.bundle import Provenance, export_bundle
 from jitwarm.cache import (
     FindingKind,
@@ -169,24 +169,15 @@ def test_check_quarantines_a_deepjit_folder_without_its_commit_marker(tmp_path: 
     assert (tmp_path / "cache" / entries[1]["entry"] / ".committed").exists()
 
 
-def test_engine_prefill_capture_sets(tmp_path: Path) -> None:
-    """Prune and export by plan on the 2.8.0 capture warmed with the engine's prefill flags
-    (hook: skipped until the file exists): each cold-warmed plan's set is kept and shipped."""
-    path = DEEPJIT_ENGINE_PREFILL["2.8.0"]
+def test_engine_indexer_calls_are_kept(tmp_path: Path) -> None:
+    """Prune by plan on the 2.8.0 entries of the engines' own prefill indexer calls (hook:
+    skipped until the capture exists): the V3.2 and V4-Flash plans keep every one of them."""
+    path = ENGINE_INDEXER_CALLS["2.8.0"]
     if not path.exists():
-        pytest.skip(f"no capture at {path.name} yet (2.8.0 warms with the engine's prefill flags)")
-    capture = json.loads(path.read_text())
-    entries = capture["entries"]
-    _write_deepjit_cache(tmp_path / "root", entries)
-    info = scan_cache(CacheRoots(tmp_path / "root"))
-    for label, names in capture["plans"].items():
-        if label not in _SERVING:
-            continue
-        result = export_bundle(
-            info,
-            tmp_path / f"{len(label)}.tar.gz",
-            provenance=Provenance(layout=Layout.DEEPJIT),
-            plan=_plan(label),
-        )
-        assert {e.name for e in result.manifest.entries} >= set(names), label
-        assert result.plan_kernels_missing == 0, label
+        pytest.skip(f"no capture at {path.name} yet (2.8.0 prefill indexer, engines' arguments)")
+    entries = json.loads(path.read_text())["entries"]
+    _write_deepjit_cache(tmp_path, entries)
+    info = scan_cache(CacheRoots(tmp_path))
+    assert len(info.ok_entries) == len(entries)
+    for plan_name in (V4, V32):
+        assert not plan_prune(info, plan=_plan(plan_name)).items, plan_name

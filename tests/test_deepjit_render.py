@@ -8,7 +8,7 @@ plans now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), whose
 capture does not hold. So the capture is compared with the plans' render with that kernel's
 flags set back to the capture's (everything else unchanged); the engine flags' sources are
 checked against the wheel's generator (test_deepjit_sm90_indexer.py) and, once the lead's new
-H200 capture exists, against it (`test_engine_prefill_capture`)."""
+H200 capture exists, against it (`test_engine_indexer_calls_capture`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from tests._data import DEEPJIT_ENGINE_PREFILL, DEEPJIT_ENTRIES
+from tests._data import DEEPJIT_ENTRIES, ENGINE_INDEXER_CALLS
 from tests._wheels import unpacked_wheel, vllm_281_dir
 
 from jitwarm import ServingConfig, load_model, plan_serving
@@ -37,7 +37,7 @@ from jitwarm.deepjit import (
     unrendered_kernels,
 )
 from jitwarm.plan import Family, Plan
-from jitwarm.profiles import DEEPGEMM_DEFAULT_PREFILL, get_profile
+from jitwarm.profiles import DEEPGEMM_DEFAULT_PREFILL, PrefillLogits, get_profile
 
 # Which plans each capture warmed (its README), and the profile of its build.
 V3, V4, V32 = ("deepseek-v3", 8, 0), ("deepseek-v4-flash", 4, 0), ("deepseek-v3.2", 8, 3)
@@ -121,26 +121,56 @@ def test_only_the_prefill_indexer_kernel_differs_from_the_capture_convention(ver
         assert len(set(now) - set(then)) == len(set(then) - set(now)) == 1
 
 
-def test_engine_prefill_capture() -> None:
-    """Hook for the H200 capture of 2.8.0 warms with the engine's prefill flags (the path in
-    tests/_data.py): its prefill indexer entries must be the plans' render, byte for byte, and
-    its plans' sets the old capture's with only the prefill indexer entry changed."""
-    path = DEEPJIT_ENGINE_PREFILL["2.8.0"]
+# The cases of the engine-calls capture (its script's CASES): the pair each call passes, and
+# the profile that plans it (None: DeepGEMM's defaults, what plans recorded before).
+ENGINE_CASES = {
+    "tokenspeed-0.1.1": (PrefillLogits(compressed=True, clean=False), "tokenspeed-deepgemm-2.8.0"),
+    "sglang-0.5.23": (PrefillLogits(compressed=False, clean=False), "sgl-deep-gemm-0.2.3"),
+    "deepgemm-default": (DEEPGEMM_DEFAULT_PREFILL, None),
+}
+
+
+def test_engine_indexer_calls_capture() -> None:
+    """Hook for the lead's H200 capture (tests/_data.py ENGINE_INDEXER_CALLS): each engine
+    case's ``sm90_fp8_mqa_logits`` entry (folder name = key, and kernel.cu) is 2.8.0's render of
+    the planned prefill kernel with that case's flags, and the profile of the engine's build
+    plans that pair."""
+    path = ENGINE_INDEXER_CALLS["2.8.0"]
     if not path.exists():
-        pytest.skip(f"no capture at {path.name} yet (2.8.0 warms with the engine's prefill flags)")
-    new = json.loads(path.read_text())
-    rendered = _rendered("2.8.0", as_captured=False)
-    prefill = {
-        e["entry"]: e["kernel_cu"] for e in new["entries"] if e["entry"].startswith(PREFILL_TAG)
-    }
-    assert prefill, "the capture holds no prefill indexer entry"
-    assert {n: rendered[n].source for n in prefill if n in rendered} == prefill
-    old = _capture("2.8.0")["plans"]
-    for label, names in new["plans"].items():
-        if label in old:
-            same = {n for n in old[label] if not n.startswith(PREFILL_TAG)}
-            assert {n for n in names if not n.startswith(PREFILL_TAG)} == same, label
-            assert {n for n in names if n.startswith(PREFILL_TAG)} <= set(rendered), label
+        pytest.skip(f"no capture at {path.name} yet (2.8.0 prefill indexer, engines' arguments)")
+    capture = json.loads(path.read_text())
+    by_name = {e["entry"]: e for e in capture["entries"]}
+    profile = get_profile(CAPTURES["2.8.0"][0])
+    plan = _plan(*V32)
+    for case, (pair, planned_by) in ENGINE_CASES.items():
+        if planned_by is not None:
+            assert pair in get_profile(planned_by).prefill_logits, case
+        names = [n for n in capture["plans"][case] if n.startswith(PREFILL_TAG)]
+        assert len(names) == 1, (case, capture["plans"][case])
+        entries = [
+            e.model_copy(
+                update={
+                    "kernels": [
+                        k.model_copy(update={"params": {**k.params, **pair.params()}})
+                        for k in e.kernels or []
+                    ]
+                }
+            )
+            if e.family is Family.MQA_LOGITS
+            else e
+            for e in plan.entries
+        ]
+        rendered = {
+            k.entry_name: k
+            for k in render_plan(
+                plan.model_copy(update={"entries": entries}),
+                profile,
+                _include_dir("2.8.0"),
+                capture["nvcc_version_text"],
+            )
+        }
+        assert names[0] in rendered, (case, _args(by_name[names[0]]["kernel_cu"]))
+        assert rendered[names[0]].source == by_name[names[0]]["kernel_cu"], case
 
 
 def _args(source: str) -> str:
