@@ -11,8 +11,8 @@ now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), so on 2.8.0
 V4-Flash and V3.2 plans writes another ``sm90_fp8_mqa_logits`` entry than the captured one.
 Both are kept: plan matching reads the indexer kernel's heads and head_dim, not its flags
 (cache/_plan_match.py, rule 2), so these sets stay what the plans need. The engines' prefill
-entries are checked by ``test_engine_indexer_calls_are_kept`` once the lead's capture exists
-(tests/_data.py ``ENGINE_INDEXER_CALLS``).
+entries, captured from the engines' own calls (tests/_data.py ``ENGINE_INDEXER_CALLS``), are
+checked by ``test_engine_indexer_calls_are_kept``.
 """
 
 from __future__ import annotations
@@ -170,11 +170,9 @@ def test_check_quarantines_a_deepjit_folder_without_its_commit_marker(tmp_path: 
 
 
 def test_engine_indexer_calls_are_kept(tmp_path: Path) -> None:
-    """Prune by plan on the 2.8.0 entries of the engines' own prefill indexer calls (hook:
-    skipped until the capture exists): the V3.2 and V4-Flash plans keep every one of them."""
+    """Prune by plan on the 2.8.0 entries of the engines' own prefill indexer calls: the V3.2
+    and V4-Flash plans keep every one of them (the indexer's flags are not matched)."""
     path = ENGINE_INDEXER_CALLS["2.8.0"]
-    if not path.exists():
-        pytest.skip(f"no capture at {path.name} yet (2.8.0 prefill indexer, engines' arguments)")
     entries = json.loads(path.read_text())["entries"]
     _write_deepjit_cache(tmp_path, entries)
     info = scan_cache(CacheRoots(tmp_path))

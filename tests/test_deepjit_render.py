@@ -7,8 +7,8 @@ DeepGEMM's default flags (``clean_logits=True, max_seqlen_k=0``), which plans re
 plans now record the engine's (TokenSpeed 0.1.1: compressed, not cleaned), whose kernel the
 capture does not hold. So the capture is compared with the plans' render with that kernel's
 flags set back to the capture's (everything else unchanged); the engine flags' sources are
-checked against the wheel's generator (test_deepjit_sm90_indexer.py) and, once the lead's new
-H200 capture exists, against it (`test_engine_indexer_calls_capture`)."""
+checked against the H200 capture of the engines' own calls (engine-calls-2.8.0,
+`test_engine_indexer_calls_capture`) and the wheel's generator (test_deepjit_sm90_indexer.py)."""
 
 from __future__ import annotations
 
@@ -131,13 +131,11 @@ ENGINE_CASES = {
 
 
 def test_engine_indexer_calls_capture() -> None:
-    """Hook for the lead's H200 capture (tests/_data.py ENGINE_INDEXER_CALLS): each engine
-    case's ``sm90_fp8_mqa_logits`` entry (folder name = key, and kernel.cu) is 2.8.0's render of
+    """The H200 capture of the engines' own calls (tests/_data.py ENGINE_INDEXER_CALLS): each
+    engine case's ``sm90_fp8_mqa_logits`` entry (folder name = key, and kernel.cu) is 2.8.0's render of
     the planned prefill kernel with that case's flags, and the profile of the engine's build
     plans that pair."""
     path = ENGINE_INDEXER_CALLS["2.8.0"]
-    if not path.exists():
-        pytest.skip(f"no capture at {path.name} yet (2.8.0 prefill indexer, engines' arguments)")
     capture = json.loads(path.read_text())
     by_name = {e["entry"]: e for e in capture["entries"]}
     profile = get_profile(CAPTURES["2.8.0"][0])

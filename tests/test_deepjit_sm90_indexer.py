@@ -4,9 +4,9 @@ generator: jitwarm's port and ``sm90_fp8_mqa_logits`` of the pinned wheel's
 with what the build's ``apis/attention.hpp`` passes on an SM90. Covers every (compressed,
 clean) pair a build profile plans, on the preset plans and random shapes.
 
-The H200 captures (tests/data/deepgemm-2.8-h200) hold 2.8.0's prefill kernel with DeepGEMM's
-default flags only (not compressed, cleaned): test_deepjit_render.py checks that one against
-them; the pairs engines pass are checked here."""
+On the H200 (tests/data/deepgemm-2.8-h200) 2.8.0's prefill kernel was captured for the three
+pairs at 64 heads x 128 (engine-calls-2.8.0, checked in test_deepjit_render.py); other shapes
+and SM counts are checked here."""
 
 from __future__ import annotations
 
