@@ -20,7 +20,7 @@ import torch
 from jitwarm.deepgemm._calls import build_call
 from jitwarm.deepgemm._configure import configure_deepgemm
 from jitwarm.errors import UnsupportedFamilyError
-from jitwarm.plan import PlanEntry
+from jitwarm.plan import PlanEntry, PlanKernel
 from jitwarm.profiles import ANY_COMPILE_LOG, detect_build
 from jitwarm.warmer import (
     CallOutcome,
@@ -83,7 +83,7 @@ class WorkerState:
         start = time.perf_counter()
         try:
             for m in item.ms:
-                call = self._one(entry, m)
+                call = self._one(entry, m, item.kernel)
                 rec.calls.append(call)
                 if torch.cuda.memory_reserved() > RESERVED_CAP_BYTES:
                     # Growing M leaves ever larger freed blocks in the caching allocator; give
@@ -95,7 +95,8 @@ class WorkerState:
             torch.cuda.empty_cache()
         return rec.outcome(time.perf_counter() - start)
 
-    def _one(self, entry: PlanEntry, m: int) -> CallOutcome:
+    def _one(self, entry: PlanEntry, m: int, kernel: PlanKernel | None) -> CallOutcome:
+        # kernel: the item's planned kernel, whose flags the call passes (a sweep chunk: None)
         self._new_output()  # skip anything printed before this call
         self.session.arm()
         t0 = time.perf_counter()
@@ -108,6 +109,7 @@ class WorkerState:
                 num_sms=self.ctx.settings.num_sms,
                 mk_alignment=self.ctx.settings.mk_alignment,
                 for_capture=self.capture,
+                kernel=kernel,
             )
             call()
             del call
