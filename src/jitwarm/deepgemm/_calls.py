@@ -304,7 +304,8 @@ def _mqa_logits(entry: PlanEntry, m: int, ctx: _Ctx) -> Call:
         q = q if fp4 else (q, None)
         # max_seqlen_k is required here (> 0, the logits' width); the longest row is seq_kv.
         return Call(_fn(ctx, entry.family), (q, kv, weights, ks, ke, seq_kv))
-    family, extra = Family.MQA_LOGITS, dict[str, Any]()
+    family = Family.MQA_LOGITS
+    extra: dict[str, Any] = {}
     if fp4 or logits_dtype != torch.float32:
         q = q if fp4 else (q, None)
         family, extra = Family.FP4_MQA_LOGITS, {"logits_dtype": logits_dtype}
@@ -321,14 +322,14 @@ def _prefill_flags(
 ) -> list[dict[str, Any]]:
     """``clean_logits`` / ``max_seqlen_k`` of each planned prefill kernel (``kernel``'s alone
     where given), in plan order. A compressed call's logits are ``width`` wide (the longest
-    row); a kernel recording no flags means DeepGEMM's defaults (cleaned, not compressed)."""
+    row); a flag a kernel does not record is the family's registry default (DeepGEMM's)."""
+    defaults = spec(entry.family).call_params
     out: list[dict[str, Any]] = []
     for k in [kernel] if kernel is not None else entry.kernels or [None]:
-        params = k.params if k is not None else {}
-        compressed = bool(params.get("compressed_logits", False))
+        params = {**defaults, **(k.params if k is not None else {})}
         flags = {
-            "clean_logits": bool(params.get("clean_logits", True)),
-            "max_seqlen_k": width if compressed else 0,
+            "clean_logits": bool(params["clean_logits"]),
+            "max_seqlen_k": width if params["compressed_logits"] else 0,
         }
         if flags not in out:
             out.append(flags)

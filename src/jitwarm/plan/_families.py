@@ -22,6 +22,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from jitwarm.plan._schema import Family, MKind
+from jitwarm.profiles import DEEPGEMM_DEFAULT_PREFILL
 from jitwarm.selection import GemmType
 
 
@@ -58,9 +59,7 @@ METADATA_BUCKET = 32
 # ones the build's shipping engine passes (`BuildProfile.prefill_logits`: TokenSpeed's are
 # compressed and not cleaned), one kernel each, and warm's call passes each kernel's own.
 # Decode (paged) logits: never cleaned, no varlen indices.
-MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
-    {"clean_logits": True, "compressed_logits": False}
-)
+MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(DEEPGEMM_DEFAULT_PREFILL.params())
 PAGED_MQA_LOGITS_CALL: Mapping[str, object] = MappingProxyType(
     {"clean_logits": False, "varlen": False}
 )
